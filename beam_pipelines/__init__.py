@@ -1,0 +1,1 @@
+"""Runnable pipelines: options -> typed config -> build_pipeline(p, cfg)."""

@@ -1,0 +1,38 @@
+"""beam-pipelines: composite Apache Beam transforms and pipelines into BigQuery."""
+
+import setuptools
+
+setuptools.setup(
+    name='beam-pipelines',
+    version='0.1.0',
+    description='Batch and streaming Apache Beam pipelines into BigQuery with validation, '
+                'dead letters and GDPR masking.',
+    long_description=open('README.md', encoding='utf-8').read(),
+    long_description_content_type='text/markdown',
+    python_requires='>=3.10',
+    packages=setuptools.find_packages(include=['transforms', 'transforms.*',
+                                               'beam_pipelines', 'beam_pipelines.*']),
+    include_package_data=True,
+    install_requires=[
+        'apache-beam[gcp]>=2.77.0,<3',
+        'google-cloud-bigquery>=3.47,<4',
+        'google-cloud-pubsub>=2.44,<3',
+        'fastavro>=1.13,<2',
+        'orjson>=3.10,<4',
+        'pyarrow>=16',
+        'PyYAML>=6',
+    ],
+    extras_require={
+        'test': [
+            'pytest>=9',
+            'hypothesis>=6',
+            'bqemulator==1.4.0',
+            'duckdb==1.5.5',
+            'duckdb-extensions==1.5.5',
+            'duckdb-extension-spatial==1.5.5',
+            'duckdb-extension-avro==1.5.5',
+            'testcontainers>=4',
+            'ruff>=0.6',
+        ],
+    },
+)

@@ -1,0 +1,100 @@
+"""Shared fixtures: loopback-only networking and real local emulators.
+
+The BigQuery emulator (bqemulator) and the official Pub/Sub emulator run as child processes
+on free 127.0.0.1 ports for the whole session and are killed by pid at the end. Each test
+gets its own dataset / topic so tests cannot see each other's data.
+"""
+
+import os
+import sys
+import uuid
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, 'tests'))
+
+# Nothing may probe a GCE metadata server: point it at a closed loopback port.
+os.environ['NO_GCE_CHECK'] = 'True'
+os.environ['GCE_METADATA_HOST'] = '127.0.0.1:9'
+os.environ['GCE_METADATA_IP'] = '127.0.0.1:9'
+os.environ.pop('GOOGLE_APPLICATION_CREDENTIALS', None)
+
+import network_guard  # noqa: E402  pylint: disable=wrong-import-position
+
+network_guard.install()
+
+from beam_pipelines.local_emulators import (BigQueryEmulator, PubSubEmulator,  # noqa: E402
+                                            prepare_duckdb_extensions)
+
+SAMPLES = os.path.join(REPO, 'samples')
+
+
+@pytest.fixture(scope='session')
+def bigquery_emulator(tmp_path_factory):
+  """A bqemulator process for the session; BIGQUERY_EMULATOR_HOST points at it."""
+  prepare_duckdb_extensions()
+  emulator = BigQueryEmulator(log_dir=str(tmp_path_factory.mktemp('bqemulator')))
+  emulator.start()
+  saved = {k: os.environ.get(k) for k in emulator.environment()}
+  os.environ.update(emulator.environment())
+  try:
+    yield emulator
+  finally:
+    emulator.stop()
+    for key, value in saved.items():
+      if value is None:
+        os.environ.pop(key, None)
+      else:
+        os.environ[key] = value
+
+
+@pytest.fixture(scope='session')
+def pubsub_emulator(tmp_path_factory):
+  """The official Pub/Sub emulator jar for the session; PUBSUB_EMULATOR_HOST points at it.
+
+  Fails (not skips) with a clear message when the jar or java is missing.
+  """
+  emulator = PubSubEmulator(log_dir=str(tmp_path_factory.mktemp('pubsub')))
+  emulator.start()
+  saved = {k: os.environ.get(k) for k in emulator.environment()}
+  os.environ.update(emulator.environment())
+  try:
+    yield emulator
+  finally:
+    emulator.stop()
+    for key, value in saved.items():
+      if value is None:
+        os.environ.pop(key, None)
+      else:
+        os.environ[key] = value
+
+
+@pytest.fixture
+def bq_client(bigquery_emulator):
+  return bigquery_emulator.client()
+
+
+@pytest.fixture
+def bq_dataset(bigquery_emulator, bq_client):
+  """A fresh dataset for one test, deleted afterwards."""
+  dataset_id = 'ds_' + uuid.uuid4().hex[:12]
+  bq_client.create_dataset(dataset_id)
+  yield dataset_id
+  bq_client.delete_dataset(dataset_id, delete_contents=True, not_found_ok=True)
+
+
+@pytest.fixture
+def pubsub_topic(pubsub_emulator):
+  """A fresh topic and a subscription on it: (topic_path, subscription_path)."""
+  from google.cloud import pubsub_v1
+  name = 'topic-' + uuid.uuid4().hex[:12]
+  publisher = pubsub_v1.PublisherClient()
+  subscriber = pubsub_v1.SubscriberClient()
+  topic = publisher.topic_path(pubsub_emulator.project, name)
+  subscription = subscriber.subscription_path(pubsub_emulator.project, name + '-sub')
+  publisher.create_topic(name=topic)
+  subscriber.create_subscription(name=subscription, topic=topic)
+  yield topic, subscription
+  subscriber.delete_subscription(subscription=subscription)
+  publisher.delete_topic(topic=topic)

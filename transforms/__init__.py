@@ -1,0 +1,19 @@
+"""beam-pipelines transforms: the public API users compose into their own pipelines."""
+
+from transforms.dead_letters import DeadLetterSinkConfig, WriteDeadLetters
+from transforms.errors import (DEAD_LETTER_TAG, ROWS_TAG, FallibleResult,
+                               dead_letter_table_schema, make_dead_letter)
+from transforms.messages import RawMessage, raw_message
+from transforms.parse import ParseAndValidate, ParseConfig
+from transforms.schema import FieldSpec, TableSchema, load_schema
+from transforms.sinks import BigQuerySinkConfig, WriteRowsToBigQuery
+from transforms.sources import FileSourceConfig, ReadEvents
+from transforms.validate import RecordValidator, ValidationPolicy
+
+__all__ = [
+    'BigQuerySinkConfig', 'DEAD_LETTER_TAG', 'DeadLetterSinkConfig', 'FallibleResult',
+    'FieldSpec', 'FileSourceConfig', 'ParseAndValidate', 'ParseConfig', 'ROWS_TAG',
+    'RawMessage', 'ReadEvents', 'RecordValidator', 'TableSchema', 'ValidationPolicy',
+    'WriteDeadLetters', 'WriteRowsToBigQuery', 'dead_letter_table_schema', 'load_schema',
+    'make_dead_letter', 'raw_message',
+]

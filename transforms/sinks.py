@@ -1,0 +1,144 @@
+"""WriteRowsToBigQuery: Beam's BigQuery sink with its failures turned into dead letters."""
+
+import json
+import logging
+import re
+from dataclasses import dataclass
+from typing import Optional
+
+import apache_beam as beam
+from apache_beam.io.gcp.bigquery import BigQueryDisposition, WriteToBigQuery
+from apache_beam.io.gcp.bigquery_tools import RetryStrategy
+from apache_beam.metrics import Metrics
+
+from transforms.bigquery_endpoint import apply_emulator_endpoint
+from transforms.errors import make_dead_letter
+from transforms.schema import load_schema
+
+_LOG = logging.getLogger(__name__)
+WRITE_METHODS = ('STREAMING_INSERTS', 'FILE_LOADS', 'STORAGE_WRITE_API')
+CREATE_DISPOSITIONS = ('CREATE_IF_NEEDED', 'CREATE_NEVER')
+WRITE_DISPOSITIONS = ('WRITE_APPEND', 'WRITE_TRUNCATE', 'WRITE_EMPTY')
+# PROJECT:DATASET.TABLE, PROJECT.DATASET.TABLE or DATASET.TABLE. Project ids may carry a
+# domain prefix (example.com:my-project).
+_TABLE_SPEC = re.compile(
+    r'^(?:(?P<project>(?:[a-z][a-z0-9.\-]*[a-z0-9]:)?[a-z][a-z0-9\-]{4,28}[a-z0-9])[:.])?'
+    r'(?P<dataset>[A-Za-z0-9_]{1,1024})\.(?P<table>[\w\-$ ]{1,1024})$')
+
+
+def parse_table_spec(spec, argument='table'):
+  """Splits a table spec into (project or None, dataset, table); ValueError if malformed."""
+  match = _TABLE_SPEC.match(spec or '')
+  if not match:
+    raise ValueError(f'{argument}: {spec!r} is not a BigQuery table spec '
+                     '(PROJECT:DATASET.TABLE, PROJECT.DATASET.TABLE or DATASET.TABLE)')
+  return match.group('project'), match.group('dataset'), match.group('table')
+
+
+@dataclass(frozen=True)
+class BigQuerySinkConfig:
+  """Where and how rows are written.
+
+  Attributes:
+    table: ``PROJECT:DATASET.TABLE`` (or ``DATASET.TABLE`` with ``--project``).
+    write_method: STREAMING_INSERTS (rows rejected by BigQuery come back as dead letters),
+      FILE_LOADS (batch load jobs; a rejected load fails the run loudly) or
+      STORAGE_WRITE_API (Dataflow only: a cross-language transform).
+    create_disposition / write_disposition: as in BigQuery.
+    temp_location: a folder for FILE_LOADS files (local path or gs://).
+  """
+  table: str
+  write_method: str = 'STREAMING_INSERTS'
+  create_disposition: str = 'CREATE_IF_NEEDED'
+  write_disposition: str = 'WRITE_APPEND'
+  temp_location: Optional[str] = None
+
+  def __post_init__(self):
+    parse_table_spec(self.table)
+    if self.write_method not in WRITE_METHODS:
+      raise ValueError(f'write_method must be one of {WRITE_METHODS}, got {self.write_method!r}')
+    if self.create_disposition not in CREATE_DISPOSITIONS:
+      raise ValueError(f'create_disposition must be one of {CREATE_DISPOSITIONS}, '
+                       f'got {self.create_disposition!r}')
+    if self.write_disposition not in WRITE_DISPOSITIONS:
+      raise ValueError(f'write_disposition must be one of {WRITE_DISPOSITIONS}, '
+                       f'got {self.write_disposition!r}')
+
+
+def _failed_row_to_dead_letter(failed, pipeline_name):
+  destination, row, errors = failed
+  reasons = sorted({e.get('reason') or 'unknown' for e in errors or []}) or ['unknown']
+  message = '; '.join(
+      f"{e.get('location') or '<row>'}: {e.get('message') or e.get('reason')}"
+      for e in (errors or [])) or 'BigQuery rejected the row'
+  payload = json.dumps(row, ensure_ascii=False, default=str)
+  return make_dead_letter(
+      payload, stage='sink', error_type=f'bigquery_insert:{reasons[0]}',
+      message=f'{destination}: {message}', pipeline=pipeline_name)
+
+
+class _CountFn(beam.DoFn):
+  def __init__(self, namespace, name):
+    self._counter = Metrics.counter(namespace, name)
+
+  def setup(self):
+    apply_emulator_endpoint()  # worker processes import Beam afresh
+
+  def process(self, element):
+    self._counter.inc()
+    yield element
+
+
+class WriteRowsToBigQuery(beam.PTransform):
+  """Writes rows to a BigQuery table and returns the rows it could not write as dead letters.
+
+  Outputs: a PCollection of dead-letter records (stage ``sink``, errorType
+  ``bigquery_insert:<reason>``). With STREAMING_INSERTS, permanently rejected rows are
+  returned (transient errors are retried by Beam); with FILE_LOADS a failed load job fails
+  the run loudly, because BigQuery does not say which row broke it. Counters:
+  ``sink/<name>_attempted`` and ``sink/<name>_failed``.
+
+  Honours ``BIGQUERY_EMULATOR_HOST``: every BigQuery call goes to the emulator.
+
+  Example::
+
+      failed = rows | WriteRowsToBigQuery(BigQuerySinkConfig('p:ds.events'), schema)
+  """
+
+  def __init__(self, config, schema, pipeline_name=None, metric_name='rows', label=None):
+    super().__init__(label)
+    if not isinstance(config, BigQuerySinkConfig):
+      raise ValueError(f'config must be a BigQuerySinkConfig, got {type(config).__name__}')
+    self._config = config
+    self._schema = load_schema(schema)
+    self._pipeline_name = pipeline_name
+    self._metric_name = metric_name
+    apply_emulator_endpoint()
+
+  def expand(self, rows):
+    config = self._config
+    extra = {}
+    if config.write_method == 'STREAMING_INSERTS':
+      # Rows BigQuery rejects for good come back instead of being retried forever.
+      extra['insert_retry_strategy'] = RetryStrategy.RETRY_ON_TRANSIENT_ERROR
+    if config.temp_location:
+      extra['custom_gcs_temp_location'] = config.temp_location
+    result = (
+        rows
+        | 'CountAttempted' >> beam.ParDo(_CountFn('sink', f'{self._metric_name}_attempted'))
+        | 'Write' >> WriteToBigQuery(
+            config.table,
+            schema=self._schema.to_json(),
+            method=config.write_method,
+            create_disposition=getattr(BigQueryDisposition, config.create_disposition),
+            write_disposition=getattr(BigQueryDisposition, config.write_disposition),
+            # Validating at construction would call BigQuery while the graph is built.
+            validate=False,
+            **extra))
+    if config.write_method != 'STREAMING_INSERTS':
+      return rows.pipeline | 'NoFailedRows' >> beam.Create([])
+    pipeline_name = self._pipeline_name
+    return (
+        result.failed_rows_with_errors
+        | 'CountFailed' >> beam.ParDo(_CountFn('sink', f'{self._metric_name}_failed'))
+        | 'FailedToDeadLetters' >> beam.Map(_failed_row_to_dead_letter, pipeline_name))
