@@ -14,7 +14,7 @@ from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOpt
 from transforms.dead_letters import DeadLetterSinkConfig, default_dead_letter_table
 from transforms.parse import DEFAULT_MAX_RECORD_BYTES, ParseConfig
 from transforms.schema import TableSchema, load_schema
-from transforms.sinks import WRITE_METHODS, BigQuerySinkConfig
+from transforms.sinks import WRITE_METHODS, BigQuerySinkConfig, parse_table_spec
 from transforms.sources import FILE_FORMATS, FileSourceConfig
 from transforms.validate import NON_FINITE_POLICIES, UNKNOWN_FIELD_POLICIES, ValidationPolicy
 
@@ -109,6 +109,10 @@ def common_configs(options, default_name):
   schema = _convert('schema', load_schema, _require(opts.schema, 'schema'))
   output_table = _require(opts.output_table, 'output_table')
   write_method = (opts.write_method or '').upper()
+  if write_method not in WRITE_METHODS:
+    raise ConfigError(f'--write_method must be one of {"|".join(WRITE_METHODS)}, '
+                      f'got {opts.write_method!r}')
+  _convert('output_table', parse_table_spec, output_table, 'table')
   temp_location = temp_location_of(options)
   sink = _convert('output_table', BigQuerySinkConfig, table=output_table,
                   write_method=write_method, temp_location=temp_location)
@@ -133,9 +137,9 @@ def common_configs(options, default_name):
 def files_to_bigquery_config(options):
   """FilesToBigQueryOptions -> FilesToBigQueryConfig (raises ConfigError)."""
   opts = options.view_as(FilesToBigQueryOptions)
-  schema, parse, sink, dead, name = common_configs(options, 'files_to_bigquery')
   source = _convert('input_format', FileSourceConfig,
                     pattern=_require(opts.input, 'input'), format=opts.input_format)
+  schema, parse, sink, dead, name = common_configs(options, 'files_to_bigquery')
   if sink.write_method == 'FILE_LOADS' and not temp_location_of(options):
     raise ConfigError('--temp_location is required with --write_method FILE_LOADS')
   return FilesToBigQueryConfig(source=source, schema=schema, parse=parse, sink=sink,

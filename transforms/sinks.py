@@ -30,7 +30,7 @@ def parse_table_spec(spec, argument='table'):
   """Splits a table spec into (project or None, dataset, table); ValueError if malformed."""
   match = _TABLE_SPEC.match(spec or '')
   if not match:
-    raise ValueError(f'{argument}: {spec!r} is not a BigQuery table spec '
+    raise ValueError(f'{spec!r} is not a valid {argument} spec '
                      '(PROJECT:DATASET.TABLE, PROJECT.DATASET.TABLE or DATASET.TABLE)')
   return match.group('project'), match.group('dataset'), match.group('table')
 
