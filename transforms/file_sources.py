@@ -7,13 +7,18 @@ dry runs, offline tests). A pattern that matches nothing fails the run with an e
 the pattern; a file that cannot be read becomes a dead letter naming the file.
 """
 
+import bz2
+import contextlib
+import gzip
 import logging
+import lzma
 import time
 from dataclasses import dataclass
 
 import apache_beam as beam
 from apache_beam.io import fileio
 from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from transforms.errors import (DEAD_LETTER_TAG, ROWS_TAG, FallibleResult, make_dead_letter)
@@ -45,6 +50,30 @@ class FileSourceConfig:
       raise ValueError(f'format must be one of {FILE_FORMATS}, got {self.format!r}')
 
 
+_DECOMPRESSORS = {'.gz': gzip.GzipFile, '.gzip': gzip.GzipFile, '.bz2': bz2.BZ2File,
+                  '.xz': lzma.LZMAFile, '.lzma': lzma.LZMAFile}
+
+
+@contextlib.contextmanager
+def open_decompressed(path):
+  """Opens a file (local or gs://) for reading, decompressing by suffix.
+
+  Python's own gzip/bz2/lzma readers are used instead of Beam's CompressedFile because they
+  raise EOFError on a truncated stream; Beam's reader ends quietly, which would turn a
+  half-uploaded file into silently missing records.
+  """
+  raw = FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+  with contextlib.ExitStack() as stack:
+    stack.enter_context(raw)  # the decompressors do not close a file object they are given
+    reader = next((r for suffix, r in _DECOMPRESSORS.items()
+                   if path.lower().endswith(suffix)), None)
+    if reader is not None:
+      yield stack.enter_context(
+          reader(fileobj=raw) if reader is gzip.GzipFile else reader(raw))
+    else:
+      yield raw
+
+
 class _ReadJsonLinesFn(beam.DoFn):
   """One RawMessage per line of a file; source id ``path:line`` (1-based)."""
 
@@ -58,9 +87,9 @@ class _ReadJsonLinesFn(beam.DoFn):
     attributes = {'file': path, 'format': 'jsonl'}
     line_number = 0
     try:
-      with readable_file.open(compression_type=CompressionTypes.AUTO) as handle:
+      with open_decompressed(path) as handle:
         self._files.inc()
-        for line_number, line in enumerate(handle, start=1):
+        for line_number, line in enumerate(iter(handle.readline, b''), start=1):
           if line_number == 1 and line.startswith(UTF8_BOM):
             line = line[len(UTF8_BOM):]  # a BOM marks the file, not the first record
           if line.endswith(b'\n'):
