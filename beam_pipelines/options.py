@@ -5,9 +5,7 @@ Every conversion problem raises ``ConfigError`` (a ValueError) naming the option
 ``run()`` wrappers turn into one line on stderr and exit code 2 before any pipeline starts.
 """
 
-import os
 from dataclasses import dataclass
-from typing import Optional
 
 from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions
 
