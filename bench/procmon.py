@@ -1,0 +1,62 @@
+"""Run a command and measure its wall time and peak RSS of its whole process tree.
+
+Reads /proc every 20 ms and sums VmRSS over the process and all its descendants (Beam's
+multi-process workers included), so the peak is what the machine actually had to hold.
+"""
+
+import os
+import subprocess
+import threading
+import time
+
+
+def _children(pid):
+  try:
+    with open(f'/proc/{pid}/task/{pid}/children', encoding='ascii') as f:
+      return [int(p) for p in f.read().split()]
+  except OSError:
+    return []
+
+
+def _rss_kib(pid):
+  try:
+    with open(f'/proc/{pid}/status', encoding='ascii') as f:
+      for line in f:
+        if line.startswith('VmRSS:'):
+          return int(line.split()[1])
+  except OSError:
+    pass
+  return 0
+
+
+def tree_rss_kib(pid):
+  total, stack = 0, [pid]
+  while stack:
+    current = stack.pop()
+    total += _rss_kib(current)
+    stack.extend(_children(current))
+  return total
+
+
+def run_measured(command, env=None, cwd=None, timeout=1800):
+  """Runs ``command``; returns dict(seconds, peak_rss_mib, returncode, stdout, stderr)."""
+  start = time.perf_counter()
+  process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+  peak = [0]
+  done = threading.Event()
+
+  def sample():
+    while not done.is_set():
+      peak[0] = max(peak[0], tree_rss_kib(process.pid))
+      done.wait(0.02)
+
+  sampler = threading.Thread(target=sample, daemon=True)
+  sampler.start()
+  try:
+    stdout, stderr = process.communicate(timeout=timeout)
+  finally:
+    done.set()
+    sampler.join()
+  return {'seconds': time.perf_counter() - start, 'peak_rss_mib': peak[0] / 1024,
+          'returncode': process.returncode, 'stdout': stdout, 'stderr': stderr}
