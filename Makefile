@@ -26,7 +26,7 @@ test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install
-	$(VENV)/bin/ruff check transforms beam_pipelines tests samples
+	$(VENV)/bin/ruff check transforms beam_pipelines tests samples bench
 
 clean:
 	rm -rf $(VENV) .demo-data .pytest_cache *.egg-info

@@ -4,7 +4,6 @@ Reads /proc every 20 ms and sums VmRSS over the process and all its descendants 
 multi-process workers included), so the peak is what the machine actually had to hold.
 """
 
-import os
 import subprocess
 import threading
 import time
