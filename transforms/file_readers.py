@@ -84,6 +84,9 @@ class ReadCsvFn(_FileReaderFn):
     self._csv = csv_config
 
   def process(self, readable_file):
+    yield from self._read(readable_file)
+
+  def _read(self, readable_file):
     path = readable_file.metadata.path
     cfg = self._csv
     attributes = {'file': path, 'format': 'csv'}
@@ -146,6 +149,9 @@ class ReadAvroFn(_FileReaderFn):
   format = 'avro'
 
   def process(self, readable_file):
+    yield from self._read(readable_file)
+
+  def _read(self, readable_file):
     import fastavro
     path = readable_file.metadata.path
     attributes = {'file': path, 'format': 'avro'}
@@ -194,6 +200,9 @@ class ReadParquetFn(_FileReaderFn):
     self._batch_rows = batch_rows
 
   def process(self, readable_file):
+    yield from self._read(readable_file)
+
+  def _read(self, readable_file):
     import pyarrow.parquet as pq
     path = readable_file.metadata.path
     attributes = {'file': path, 'format': 'parquet'}

@@ -1,0 +1,308 @@
+"""WriteRowsToFiles: validated rows as JSONL, Avro or Parquet files (a lake sink).
+
+Rows arrive in BigQuery JSON form (what ``ParseAndValidate`` emits) and are written typed
+from the BigQuery schema, so the files load back into BigQuery (or read in Spark, DuckDB...)
+without a schema of their own:
+
+| BigQuery | Avro | Parquet (Arrow) |
+|---|---|---|
+| STRING | string | string |
+| BYTES | bytes | binary |
+| INT64 | long | int64 |
+| FLOAT64 | double | float64 |
+| BOOL | boolean | bool |
+| NUMERIC(P,S) | bytes decimal(P,S), default (38,9) | decimal128(P,S), default (38,9) |
+| BIGNUMERIC | bytes decimal(77,38) (or the column's P,S) | string (exact decimal text: Arrow's decimal256 holds 76 digits, BIGNUMERIC needs 77) |
+| TIMESTAMP | long timestamp-micros | timestamp[us, UTC] |
+| DATE | int date | date32 |
+| TIME | long time-micros | time64[us] |
+| DATETIME | string, logicalType datetime (BigQuery's own Avro export form) | timestamp[us] (no zone) |
+| GEOGRAPHY | string (WKT), sqlType GEOGRAPHY | string (WKT) |
+| JSON | string, sqlType JSON | string |
+| RECORD | record | struct |
+| REPEATED | array | list |
+| NULLABLE / REQUIRED | union with null / plain | nullable / not-null field |
+
+JSONL files hold the rows exactly as BigQuery's JSON form (one object per line).
+
+Files are written by Beam's file sinks (``WriteToText`` / ``WriteToAvro`` /
+``WriteToParquet``): rows are buffered and written in batches (Parquet: record batches of
+``record_batch_size`` rows into row groups), one file per shard, never a file per row. Batch
+(bounded) input only.
+"""
+
+import base64
+import datetime
+import decimal
+import logging
+import re
+from dataclasses import dataclass
+
+import apache_beam as beam
+from apache_beam import coders
+from apache_beam.metrics import Metrics
+
+from transforms.errors import make_dead_letter
+from transforms.schema import load_schema
+
+_LOG = logging.getLogger(__name__)
+LAKE_FORMATS = ('jsonl', 'avro', 'parquet')
+SUFFIXES = {'jsonl': '.jsonl', 'avro': '.avro', 'parquet': '.parquet'}
+_AVRO_NAME = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
+_NON_FINITE = {'NaN': float('nan'), 'Infinity': float('inf'), '-Infinity': float('-inf')}
+
+
+@dataclass(frozen=True)
+class LakeSinkConfig:
+  """Where and how validated rows are written as files.
+
+  Attributes:
+    path: a file prefix, local or ``gs://`` (``gs://lake/events/part`` gives
+      ``part-00000-of-00004.parquet``...).
+    format: ``jsonl``, ``avro`` or ``parquet``.
+    num_shards: number of files (0: let the runner decide).
+    codec: compression inside Avro (``deflate``, ``null``...) or Parquet (``snappy``,
+      ``zstd``, ``none``...) files; default per format.
+    record_batch_size: Parquet rows per Arrow record batch.
+  """
+  path: str
+  format: str = 'parquet'
+  num_shards: int = 0
+  codec: str = None
+  record_batch_size: int = 10000
+
+  def __post_init__(self):
+    if not self.path or not isinstance(self.path, str):
+      raise ValueError('output_path must be a non-empty file prefix')
+    if self.format not in LAKE_FORMATS:
+      raise ValueError(f'output format must be one of {LAKE_FORMATS}, got {self.format!r}')
+    if self.num_shards < 0:
+      raise ValueError(f'num_shards must be >= 0, got {self.num_shards}')
+    if self.record_batch_size <= 0:
+      raise ValueError(f'record_batch_size must be positive, got {self.record_batch_size}')
+
+
+# --- schemas ---------------------------------------------------------------------------------
+
+def avro_schema(schema, name='Row'):
+  """The Avro schema (a dict) of a BigQuery table schema; ValueError for names Avro rejects."""
+  schema = load_schema(schema)
+  return {'type': 'record', 'name': name, 'fields': [
+      _avro_field(f, name) for f in schema.fields]}
+
+
+def _avro_field(spec, parent):
+  if not _AVRO_NAME.match(spec.name):
+    raise ValueError(f'column {spec.name!r} is not a valid Avro field name '
+                     '([A-Za-z_][A-Za-z0-9_]*); write jsonl or parquet instead')
+  t = _avro_type(spec, f'{parent}_{spec.name}')
+  if spec.repeated:
+    return {'name': spec.name, 'type': {'type': 'array', 'items': t}, 'default': []}
+  if spec.required:
+    return {'name': spec.name, 'type': t}
+  return {'name': spec.name, 'type': ['null', t], 'default': None}
+
+
+def _avro_type(spec, record_name):
+  kind = spec.type
+  if kind == 'RECORD':
+    return {'type': 'record', 'name': record_name,
+            'fields': [_avro_field(f, record_name) for f in spec.fields]}
+  if kind == 'NUMERIC':
+    p, s = (spec.precision, spec.scale or 0) if spec.precision else (38, 9)
+    return {'type': 'bytes', 'logicalType': 'decimal', 'precision': p, 'scale': s}
+  if kind == 'BIGNUMERIC':
+    p, s = (spec.precision, spec.scale or 0) if spec.precision else (77, 38)
+    return {'type': 'bytes', 'logicalType': 'decimal', 'precision': p, 'scale': s}
+  simple = {
+      'STRING': 'string', 'BYTES': 'bytes', 'INT64': 'long', 'FLOAT64': 'double',
+      'BOOL': 'boolean',
+      'TIMESTAMP': {'type': 'long', 'logicalType': 'timestamp-micros'},
+      'DATE': {'type': 'int', 'logicalType': 'date'},
+      'TIME': {'type': 'long', 'logicalType': 'time-micros'},
+      'DATETIME': {'type': 'string', 'logicalType': 'datetime'},
+      'GEOGRAPHY': {'type': 'string', 'sqlType': 'GEOGRAPHY'},
+      'JSON': {'type': 'string', 'sqlType': 'JSON'},
+  }
+  return simple[kind]
+
+
+def arrow_schema(schema):
+  """The pyarrow schema of a BigQuery table schema."""
+  import pyarrow as pa
+  schema = load_schema(schema)
+  return pa.schema([_arrow_field(f) for f in schema.fields])
+
+
+def _arrow_field(spec):
+  import pyarrow as pa
+  t = _arrow_type(spec)
+  if spec.repeated:
+    return pa.field(spec.name, pa.list_(t), nullable=True)
+  return pa.field(spec.name, t, nullable=not spec.required)
+
+
+def _arrow_type(spec):
+  import pyarrow as pa
+  kind = spec.type
+  if kind == 'RECORD':
+    return pa.struct([_arrow_field(f) for f in spec.fields])
+  if kind == 'NUMERIC':
+    p, s = (spec.precision, spec.scale or 0) if spec.precision else (38, 9)
+    return pa.decimal128(p, s)
+  return {
+      'STRING': pa.string(), 'BYTES': pa.binary(), 'INT64': pa.int64(),
+      'FLOAT64': pa.float64(), 'BOOL': pa.bool_(), 'BIGNUMERIC': pa.string(),
+      'TIMESTAMP': pa.timestamp('us', tz='UTC'), 'DATE': pa.date32(),
+      'TIME': pa.time64('us'), 'DATETIME': pa.timestamp('us'), 'GEOGRAPHY': pa.string(),
+      'JSON': pa.string(),
+  }[kind]
+
+
+# --- values ----------------------------------------------------------------------------------
+
+def _timestamp(text):
+  return datetime.datetime.fromisoformat(text.replace('Z', '+00:00'))
+
+
+def _float(value):
+  return _NON_FINITE[value] if isinstance(value, str) else float(value)
+
+
+def _scalar_converter(kind, target):
+  """BigQuery JSON value -> the Python value fastavro / pyarrow want for ``kind``."""
+  if kind in ('STRING', 'GEOGRAPHY', 'JSON', 'INT64', 'BOOL'):
+    return None  # unchanged
+  if kind == 'BYTES':
+    return base64.b64decode
+  if kind == 'FLOAT64':
+    return _float
+  if kind == 'NUMERIC':
+    return decimal.Decimal
+  if kind == 'BIGNUMERIC':
+    return decimal.Decimal if target == 'avro' else None
+  if kind == 'TIMESTAMP':
+    return _timestamp
+  if kind == 'DATE':
+    return datetime.date.fromisoformat
+  if kind == 'TIME':
+    return datetime.time.fromisoformat
+  if kind == 'DATETIME':
+    return datetime.datetime.fromisoformat if target == 'parquet' else None
+  raise ValueError(f'no lake conversion for {kind}')
+
+
+def row_converter(schema, target):
+  """A function: a BigQuery-JSON row -> a row typed for ``target`` (``avro``/``parquet``).
+
+  Every schema column is present in the result (missing NULLABLE -> None, REPEATED -> []).
+  """
+  schema = load_schema(schema)
+  return _record_converter(schema.fields, target)
+
+
+def _record_converter(fields, target):
+  plan = []
+  for spec in fields:
+    if spec.type == 'RECORD':
+      convert = _record_converter(spec.fields, target)
+    else:
+      convert = _scalar_converter(spec.type, target)
+    plan.append((spec.name, spec.repeated, convert))
+
+  def convert_record(row):
+    out = {}
+    for name, repeated, convert in plan:
+      value = row.get(name)
+      if repeated:
+        value = [] if value is None else (
+            value if convert is None else [convert(v) for v in value])
+      elif value is not None and convert is not None:
+        value = convert(value)
+      out[name] = value
+    return out
+  return convert_record
+
+
+class _ToLakeRowFn(beam.DoFn):
+  """Typed rows for the file sink; a row that cannot be typed becomes a sink dead letter."""
+  FAILED = 'failed'
+
+  def __init__(self, schema, target, pipeline_name):
+    self._schema = schema
+    self._target = target
+    self._pipeline_name = pipeline_name
+    self._convert = None
+    self._attempted = Metrics.counter('sink', 'rows_attempted')
+    self._failed = Metrics.counter('sink', 'rows_failed')
+
+  def setup(self):
+    if self._target == 'jsonl':
+      import orjson
+      self._convert = orjson.dumps
+    else:
+      self._convert = row_converter(self._schema, self._target)
+
+  def process(self, row):
+    self._attempted.inc()
+    try:
+      yield self._convert(row)
+    except Exception as e:  # pylint: disable=broad-except
+      self._failed.inc()
+      import json
+      yield beam.pvalue.TaggedOutput(self.FAILED, make_dead_letter(
+          json.dumps(row, ensure_ascii=False, default=str), stage='sink',
+          error_type='lake_encode', message=f'cannot write the row as {self._target}: '
+          f'{type(e).__name__}: {e}', pipeline=self._pipeline_name))
+
+
+class WriteRowsToFiles(beam.PTransform):
+  """Writes validated rows to JSONL, Avro or Parquet files typed from the BigQuery schema.
+
+  Output: a PCollection of dead letters (stage ``sink``, errorType ``lake_encode``) for rows
+  that cannot be typed (none expected after ``ParseAndValidate``). A failing file write fails
+  the run. Counters ``sink/rows_attempted`` and ``sink/rows_failed`` (as the BigQuery sink),
+  so the run summary's ``rows written`` is right.
+
+  Example::
+
+      failed = rows | WriteRowsToFiles(LakeSinkConfig('/lake/events/part', 'parquet'), schema)
+  """
+
+  def __init__(self, config, schema, pipeline_name=None, label=None):
+    super().__init__(label)
+    if not isinstance(config, LakeSinkConfig):
+      raise ValueError(f'config must be a LakeSinkConfig, got {type(config).__name__}')
+    self._config = config
+    self._schema = load_schema(schema)
+    self._pipeline_name = pipeline_name
+    # Built now so a schema the format cannot hold fails at construction.
+    if config.format == 'avro':
+      self._file_schema = avro_schema(self._schema)
+    elif config.format == 'parquet':
+      self._file_schema = arrow_schema(self._schema)
+    else:
+      self._file_schema = None
+
+  def expand(self, rows):
+    if not rows.is_bounded:
+      raise ValueError('WriteRowsToFiles supports bounded (batch) input only')
+    config = self._config
+    typed = rows | 'Type' >> beam.ParDo(
+        _ToLakeRowFn(self._schema, config.format, self._pipeline_name)).with_outputs(
+            _ToLakeRowFn.FAILED, main='rows')
+    suffix = SUFFIXES[config.format]
+    if config.format == 'jsonl':
+      _ = typed.rows | 'WriteJsonl' >> beam.io.WriteToText(
+          config.path, file_name_suffix=suffix, num_shards=config.num_shards,
+          coder=coders.BytesCoder())
+    elif config.format == 'avro':
+      _ = typed.rows | 'WriteAvro' >> beam.io.WriteToAvro(
+          config.path, schema=self._file_schema, codec=config.codec or 'deflate',
+          file_name_suffix=suffix, num_shards=config.num_shards)
+    else:
+      _ = typed.rows | 'WriteParquet' >> beam.io.WriteToParquet(
+          config.path, schema=self._file_schema, codec=config.codec or 'snappy',
+          record_batch_size=config.record_batch_size, file_name_suffix=suffix,
+          num_shards=config.num_shards)
+    return typed[_ToLakeRowFn.FAILED]
