@@ -210,7 +210,7 @@ class ReadParquetFn(_FileReaderFn):
     try:
       with readable_file.open(compression_type=CompressionTypes.UNCOMPRESSED) as handle:
         try:
-          parquet = pq.ParquetFile(handle)
+          parquet = pq.ParquetFile(handle, page_checksum_verification=True)
           target = _microsecond_schema(parquet.schema_arrow)
           has_maps = _has_type(parquet.schema_arrow, 'map')
         except Exception as e:  # pylint: disable=broad-except
