@@ -27,6 +27,17 @@ UTF8_BOM = b'\xef\xbb\xbf'
 PARQUET_BATCH_ROWS = 2048
 
 
+def iter_lines(handle):
+  """Lines of a binary handle, ``\n`` kept. Beam's CompressedFile (``.gz``/``.bz2``) has
+  ``readline`` but is not iterable."""
+  readline = handle.readline
+  while True:
+    line = readline()
+    if not line:
+      return
+    yield line
+
+
 class _FileReaderFn(beam.DoFn):
   """Shared counters and the read-failure dead letter."""
   format = None
@@ -58,7 +69,7 @@ class ReadJsonLinesFn(_FileReaderFn):
     try:
       with readable_file.open(compression_type=CompressionTypes.AUTO) as handle:
         self._files.inc()
-        for line_number, line in enumerate(handle, start=1):
+        for line_number, line in enumerate(iter_lines(handle), start=1):
           if line_number == 1 and line.startswith(UTF8_BOM):
             line = line[len(UTF8_BOM):]  # a BOM marks the file, not the first record
           if line.endswith(b'\n'):
@@ -119,7 +130,7 @@ class ReadCsvFn(_FileReaderFn):
   def _lines(self, handle):
     encoding = self._csv.encoding
     first = True
-    for raw in handle:
+    for raw in iter_lines(handle):
       if first:
         first = False
         if raw.startswith(UTF8_BOM) and encoding.replace('-', '').lower() in ('utf8',
