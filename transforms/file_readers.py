@@ -229,30 +229,41 @@ class ReadParquetFn(_FileReaderFn):
                              'as Parquet (bad footer or not Parquet)', e)
           return
         self._files.inc()
-        try:
-          for batch in parquet.iter_batches(batch_size=self._batch_rows):
-            if target is not None:
-              batch = batch.cast(target, safe=False)  # ns -> us: truncate, as BigQuery
-            slow = has_maps or _has_non_finite(batch)
-            for row in batch.to_pylist():
-              count += 1
-              self._records.inc()
-              source_id = f'{path}:{count}'
-              try:
-                payload = record_json.dumps(record_json.generic(row) if slow else row)
-              except Exception as e:  # pylint: disable=broad-except
-                yield beam.pvalue.TaggedOutput(DEAD_LETTER_TAG, make_dead_letter(
-                    repr(row), stage='read', error_type='unencodable_record',
-                    message=f'row {count} of {path} cannot be represented as JSON: {e}',
-                    source_id=source_id, attributes=attributes))
-                continue
-              yield RawMessage(payload, attributes, source_id, time.time(), None)
-        except Exception as e:  # pylint: disable=broad-except
-          yield self._failed(path, attributes, 'corrupt_parquet', count + 1,
-                             f'after row {count}', e)
+        # Row group by row group: a damaged row group costs its own rows only.
+        for group in range(parquet.num_row_groups):
+          group_start = count
+          group_rows = parquet.metadata.row_group(group).num_rows
+          try:
+            for batch in parquet.iter_batches(batch_size=self._batch_rows,
+                                              row_groups=[group]):
+              if target is not None:
+                batch = batch.cast(target, safe=False)  # ns -> us: truncate, as BigQuery
+              slow = has_maps or _has_non_finite(batch)
+              for row in batch.to_pylist():
+                count += 1
+                yield self._message(path, attributes, count, row, slow)
+          except Exception as e:  # pylint: disable=broad-except
+            lost = group_start + group_rows - count
+            yield self._failed(path, attributes, 'corrupt_parquet', count + 1,
+                               f'in row group {group} (rows {count + 1} to '
+                               f'{group_start + group_rows}, {lost} rows not read)', e)
+            count = group_start + group_rows
     except Exception as e:  # pylint: disable=broad-except
       yield self._failed(path, attributes, 'unreadable_file', count + 1,
                          f'after row {count}', e)
+
+
+  def _message(self, path, attributes, number, row, slow):
+    self._records.inc()
+    source_id = f'{path}:{number}'
+    try:
+      payload = record_json.dumps(record_json.generic(row) if slow else row)
+    except Exception as e:  # pylint: disable=broad-except
+      return beam.pvalue.TaggedOutput(DEAD_LETTER_TAG, make_dead_letter(
+          repr(row), stage='read', error_type='unencodable_record',
+          message=f'row {number} of {path} cannot be represented as JSON: {e}',
+          source_id=source_id, attributes=attributes))
+    return RawMessage(payload, attributes, source_id, time.time(), None)
 
 
 def _microsecond_schema(schema):

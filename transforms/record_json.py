@@ -68,7 +68,7 @@ def scalar(value):
   if isinstance(value, datetime.datetime):
     return format_datetime(value)
   if isinstance(value, datetime.date):
-    return value.isoformat()
+    return f'{value.year:04d}-{value.month:02d}-{value.day:02d}'
   if isinstance(value, datetime.time):
     return value.strftime('%H:%M:%S.%f')
   return scalar_default(value)
@@ -76,10 +76,13 @@ def scalar(value):
 
 def format_datetime(moment):
   """Aware -> ``...Z`` in UTC; naive -> no zone (a civil DATETIME)."""
+  zone = ''
   if moment.tzinfo is not None and moment.utcoffset() is not None:
     moment = moment.astimezone(datetime.timezone.utc)
-    return moment.strftime('%Y-%m-%dT%H:%M:%S.%fZ')
-  return moment.strftime('%Y-%m-%dT%H:%M:%S.%f')
+    zone = 'Z'
+  # Not strftime: glibc writes year 1 as '1', not '0001'.
+  return (f'{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:'
+          f'{moment.minute:02d}:{moment.second:02d}.{moment.microsecond:06d}{zone}')
 
 
 def generic(value):
