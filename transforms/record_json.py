@@ -32,7 +32,6 @@ import uuid
 import orjson
 
 
-
 def non_finite_text(number):
   """BigQuery's JSON spelling of a non-finite float."""
   if math.isnan(number):

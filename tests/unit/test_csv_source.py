@@ -6,6 +6,7 @@ import io
 import json
 
 from formats_helpers import attributes, by_source, run_chain
+
 from transforms.csv_format import CsvFormat
 from transforms.parse import ParseConfig
 from transforms.sources import FileSourceConfig

@@ -12,8 +12,8 @@ import fastavro
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
 from formats_helpers import attributes, by_source, run_chain
+
 from transforms import decoders
 from transforms.messages import raw_message
 from transforms.parse import ParseConfig
