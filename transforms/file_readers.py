@@ -224,6 +224,7 @@ class ReadParquetFn(_FileReaderFn):
           parquet = pq.ParquetFile(handle, page_checksum_verification=True)
           target = _microsecond_schema(parquet.schema_arrow)
           has_maps = _has_type(parquet.schema_arrow, 'map')
+          json_columns = _json_columns(parquet.schema_arrow)
         except Exception as e:  # pylint: disable=broad-except
           yield self._failed(path, attributes, 'unreadable_file', 1,
                              'as Parquet (bad footer or not Parquet)', e)
@@ -241,7 +242,7 @@ class ReadParquetFn(_FileReaderFn):
               slow = has_maps or _has_non_finite(batch)
               for row in batch.to_pylist():
                 count += 1
-                yield self._message(path, attributes, count, row, slow)
+                yield self._message(path, attributes, count, row, slow, json_columns)
           except Exception as e:  # pylint: disable=broad-except
             lost = group_start + group_rows - count
             yield self._failed(path, attributes, 'corrupt_parquet', count + 1,
@@ -253,10 +254,14 @@ class ReadParquetFn(_FileReaderFn):
                          f'after row {count}', e)
 
 
-  def _message(self, path, attributes, number, row, slow):
+  def _message(self, path, attributes, number, row, slow, json_columns):
     self._records.inc()
     source_id = f'{path}:{number}'
     try:
+      if json_columns:
+        row = dict(row)
+        for name in json_columns:
+          row[name] = record_json.json_text(row[name])
       payload = record_json.dumps(record_json.generic(row) if slow else row)
     except Exception as e:  # pylint: disable=broad-except
       return beam.pvalue.TaggedOutput(DEAD_LETTER_TAG, make_dead_letter(
@@ -291,6 +296,15 @@ def _microsecond_schema(schema):
 
   fixed = pa.schema([f.with_type(fix(f.type)) for f in schema], metadata=schema.metadata)
   return fixed if changed else None
+
+
+def _json_columns(schema):
+  """Top-level columns of the Arrow JSON extension type (their text is parsed)."""
+  import pyarrow as pa
+  json_type = getattr(pa, 'JsonType', None)
+  if json_type is None:
+    return []
+  return [f.name for f in schema if isinstance(f.type, json_type)]
 
 
 def _has_type(schema, kind):

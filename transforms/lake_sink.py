@@ -18,7 +18,7 @@ without a schema of their own:
 | TIME | long time-micros | time64[us] |
 | DATETIME | string, logicalType datetime (BigQuery's own Avro export form) | timestamp[us] (no zone) |
 | GEOGRAPHY | string (WKT), sqlType GEOGRAPHY | string (WKT) |
-| JSON | string, sqlType JSON | string |
+| JSON | string, sqlType JSON | JSON (Arrow's JSON extension type) for top-level columns; string inside RECORD/REPEATED |
 | RECORD | record | struct |
 | REPEATED | array | list |
 | NULLABLE / REQUIRED | union with null / plain | nullable / not-null field |
@@ -131,11 +131,15 @@ def arrow_schema(schema):
   """The pyarrow schema of a BigQuery table schema."""
   import pyarrow as pa
   schema = load_schema(schema)
-  return pa.schema([_arrow_field(f) for f in schema.fields])
+  return pa.schema([_arrow_field(f, top_level=True) for f in schema.fields])
 
 
-def _arrow_field(spec):
+def _arrow_field(spec, top_level=False):
   import pyarrow as pa
+  if top_level and spec.type == 'JSON' and not spec.repeated:
+    # Marked as JSON so readers (ours included) know the text is a JSON value. pyarrow
+    # cannot build nested extension values from Python, so nested JSON stays a string.
+    return pa.field(spec.name, pa.json_(), nullable=not spec.required)
   t = _arrow_type(spec)
   if spec.repeated:
     return pa.field(spec.name, pa.list_(t), nullable=True)

@@ -19,6 +19,7 @@ The mapping (also in the README):
 | record / struct                                        | object                                |
 | array / list                                           | array                                 |
 | map                                                    | array of ``{"key": k, "value": v}`` objects (BigQuery's own mapping of Avro maps: a REPEATED RECORD) |
+| Avro string with ``sqlType: JSON``, Parquet JSON type   | the JSON value the text holds (BigQuery's export form of a JSON column; top-level Parquet columns) |
 
 Nanosecond Parquet timestamps and times are truncated to microseconds (BigQuery's precision).
 """
@@ -26,6 +27,7 @@ Nanosecond Parquet timestamps and times are truncated to microseconds (BigQuery'
 import base64
 import datetime
 import decimal
+import json
 import math
 import uuid
 
@@ -95,6 +97,17 @@ def generic(value):
   return scalar(value)
 
 
+def json_text(value):
+  """A JSON column's text (Avro ``sqlType: JSON``, Parquet JSON type) -> its JSON value, so a
+  JSON column round-trips through lake files. Invalid text raises ValueError."""
+  if value is None:
+    return None
+  try:
+    return json.loads(value)
+  except (TypeError, ValueError) as e:
+    raise ValueError(f'a JSON-typed value holds invalid JSON text: {e}') from None
+
+
 def dumps(value):
   """A JSON-ready value -> compact JSON bytes."""
   return orjson.dumps(value, default=scalar_default)
@@ -161,6 +174,8 @@ def avro_converter(schema):
       return convert_map
     if isinstance(kind, (dict, list)):
       return compile_schema(kind)
+    if kind == 'string' and str(s.get('sqlType', '')).upper() == 'JSON':
+      return json_text  # BigQuery's Avro form of a JSON column
     return scalar  # primitives with logical types, enum, fixed
 
   def _union(branches):
@@ -184,6 +199,8 @@ def avro_converter(schema):
           return candidates[0][1](value)
       if isinstance(value, (list, tuple)) and compiled.get('array'):
         return compiled['array'][0][1](value)
+      if isinstance(value, str) and compiled.get('string'):
+        return compiled['string'][0][1](value)
       return scalar(value)
     return convert_union
 

@@ -295,3 +295,21 @@ def test_gs_patterns_are_not_validated_when_the_pipeline_is_built(fmt):
   # network guard in conftest fails the test on any non-loopback connection.
   proto = p.to_runner_api()
   assert any('ReadRecords' in t.unique_name for t in proto.components.transforms.values())
+
+
+def test_avro_json_typed_strings_are_parsed_and_bad_text_is_reported(tmp_path):
+  schema = fastavro.parse_schema({'type': 'record', 'name': 'R', 'fields': [
+      {'name': 'id', 'type': 'long'},
+      {'name': 'j', 'type': ['null', {'type': 'string', 'sqlType': 'JSON'}]}]})
+  path = tmp_path / 'j.avro'
+  write_avro(path, schema, [{'id': 1, 'j': '{"a": [1, 2]}'}, {'id': 2, 'j': None},
+                            {'id': 3, 'j': 'not json'}])
+  rows, dead, counters = run_chain(
+      tmp_path / 'out', FileSourceConfig(str(path), 'avro'),
+      [{'name': 'id', 'type': 'INT64'}, {'name': 'j', 'type': 'JSON'}])
+  assert sorted(rows, key=lambda r: r['id']) == [{'id': 1, 'j': '{"a":[1,2]}'},
+                                                 {'id': 2, 'j': None}]
+  assert [(d['sourceId'], d['errorType'], d['stage']) for d in dead] == [
+      (f'{path}:3', 'unencodable_record', 'read')]
+  assert 'invalid JSON text' in dead[0]['errorMessage']
+  assert counters[('read', 'records')] == 3
