@@ -157,7 +157,15 @@ def columns_from_attributes(attributes, csv_format):
   """The column names for a record: the file's header attribute, else the configured ones."""
   header = attributes.get(COLUMNS_ATTRIBUTE) if attributes else None
   if header:
-    return tuple(json.loads(header))
+    try:
+      columns = json.loads(header)
+    except ValueError:
+      columns = None
+    if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+      raise CsvRecordError('csv_invalid_columns_attribute',
+                           f'the {COLUMNS_ATTRIBUTE} attribute is not a JSON list of names: '
+                           f'{header[:200]!r}')
+    return tuple(columns)
   if csv_format.columns:
     return csv_format.columns
   raise CsvRecordError('csv_no_columns', 'no column names: the record has no csv_columns '

@@ -35,6 +35,8 @@ def clean_attributes(attributes):
     text = str(value)
     encoded = text.encode('utf-8')
     if len(encoded) > MAX_ATTRIBUTE_VALUE_BYTES:
+      _LOG.warning('attribute %r cut from %d to %d bytes (Pub/Sub limit)', key, len(encoded),
+                   MAX_ATTRIBUTE_VALUE_BYTES)
       text = encoded[:MAX_ATTRIBUTE_VALUE_BYTES].decode('utf-8', errors='ignore')
     out[str(key)] = text
   return out

@@ -115,3 +115,22 @@ def test_required_record_cannot_come_from_csv():
   check_schema_for_csv(load_schema([
       {'name': 'user', 'type': 'RECORD', 'fields': [{'name': 'e', 'type': 'STRING'}]},
       {'name': 'tags', 'type': 'STRING', 'mode': 'REPEATED'}]))
+
+
+def test_a_damaged_columns_attribute_is_a_named_dead_letter_kind():
+  decode = decoders.make_decoder(ParseConfig(format='csv'))
+  with pytest.raises(decoders.DecodeError) as info:
+    decode(b'1,2', {'csv_columns': '["a", "b'})  # e.g. cut by a 1 KiB attribute limit
+  assert info.value.kind == 'csv_invalid_columns_attribute'
+
+
+def test_pubsub_attributes_are_cleaned_to_what_pubsub_accepts():
+  from transforms.pubsub_publish import check_topic, clean_attributes
+  cleaned = clean_attributes({'a': 'x', 'none': None, '': 'empty key', 'n': 5,
+                              'long': 'é' * 600})
+  assert cleaned['a'] == 'x' and cleaned['n'] == '5'
+  assert 'none' not in cleaned and '' not in cleaned
+  assert len(cleaned['long'].encode('utf-8')) <= 1024 and set(cleaned['long']) == {'é'}
+  assert check_topic('projects/p/topics/abc') == 'projects/p/topics/abc'
+  with pytest.raises(ValueError, match='projects/PROJECT/topics/TOPIC'):
+    check_topic('projects/p/topics/ab')
