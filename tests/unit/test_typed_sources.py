@@ -313,3 +313,26 @@ def test_avro_json_typed_strings_are_parsed_and_bad_text_is_reported(tmp_path):
       (f'{path}:3', 'unencodable_record', 'read')]
   assert 'invalid JSON text' in dead[0]['errorMessage']
   assert counters[('read', 'records')] == 3
+
+
+def test_avro_named_namespaced_and_recursive_types_convert():
+  from transforms.record_json import avro_converter, dumps
+  schema = fastavro.parse_schema({'type': 'record', 'name': 'E', 'namespace': 'com.acme',
+                                  'fields': [
+      {'name': 'a', 'type': {'type': 'record', 'name': 'Item',
+                             'fields': [{'name': 'x', 'type': 'int'}]}},
+      {'name': 'b', 'type': ['null', 'Item']},
+      {'name': 'c', 'type': ['null', 'com.acme.Item']},
+      {'name': 'm', 'type': ['null', {'type': 'map', 'values': 'Item'}]},
+      {'name': 'l', 'type': ['null', {'type': 'record', 'name': 'Node', 'fields': [
+          {'name': 'v', 'type': 'int'}, {'name': 'next', 'type': ['null', 'Node']}]}]}]})
+  buf = io.BytesIO()
+  fastavro.writer(buf, schema, [{'a': {'x': 1}, 'b': {'x': 2}, 'c': {'x': 3},
+                                 'm': {'k': {'x': 4}},
+                                 'l': {'v': 1, 'next': {'v': 2, 'next': None}}}])
+  buf.seek(0)
+  reader = fastavro.reader(buf)
+  convert = avro_converter(reader.writer_schema)
+  assert [json.loads(dumps(convert(r))) for r in reader] == [{
+      'a': {'x': 1}, 'b': {'x': 2}, 'c': {'x': 3}, 'm': [{'key': 'k', 'value': {'x': 4}}],
+      'l': {'v': 1, 'next': {'v': 2, 'next': None}}}]
