@@ -27,8 +27,9 @@ JSONL files hold the rows exactly as BigQuery's JSON form (one object per line).
 
 Files are written by Beam's file sinks (``WriteToText`` / ``WriteToAvro`` /
 ``WriteToParquet``): rows are buffered and written in batches (Parquet: record batches of
-``record_batch_size`` rows into row groups), one file per shard, never a file per row. Batch
-(bounded) input only.
+``record_batch_size`` rows into row groups), one file per shard, never a file per row. On
+unbounded (streaming) input, rows are cut into fixed windows of ``window_seconds`` and each
+window is written as its own files.
 """
 
 import base64
@@ -64,12 +65,15 @@ class LakeSinkConfig:
     codec: compression inside Avro (``deflate``, ``null``...) or Parquet (``snappy``,
       ``zstd``, ``none``...) files; default per format.
     record_batch_size: Parquet rows per Arrow record batch.
+    window_seconds: streaming (unbounded input) only: rows are cut into fixed windows of
+      this length and each window is written as its own files.
   """
   path: str
   format: str = 'parquet'
   num_shards: int = 0
   codec: str = None
   record_batch_size: int = 10000
+  window_seconds: int = 60
 
   def __post_init__(self):
     if not self.path or not isinstance(self.path, str):
@@ -80,6 +84,8 @@ class LakeSinkConfig:
       raise ValueError(f'num_shards must be >= 0, got {self.num_shards}')
     if self.record_batch_size <= 0:
       raise ValueError(f'record_batch_size must be positive, got {self.record_batch_size}')
+    if self.window_seconds <= 0:
+      raise ValueError(f'window_seconds must be positive, got {self.window_seconds}')
 
 
 # --- schemas ---------------------------------------------------------------------------------
@@ -289,9 +295,9 @@ class WriteRowsToFiles(beam.PTransform):
       self._file_schema = None
 
   def expand(self, rows):
-    if not rows.is_bounded:
-      raise ValueError('WriteRowsToFiles supports bounded (batch) input only')
     config = self._config
+    # Unbounded input: Beam's file sinks window the rows and write each window's files.
+    streaming = {} if rows.is_bounded else {'triggering_frequency': config.window_seconds}
     typed = rows | 'Type' >> beam.ParDo(
         _ToLakeRowFn(self._schema, config.format, self._pipeline_name)).with_outputs(
             _ToLakeRowFn.FAILED, main='rows')
@@ -299,14 +305,14 @@ class WriteRowsToFiles(beam.PTransform):
     if config.format == 'jsonl':
       _ = typed.rows | 'WriteJsonl' >> beam.io.WriteToText(
           config.path, file_name_suffix=suffix, num_shards=config.num_shards,
-          coder=coders.BytesCoder())
+          coder=coders.BytesCoder(), **streaming)
     elif config.format == 'avro':
       _ = typed.rows | 'WriteAvro' >> beam.io.WriteToAvro(
           config.path, schema=self._file_schema, codec=config.codec or 'deflate',
-          file_name_suffix=suffix, num_shards=config.num_shards)
+          file_name_suffix=suffix, num_shards=config.num_shards, **streaming)
     else:
       _ = typed.rows | 'WriteParquet' >> beam.io.WriteToParquet(
           config.path, schema=self._file_schema, codec=config.codec or 'snappy',
           record_batch_size=config.record_batch_size, file_name_suffix=suffix,
-          num_shards=config.num_shards)
+          num_shards=config.num_shards, **streaming)
     return typed[_ToLakeRowFn.FAILED]
