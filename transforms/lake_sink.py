@@ -35,13 +35,17 @@ window is written as its own files.
 import base64
 import datetime
 import decimal
+import functools
 import logging
 import re
 from dataclasses import dataclass
 
 import apache_beam as beam
 from apache_beam import coders
+from apache_beam.io import fileio
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
+from apache_beam.transforms import window
 
 from transforms.errors import make_dead_letter
 from transforms.schema import load_schema
@@ -266,6 +270,83 @@ class _ToLakeRowFn(beam.DoFn):
           f'{type(e).__name__}: {e}', pipeline=self._pipeline_name))
 
 
+class _JsonlFileSink(fileio.FileSink):
+  """Streaming JSONL: one JSON row (bytes) per line."""
+
+  def __init__(self, unused_destination=None):
+    self._fh = None
+
+  def open(self, fh):
+    self._fh = fh
+
+  def write(self, record):
+    self._fh.write(record)
+    self._fh.write(b'\n')
+
+  def flush(self):
+    self._fh.flush()
+
+
+class _AvroFileSink(fileio.FileSink):
+  """Streaming Avro: one container file per window and writer (fastavro)."""
+
+  def __init__(self, schema, codec, unused_destination=None):
+    self._schema = schema
+    self._codec = codec
+    self._writer = None
+
+  def open(self, fh):
+    import fastavro
+    self._writer = fastavro.write.Writer(fh, fastavro.parse_schema(self._schema),
+                                         codec=self._codec)
+
+  def write(self, record):
+    self._writer.write(record)
+
+  def flush(self):
+    self._writer.flush()
+
+
+class _ParquetFileSink(fileio.FileSink):
+  """Streaming Parquet: rows buffered into record batches, the footer written on flush."""
+
+  def __init__(self, schema, codec, batch_rows, unused_destination=None):
+    self._schema = schema
+    self._codec = codec
+    self._batch_rows = batch_rows
+    self._rows = []
+    self._writer = None
+
+  def open(self, fh):
+    import pyarrow.parquet as pq
+    self._rows = []
+    self._writer = pq.ParquetWriter(fh, self._schema, compression=self._codec)
+
+  def write(self, record):
+    self._rows.append(record)
+    if len(self._rows) >= self._batch_rows:
+      self._write_rows()
+
+  def _write_rows(self):
+    import pyarrow as pa
+    if self._rows:
+      self._writer.write_table(pa.Table.from_pylist(self._rows, schema=self._schema))
+      self._rows = []
+
+  def flush(self):
+    self._write_rows()
+    self._writer.close()  # writes the footer; fileio closes the file itself
+
+
+def _streaming_sink_fn(config, file_schema):
+  if config.format == 'jsonl':
+    return _JsonlFileSink
+  if config.format == 'avro':
+    return functools.partial(_AvroFileSink, file_schema, config.codec or 'deflate')
+  return functools.partial(_ParquetFileSink, file_schema, config.codec or 'snappy',
+                           config.record_batch_size)
+
+
 class WriteRowsToFiles(beam.PTransform):
   """Writes validated rows to JSONL, Avro or Parquet files typed from the BigQuery schema.
 
@@ -296,13 +377,23 @@ class WriteRowsToFiles(beam.PTransform):
 
   def expand(self, rows):
     config = self._config
-    # Unbounded input: Beam's file sinks window the rows and write each window's files.
-    streaming = {} if rows.is_bounded else {'triggering_frequency': config.window_seconds}
+    streaming = {}
     typed = rows | 'Type' >> beam.ParDo(
         _ToLakeRowFn(self._schema, config.format, self._pipeline_name)).with_outputs(
             _ToLakeRowFn.FAILED, main='rows')
     suffix = SUFFIXES[config.format]
-    if config.format == 'jsonl':
+    if not rows.is_bounded:
+      # Streaming: fixed windows, each written as its own files by fileio (Beam's Avro and
+      # Parquet sinks lose the rows of later windows on unbounded input, seen with 2.77).
+      folder, prefix = FileSystems.split(config.path)
+      _ = (typed.rows
+           | 'Window' >> beam.WindowInto(window.FixedWindows(config.window_seconds))
+           | 'WriteWindowedFiles' >> fileio.WriteToFiles(
+               path=folder or '.', file_naming=fileio.default_file_naming(
+                   prefix or 'rows', suffix),
+               sink=_streaming_sink_fn(config, self._file_schema),
+               shards=config.num_shards or None))
+    elif config.format == 'jsonl':
       _ = typed.rows | 'WriteJsonl' >> beam.io.WriteToText(
           config.path, file_name_suffix=suffix, num_shards=config.num_shards,
           coder=coders.BytesCoder(), **streaming)

@@ -2,6 +2,7 @@
 files per window, each holding exactly that window's rows."""
 
 import glob
+import json
 import os
 
 import apache_beam as beam
@@ -19,13 +20,16 @@ SCHEMA = [{'name': 'id', 'type': 'INT64', 'mode': 'REQUIRED'},
 
 
 def read_ids(path, fmt):
+  if fmt == 'jsonl':
+    with open(path, encoding='utf-8') as f:
+      return [json.loads(line)['id'] for line in f]
   if fmt == 'parquet':
     return sorted(pq.read_table(path).column('id').to_pylist())
   with open(path, 'rb') as f:
     return sorted(r['id'] for r in fastavro.reader(f))
 
 
-@pytest.mark.parametrize('fmt', ['parquet', 'avro'])
+@pytest.mark.parametrize('fmt', ['parquet', 'avro', 'jsonl'])
 def test_streaming_rows_are_written_per_window(tmp_path, fmt):
   stream = TestStream()
   for i in range(4):  # event times 10, 40 (window [0, 60)) and 70, 100 (window [60, 120))
@@ -38,6 +42,10 @@ def test_streaming_rows_are_written_per_window(tmp_path, fmt):
     _ = p | stream | WriteRowsToFiles(
         LakeSinkConfig(str(tmp_path / 'rows'), fmt, window_seconds=60), SCHEMA)
   files = sorted(glob.glob(str(tmp_path / f'rows-*.{fmt}')))
-  assert [os.path.basename(f) for f in files] == [
-      f'rows-[0.0, 60.0)-00000-of-00001.{fmt}', f'rows-[60.0, 120.0)-00000-of-00001.{fmt}']
-  assert [read_ids(f, fmt) for f in files] == [[0, 1], [2, 3]]
+  by_window = {}
+  for path in files:  # rows-<window start>-<window end>-<pane>-<shard>-of-<n>.<fmt>
+    name = os.path.basename(path)[len('rows-'):len('rows-') + 39]
+    by_window.setdefault(name, []).extend(read_ids(path, fmt))
+  assert {k: sorted(v) for k, v in by_window.items()} == {
+      '1970-01-01T00:00:00-1970-01-01T00:01:00': [0, 1],
+      '1970-01-01T00:01:00-1970-01-01T00:02:00': [2, 3]}
