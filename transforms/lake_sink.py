@@ -384,7 +384,8 @@ class WriteRowsToFiles(beam.PTransform):
     suffix = SUFFIXES[config.format]
     if not rows.is_bounded:
       # Streaming: fixed windows, each written as its own files by fileio (Beam's Avro and
-      # Parquet sinks lose the rows of later windows on unbounded input, seen with 2.77).
+      # Parquet sinks wrote an empty or truncated file for the second window here: Beam 2.77,
+      # BundleBasedDirectRunner, TestStream).
       folder, prefix = FileSystems.split(config.path)
       _ = (typed.rows
            | 'Window' >> beam.WindowInto(window.FixedWindows(config.window_seconds))
