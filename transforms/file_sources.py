@@ -2,7 +2,8 @@
 
 Formats: ``jsonl`` (one JSON document per line), ``csv`` (see ``transforms.csv_format``),
 ``avro`` and ``parquet`` (each record becomes a JSON payload, see ``transforms.record_json``).
-The per-format readers live in ``transforms.file_readers``.
+The per-format readers live in ``transforms.file_readers`` (JSONL, CSV) and
+``transforms.typed_file_readers`` (Avro, Parquet).
 
 File sources read each matched file in one DoFn so that every record keeps an exact
 ``file:line`` (or ``file:N`` record number) source id. Files are matched at run time, never
@@ -18,7 +19,7 @@ from typing import Optional
 import apache_beam as beam
 from apache_beam.io import fileio
 
-from transforms import file_readers
+from transforms import file_readers, typed_file_readers
 from transforms.csv_format import CsvFormat
 from transforms.errors import DEAD_LETTER_TAG, ROWS_TAG, FallibleResult
 
@@ -68,8 +69,8 @@ def _reader_fn(config):
   if config.format == 'csv':
     return file_readers.ReadCsvFn(config.csv)
   if config.format == 'avro':
-    return file_readers.ReadAvroFn()
-  return file_readers.ReadParquetFn()
+    return typed_file_readers.ReadAvroFn()
+  return typed_file_readers.ReadParquetFn()
 
 
 class ReadFiles(beam.PTransform):
