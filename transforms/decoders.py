@@ -15,7 +15,10 @@ Formats:
   files are (``transforms.record_json``). Errors: ``invalid_avro`` (truncated or trailing
   bytes, bad union index, invalid UTF-8...), ``empty_record``.
 
-``make_decoder(config)`` builds a ``decode(payload, attributes)`` for a ``ParseConfig``.
+``DECODERS`` maps a format name to ``decode_json`` (``json``) or to a factory taking the
+format's options (``csv_decoder(csv_format, schema)``, ``avro_decoder(schema)``);
+``make_decoder(config, schema)`` builds the ``decode(payload, attributes)`` a ``ParseConfig``
+needs, whatever the format, and is what ``ParseAndValidate`` uses.
 """
 
 import io

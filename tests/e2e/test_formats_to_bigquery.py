@@ -153,3 +153,37 @@ def test_new_option_errors_exit_2_naming_the_option(tmp_path, capsys, argv, mess
   assert info.value.code == 2
   err = capsys.readouterr().err.strip().splitlines()
   assert len(err) == 1 and message in err[0], err
+
+
+@pytest.mark.emulator
+def test_dead_letters_to_pubsub_from_the_command_line(tmp_path, pubsub_emulator, pubsub_topic):
+  import time
+
+  from google.cloud import pubsub_v1
+  topic, subscription = pubsub_topic
+  path = tmp_path / 'events.csv'
+  bad = write_csv(path)
+  schema = tmp_path / 'schema.json'
+  schema.write_text(json.dumps(SCHEMA))
+  _, summary = files_to_bigquery.run([
+      '--input', str(path), '--input_format', 'csv', '--schema', str(schema),
+      '--output_path', str(tmp_path / 'lake' / 'rows'), '--dead_letter_sink', 'pubsub',
+      '--dead_letter_topic', topic], print_summary=False)
+  subscriber = pubsub_v1.SubscriberClient()
+  messages = []
+  deadline = time.monotonic() + 60
+  while len(messages) < len(bad) and time.monotonic() < deadline:
+    response = subscriber.pull(subscription=subscription, max_messages=10, timeout=10)
+    messages.extend(m.message for m in response.received_messages)
+    if response.received_messages:
+      subscriber.acknowledge(subscription=subscription,
+                             ack_ids=[m.ack_id for m in response.received_messages])
+  got = {m.attributes['sourceId']: m for m in messages}
+  assert set(got) == {f'{path}{suffix}' for suffix, _, _, _ in bad}
+  for suffix, error_type, stage, payload in bad:
+    message = got[f'{path}{suffix}']
+    assert message.attributes['errorType'] == error_type
+    assert message.attributes['stage'] == stage
+    record = json.loads(message.data)
+    assert base64.b64decode(record['payloadBytes']) == payload
+  assert summary['dead_letters'] == len(bad) and summary['rows_written'] == 2
