@@ -41,7 +41,8 @@ class CsvFormat:
     header: the first line of every file names the columns.
     columns: column names when files have no header (required then), or to check a header
       against: with both, a file whose header differs is reported as ``csv_header_mismatch``.
-    encoding: text encoding of the files (``utf-8``; a UTF-8 BOM is skipped).
+    encoding: text encoding of the files (``utf-8``; a UTF-8 BOM is skipped); any
+      ASCII-compatible encoding (latin-1, cp1252...), not UTF-16/32.
   """
   delimiter: str = ','
   quote_char: str = '"'
@@ -69,9 +70,13 @@ class CsvFormat:
     if not self.header and not self.columns:
       raise ValueError('csv columns are required when files have no header row')
     try:
-      'x'.encode(self.encoding)
+      ascii_compatible = '\n,"x'.encode(self.encoding) == b'\n,"x'
     except LookupError:
       raise ValueError(f'unknown csv encoding {self.encoding!r}') from None
+    if not ascii_compatible:
+      # Files are split into lines on b'\n' before decoding.
+      raise ValueError(f'csv encoding {self.encoding!r} is not ASCII-compatible '
+                       '(UTF-16/32 are not supported; convert to UTF-8)')
 
   def reader(self, lines):
     return csv.reader(lines, delimiter=self.delimiter, quotechar=self.quote_char,

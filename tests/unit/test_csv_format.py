@@ -92,6 +92,7 @@ def test_csv_parse_config_reads_values_as_text():
     ({'columns': ('a', 'A')}, 'unique'),
     ({'columns': ('a', '')}, 'non-empty'),
     ({'encoding': 'no-such-codec'}, 'unknown csv encoding'),
+    ({'encoding': 'utf-16'}, 'not ASCII-compatible'),
 ])
 def test_bad_csv_format_raises_value_error_naming_the_argument(kwargs, message):
   with pytest.raises(ValueError, match=message):
