@@ -18,6 +18,7 @@ setuptools.setup(
         'google-cloud-bigquery>=3.47,<4',
         'google-cloud-pubsub>=2.44,<3',
         'fastavro>=1.13,<2',
+        'cramjam>=2.14,<3',  # snappy-compressed Avro files (fastavro codec)
         'orjson>=3.10,<4',
         'pyarrow>=16',
         'PyYAML>=6',

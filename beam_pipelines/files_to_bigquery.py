@@ -1,4 +1,5 @@
-"""files_to_bigquery: files (JSONL) -> validated rows in BigQuery, bad records as dead letters.
+"""files_to_bigquery: files (JSONL, CSV, Avro, Parquet) -> validated rows in BigQuery (or
+in JSONL/Avro/Parquet files with ``--output_path``), bad records as dead letters.
 
     python -m beam_pipelines.files_to_bigquery --input 'data/*.jsonl' \
         --schema schema.json --output_table my-project:ds.events
@@ -17,6 +18,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from beam_pipelines import options as opts
 from beam_pipelines.summary import build_summary, collect_counters, format_summary
 from transforms.dead_letters import WriteDeadLetters
+from transforms.lake_sink import WriteRowsToFiles
 from transforms.parse import ParseAndValidate
 from transforms.sinks import WriteRowsToBigQuery
 from transforms.sources import ReadEvents
@@ -37,8 +39,12 @@ def build_pipeline(p, cfg):
   """Adds the files -> BigQuery chain to ``p`` and returns its important outputs."""
   read = p | 'ReadEvents' >> ReadEvents(cfg.source)
   parsed = read.rows | 'ParseAndValidate' >> ParseAndValidate(cfg.schema, cfg.parse)
-  sink_failures = parsed.rows | 'WriteRows' >> WriteRowsToBigQuery(
-      cfg.sink, cfg.schema, pipeline_name=cfg.pipeline_name)
+  if cfg.lake is not None:
+    sink_failures = parsed.rows | 'WriteFiles' >> WriteRowsToFiles(
+        cfg.lake, cfg.schema, pipeline_name=cfg.pipeline_name)
+  else:
+    sink_failures = parsed.rows | 'WriteRows' >> WriteRowsToBigQuery(
+        cfg.sink, cfg.schema, pipeline_name=cfg.pipeline_name)
   dead_letters = ((read.dead_letters, parsed.dead_letters, sink_failures)
                   | 'FlattenDeadLetters' >> beam.Flatten())
   unwritable = dead_letters | 'WriteDeadLetters' >> WriteDeadLetters(

@@ -5,11 +5,16 @@ Every conversion problem raises ``ConfigError`` (a ValueError) naming the option
 ``run()`` wrappers turn into one line on stderr and exit code 2 before any pipeline starts.
 """
 
+import dataclasses
 from dataclasses import dataclass
+from typing import Optional
 
 from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions
 
-from transforms.dead_letters import DeadLetterSinkConfig, default_dead_letter_table
+from transforms.csv_format import CsvFormat, check_schema_for_csv, parse_columns
+from transforms.dead_letters import (DEAD_LETTER_SINKS, DeadLetterSinkConfig,
+                                     default_dead_letter_path, default_dead_letter_table)
+from transforms.lake_sink import LAKE_FORMATS, LakeSinkConfig, WriteRowsToFiles
 from transforms.parse import DEFAULT_MAX_RECORD_BYTES, ParseConfig
 from transforms.schema import TableSchema, load_schema
 from transforms.sinks import WRITE_METHODS, BigQuerySinkConfig, parse_table_spec
@@ -39,10 +44,13 @@ class CommonOptions(PipelineOptions):
     parser.add_argument('--output_table', help='Output table PROJECT:DATASET.TABLE.')
     parser.add_argument('--dead_letter_table', default=None,
                         help='Dead-letter table (default <output_table>_error_records).')
-    parser.add_argument('--dead_letter_sink', default='bigquery', choices=['bigquery', 'files'],
-                        help='Where dead letters go: a BigQuery table or JSONL files.')
+    parser.add_argument('--dead_letter_sink', default='bigquery', choices=list(DEAD_LETTER_SINKS),
+                        help='Where dead letters go: a BigQuery table, JSONL files or a '
+                             'Pub/Sub topic.')
     parser.add_argument('--dead_letter_path', default=None,
                         help='File prefix for dead letters when --dead_letter_sink=files.')
+    parser.add_argument('--dead_letter_topic', default=None,
+                        help='Topic projects/P/topics/T when --dead_letter_sink=pubsub.')
     parser.add_argument('--write_method', default='STREAMING_INSERTS',
                         help=f'BigQuery write method: {"|".join(WRITE_METHODS)}.')
     parser.add_argument('--unknown_fields', default='ignore',
@@ -67,6 +75,21 @@ class FilesToBigQueryOptions(PipelineOptions):
     parser.add_argument('--input', help='Input file path or glob (local or gs://).')
     parser.add_argument('--input_format', default='jsonl',
                         help=f'Input format: {"|".join(FILE_FORMATS)}.')
+    parser.add_argument('--csv_delimiter', default=',',
+                        help='CSV cell delimiter, one character (\\t or "tab" for TSV).')
+    parser.add_argument('--csv_quote_char', default='"', help='CSV quote character.')
+    parser.add_argument('--csv_header', default='true',
+                        help='CSV files start with a header row naming the columns (true|false).')
+    parser.add_argument('--csv_columns', default=None,
+                        help='CSV column names a,b,c (required with --csv_header=false).')
+    parser.add_argument('--csv_encoding', default='utf-8', help='CSV text encoding.')
+    parser.add_argument('--output_path', default=None,
+                        help='Write validated rows as files under this prefix instead of '
+                             'BigQuery (a lake sink).')
+    parser.add_argument('--output_format', default='parquet',
+                        help=f'Lake file format with --output_path: {"|".join(LAKE_FORMATS)}.')
+    parser.add_argument('--output_shards', default='0',
+                        help='Number of lake files (0: the runner decides).')
 
 
 @dataclass(frozen=True)
@@ -75,9 +98,10 @@ class FilesToBigQueryConfig:
   source: FileSourceConfig
   schema: TableSchema
   parse: ParseConfig
-  sink: BigQuerySinkConfig
+  sink: Optional[BigQuerySinkConfig]
   dead_letters: DeadLetterSinkConfig
   pipeline_name: str
+  lake: Optional[LakeSinkConfig] = None
 
 
 def _require(value, name):
@@ -100,11 +124,18 @@ def temp_location_of(options):
   return options.view_as(GoogleCloudOptions).temp_location
 
 
-def common_configs(options, default_name):
-  """(schema, parse config, sink config, dead-letter config, name) from CommonOptions."""
+def common_configs(options, default_name, lake_path=None):
+  """(schema, parse config, sink config, dead-letter config, name) from CommonOptions.
+
+  With ``lake_path`` (rows go to files), there is no table: the sink config is None and
+  dead letters default to JSONL files at ``<lake_path>_error_records`` unless
+  ``--dead_letter_table`` or another ``--dead_letter_sink`` is given.
+  """
   opts = options.view_as(CommonOptions)
   name = opts.pipeline_name or default_name
   schema = _convert('schema', load_schema, _require(opts.schema, 'schema'))
+  if lake_path is not None:
+    return (schema,) + _lake_configs(options, opts, name, lake_path)
   output_table = _require(opts.output_table, 'output_table')
   write_method = (opts.write_method or '').upper()
   if write_method not in WRITE_METHODS:
@@ -124,6 +155,9 @@ def common_configs(options, default_name):
   if opts.dead_letter_sink == 'files':
     dead = _convert('dead_letter_path', DeadLetterSinkConfig, kind='files',
                     path=opts.dead_letter_path)
+  elif opts.dead_letter_sink == 'pubsub':
+    dead = _convert('dead_letter_topic', DeadLetterSinkConfig, kind='pubsub',
+                    topic=opts.dead_letter_topic)
   else:
     table = opts.dead_letter_table or default_dead_letter_table(output_table)
     dead_method = 'FILE_LOADS' if write_method == 'FILE_LOADS' else 'STREAMING_INSERTS'
@@ -132,16 +166,70 @@ def common_configs(options, default_name):
   return schema, parse, sink, dead, name
 
 
+def _lake_configs(options, opts, name, lake_path):
+  """(parse, None, dead-letter config, name) for a run writing rows to files."""
+  if opts.output_table:
+    raise ConfigError('--output_table and --output_path are exclusive: rows go to BigQuery '
+                      'or to files')
+  policy = _convert('unknown_fields', ValidationPolicy,
+                    unknown_fields=opts.unknown_fields,
+                    coerce_types=_convert('coerce_types', _bool, opts.coerce_types),
+                    non_finite_floats=opts.non_finite_floats)
+  max_bytes = _convert('max_record_bytes', int, opts.max_record_bytes)
+  parse = _convert('max_record_bytes', ParseConfig, format='json', policy=policy,
+                   max_record_bytes=max_bytes, pipeline_name=name)
+  kind = opts.dead_letter_sink
+  if kind == 'pubsub':
+    dead = _convert('dead_letter_topic', DeadLetterSinkConfig, kind='pubsub',
+                    topic=opts.dead_letter_topic)
+  elif kind == 'bigquery' and opts.dead_letter_table:
+    write_method = (opts.write_method or '').upper()
+    dead = _convert('dead_letter_table', DeadLetterSinkConfig, kind='bigquery',
+                    table=opts.dead_letter_table,
+                    write_method='FILE_LOADS' if write_method == 'FILE_LOADS'
+                    else 'STREAMING_INSERTS', temp_location=temp_location_of(options))
+  else:  # files: the given path, or next to the lake files
+    dead = _convert('dead_letter_path', DeadLetterSinkConfig, kind='files',
+                    path=opts.dead_letter_path or default_dead_letter_path(lake_path))
+  return parse, None, dead, name
+
+
+def _delimiter(text):
+  return '\t' if text in ('\\t', 'tab', 'TAB') else text
+
+
 def files_to_bigquery_config(options):
   """FilesToBigQueryOptions -> FilesToBigQueryConfig (raises ConfigError)."""
   opts = options.view_as(FilesToBigQueryOptions)
+  csv_format = None
+  if opts.input_format == 'csv':
+    csv_format = _convert('csv_delimiter', CsvFormat,
+                          delimiter=_delimiter(opts.csv_delimiter),
+                          quote_char=opts.csv_quote_char,
+                          header=_convert('csv_header', _bool, opts.csv_header),
+                          columns=parse_columns(opts.csv_columns),
+                          encoding=opts.csv_encoding)
   source = _convert('input_format', FileSourceConfig,
-                    pattern=_require(opts.input, 'input'), format=opts.input_format)
-  schema, parse, sink, dead, name = common_configs(options, 'files_to_bigquery')
-  if sink.write_method == 'FILE_LOADS' and not temp_location_of(options):
+                    pattern=_require(opts.input, 'input'), format=opts.input_format,
+                    csv=csv_format)
+  lake = None
+  if opts.output_path:
+    lake = _convert('output_format', LakeSinkConfig, path=opts.output_path,
+                    format=opts.output_format,
+                    num_shards=_convert('output_shards', int, opts.output_shards))
+  schema, parse, sink, dead, name = common_configs(
+      options, 'files_to_bigquery', lake_path=lake.path if lake else None)
+  if source.payload_format != parse.format:
+    parse = _convert('input_format', dataclasses.replace, parse,
+                     format=source.payload_format, csv=source.csv)
+  if source.format == 'csv':
+    _convert('schema', check_schema_for_csv, schema)
+  if lake is not None:
+    _convert('output_format', WriteRowsToFiles, lake, schema)  # schema fits the format
+  elif sink.write_method == 'FILE_LOADS' and not temp_location_of(options):
     raise ConfigError('--temp_location is required with --write_method FILE_LOADS')
   return FilesToBigQueryConfig(source=source, schema=schema, parse=parse, sink=sink,
-                               dead_letters=dead, pipeline_name=name)
+                               dead_letters=dead, pipeline_name=name, lake=lake)
 
 
 def emulator_defaults(argv):

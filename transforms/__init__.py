@@ -1,10 +1,13 @@
 """beam-pipelines transforms: the public API users compose into their own pipelines."""
 
+from transforms.csv_format import CsvFormat
 from transforms.dead_letters import DeadLetterSinkConfig, WriteDeadLetters
 from transforms.errors import (DEAD_LETTER_TAG, ROWS_TAG, FallibleResult,
                                dead_letter_table_schema, make_dead_letter)
+from transforms.lake_sink import LakeSinkConfig, WriteRowsToFiles
 from transforms.messages import RawMessage, raw_message
 from transforms.parse import ParseAndValidate, ParseConfig
+from transforms.pubsub_publish import PublishToPubSub
 from transforms.schema import FieldSpec, TableSchema, load_schema
 from transforms.sinks import BigQuerySinkConfig, WriteRowsToBigQuery
 from transforms.sources import FileSourceConfig, ReadEvents
@@ -16,4 +19,5 @@ __all__ = [
     'RawMessage', 'ReadEvents', 'RecordValidator', 'TableSchema', 'ValidationPolicy',
     'WriteDeadLetters', 'WriteRowsToBigQuery', 'dead_letter_table_schema', 'load_schema',
     'make_dead_letter', 'raw_message',
+    'CsvFormat', 'LakeSinkConfig', 'PublishToPubSub', 'WriteRowsToFiles',
 ]

@@ -1,4 +1,14 @@
-"""WriteDeadLetters: the one writer for the dead letters of every stage."""
+"""WriteDeadLetters: the one writer for the dead letters of every stage.
+
+Three sinks, one record shape (``transforms.errors``):
+- ``bigquery``: a table with the dead-letter schema (created if needed).
+- ``files``: JSONL files, one record per line. Batch: ``<path>-SSSSS-of-NNNNN.jsonl``.
+  Streaming (unbounded input): records are cut into fixed windows of ``window_seconds`` and
+  each window is written as its own files (``fileio.WriteToFiles``), named
+  ``<prefix>-<window start>-<window end>-<pane>-SSSSS-of-NNNNN.jsonl`` in ``path``'s folder.
+- ``pubsub``: one message per record; data = the record as JSON (UTF-8), attributes
+  ``errorType``, ``stage`` and ``sourceId`` so subscribers can filter without parsing.
+"""
 
 import json
 import logging
@@ -6,14 +16,25 @@ from dataclasses import dataclass
 from typing import Optional
 
 import apache_beam as beam
+from apache_beam.io import fileio
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
+from apache_beam.options.pipeline_options import StandardOptions
+from apache_beam.transforms import window
 
 from transforms.errors import dead_letter_table_schema
+from transforms.pubsub_publish import PublishToPubSub, check_topic
 from transforms.sinks import BigQuerySinkConfig, WriteRowsToBigQuery, parse_table_spec
 
 _LOG = logging.getLogger(__name__)
-DEAD_LETTER_SINKS = ('bigquery', 'files')
+DEAD_LETTER_SINKS = ('bigquery', 'files', 'pubsub')
 ERROR_TABLE_SUFFIX = '_error_records'
+DEFAULT_WINDOW_SECONDS = 60
+
+
+def default_dead_letter_path(output_path):
+  """``<output_path>_error_records``: dead letters next to lake files, as for tables."""
+  return output_path.rstrip('/') + ERROR_TABLE_SUFFIX
 
 
 def default_dead_letter_table(output_table):
@@ -27,17 +48,22 @@ class DeadLetterSinkConfig:
   """Where dead letters go.
 
   Attributes:
-    kind: ``bigquery`` (a table with the DESIGN.md dead-letter schema, created if needed)
-      or ``files`` (JSONL files under ``path``, one record per line, same field names).
+    kind: ``bigquery`` (a table with the DESIGN.md dead-letter schema, created if needed),
+      ``files`` (JSONL files under ``path``, one record per line, same field names) or
+      ``pubsub`` (one JSON message per record on ``topic``).
     table: the BigQuery table (kind ``bigquery``).
     path: a file prefix (kind ``files``), local or gs://.
     write_method: STREAMING_INSERTS or FILE_LOADS for kind ``bigquery``.
+    topic: ``projects/P/topics/T`` (kind ``pubsub``).
+    window_seconds: streaming ``files`` only: one set of files per window of this length.
   """
   kind: str = 'bigquery'
   table: Optional[str] = None
   path: Optional[str] = None
   write_method: str = 'STREAMING_INSERTS'
   temp_location: Optional[str] = None
+  topic: Optional[str] = None
+  window_seconds: int = DEFAULT_WINDOW_SECONDS
 
   def __post_init__(self):
     if self.kind not in DEAD_LETTER_SINKS:
@@ -49,6 +75,12 @@ class DeadLetterSinkConfig:
       parse_table_spec(self.table, 'dead_letter_table')
     if self.kind == 'files' and not self.path:
       raise ValueError('dead_letter_path is required for a files dead-letter sink')
+    if self.kind == 'pubsub':
+      if not self.topic:
+        raise ValueError('dead_letter_topic is required for a pubsub dead-letter sink')
+      check_topic(self.topic, 'dead_letter_topic')
+    if self.window_seconds <= 0:
+      raise ValueError(f'window_seconds must be positive, got {self.window_seconds}')
 
 
 class _CountByErrorTypeFn(beam.DoFn):
@@ -67,6 +99,22 @@ class _CountByErrorTypeFn(beam.DoFn):
     yield record
 
 
+def _to_json(record):
+  return json.dumps(record, ensure_ascii=False, sort_keys=True)
+
+
+def _to_message(record):
+  """A dead letter -> (JSON bytes, attributes errorType/stage/sourceId)."""
+  attributes = {k: record.get(k) for k in ('errorType', 'stage', 'sourceId')}
+  return _to_json(record).encode('utf-8'), attributes
+
+
+def _is_streaming(pcoll):
+  options = pcoll.pipeline.options
+  streaming = bool(options and options.view_as(StandardOptions).streaming)
+  return streaming or not pcoll.is_bounded
+
+
 def _log_unwritable(record):
   # A dead letter the dead-letter table itself rejects has nowhere else to go: say so loudly.
   _LOG.error('dead letter could not be written (errorType=%s, sourceId=%s): %s',
@@ -75,7 +123,8 @@ def _log_unwritable(record):
 
 
 class WriteDeadLetters(beam.PTransform):
-  """Writes dead-letter records (see ``transforms.errors``) to BigQuery or JSONL files.
+  """Writes dead-letter records (see ``transforms.errors``) to BigQuery, JSONL files or
+  Pub/Sub, in batch or streaming pipelines.
 
   Input: one PCollection of dead letters (flatten the stages' outputs first, or pass a
   tuple/list of PCollections). Output: the records the sink could not write (BigQuery
@@ -99,10 +148,24 @@ class WriteDeadLetters(beam.PTransform):
       dead_letters = dead_letters | 'Flatten' >> beam.Flatten()
     counted = dead_letters | 'CountByType' >> beam.ParDo(_CountByErrorTypeFn())
     config = self._config
+    if config.kind == 'files' and _is_streaming(dead_letters):
+      folder, prefix = FileSystems.split(config.path)
+      _ = (counted
+           | 'Window' >> beam.WindowInto(window.FixedWindows(config.window_seconds))
+           | 'ToJson' >> beam.Map(_to_json)
+           | 'WriteWindowedFiles' >> fileio.WriteToFiles(
+               path=folder or '.', file_naming=fileio.default_file_naming(
+                   prefix or 'dead_letters', '.jsonl'), shards=1))
+      return dead_letters.pipeline | 'NothingUnwritable' >> beam.Create([])
     if config.kind == 'files':
       _ = (counted
-           | 'ToJson' >> beam.Map(lambda r: json.dumps(r, ensure_ascii=False, sort_keys=True))
+           | 'ToJson' >> beam.Map(_to_json)
            | 'WriteFiles' >> beam.io.WriteToText(config.path, file_name_suffix='.jsonl'))
+      return dead_letters.pipeline | 'NothingUnwritable' >> beam.Create([])
+    if config.kind == 'pubsub':
+      _ = (counted
+           | 'ToMessage' >> beam.Map(_to_message)
+           | 'Publish' >> PublishToPubSub(config.topic, metric_namespace='dead_letter_pubsub'))
       return dead_letters.pipeline | 'NothingUnwritable' >> beam.Create([])
     failed = counted | 'WriteTable' >> WriteRowsToBigQuery(
         BigQuerySinkConfig(table=config.table, write_method=config.write_method,

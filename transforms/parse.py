@@ -1,13 +1,14 @@
 """ParseAndValidate: raw messages in, BigQuery-ready rows and dead letters out."""
 
 import logging
-from dataclasses import dataclass, field
-from typing import Optional
+from dataclasses import dataclass, field, replace
+from typing import Any, Optional
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from transforms import decoders
+from transforms.csv_format import CsvFormat, check_schema_for_csv
 from transforms.errors import (DEAD_LETTER_TAG, ROWS_TAG, FallibleResult,
                                dead_letter_from_message)
 from transforms.validate import RecordValidator, ValidationPolicy, summarize
@@ -23,18 +24,33 @@ class ParseConfig:
   """How payloads are decoded and validated.
 
   Attributes:
-    format: payload format, a key of ``transforms.decoders.DECODERS`` (``json``).
-    policy: the ValidationPolicy (unknown fields, coercion, NaN handling).
+    format: payload format, a key of ``transforms.decoders.DECODERS`` (``json``, ``csv``,
+      ``avro``).
+    policy: the ValidationPolicy (unknown fields, coercion, NaN handling). For ``csv`` it
+      always reads values as text (``text_input=True``).
     max_record_bytes: larger payloads become ``payload_too_large`` dead letters.
     pipeline_name: recorded in every dead letter's ``pipeline`` field.
+    csv: the CsvFormat of ``csv`` payloads (column names when records carry no header).
+    avro_schema: the writer schema of ``avro`` payloads (dict, JSON text or .avsc path).
   """
   format: str = 'json'
   policy: ValidationPolicy = field(default_factory=ValidationPolicy)
   max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
   pipeline_name: Optional[str] = None
+  csv: Optional[CsvFormat] = None
+  avro_schema: Any = None
 
   def __post_init__(self):
     decoders.get_decoder(self.format)  # raises ValueError naming the format
+    if self.format == 'csv':
+      if self.csv is not None and not isinstance(self.csv, CsvFormat):
+        raise ValueError(f'csv must be a CsvFormat, got {type(self.csv).__name__}')
+      if not self.policy.text_input:
+        object.__setattr__(self, 'policy', replace(self.policy, text_input=True))
+    if self.format == 'avro':
+      if self.avro_schema is None:
+        raise ValueError('avro_schema is required for the avro payload format')
+      decoders.load_avro_schema(self.avro_schema)  # raises ValueError naming the problem
     if self.max_record_bytes <= 0:
       raise ValueError(f'max_record_bytes must be positive, got {self.max_record_bytes}')
 
@@ -51,7 +67,7 @@ class _ParseAndValidateFn(beam.DoFn):
 
   def setup(self):
     self._validator = RecordValidator(self._schema, self._config.policy)
-    self._decode = decoders.get_decoder(self._config.format)
+    self._decode = decoders.make_decoder(self._config, self._schema)
 
   def process(self, message):
     config = self._config
@@ -63,7 +79,7 @@ class _ParseAndValidateFn(beam.DoFn):
                          f'{config.max_record_bytes} bytes')
         return
       try:
-        obj = self._decode(message.payload)
+        obj = self._decode(message.payload, message.attributes)
       except decoders.DecodeError as e:
         self._parse_failed.inc()
         yield self._dead(message, 'parse', e.kind, e.detail)
@@ -109,6 +125,8 @@ class ParseAndValidate(beam.PTransform):
     self._config = config or ParseConfig()
     if not isinstance(self._config, ParseConfig):
       raise ValueError(f'config must be a ParseConfig, got {type(self._config).__name__}')
+    if self._config.format == 'csv':
+      check_schema_for_csv(self._schema)  # ValueError: a REQUIRED RECORD cannot come from CSV
 
   def expand(self, messages):
     outputs = messages | 'ParseValidate' >> beam.ParDo(

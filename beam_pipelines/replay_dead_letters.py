@@ -1,0 +1,269 @@
+"""replay_dead_letters: re-inject the original payloads of chosen dead letters.
+
+    python -m beam_pipelines.replay_dead_letters \\
+        --dead_letter_table my-project:analytics.events_error_records \\
+        --error_type 'type_mismatch:' --stage validate \\
+        --replay_to_path gs://my-bucket/replay/events
+
+Reads dead letters from JSONL files (``--dead_letter_path``: the prefix the files sink was
+given, or a glob) or from a BigQuery table (``--dead_letter_table``), keeps those whose
+errorType matches ``--error_type`` (comma-separated; an entry ending in ``:`` or ``*`` is a
+prefix, ``*`` alone matches all) and, optionally, whose stage is ``--stage``, and writes each
+one's original payload bytes to
+
+- files (``--replay_to_path PREFIX``): one payload per line, ready for
+  ``files_to_bigquery --input 'PREFIX*'`` (Avro/Parquet dead letters carry JSON payloads, so
+  they replay as JSONL; CSV records replay without a header: read them with
+  ``--csv_header false --csv_columns ...``), or
+- a Pub/Sub topic (``--replay_to_topic projects/P/topics/T``) with the original attributes.
+
+Never silently drops a matching record: payloads truncated in the dead letter (over 1 MiB)
+are not replayed and are counted as ``skipped_truncated``; a multi-line payload that is not
+CSV or JSON cannot be a line of a file and is counted as ``skipped_multiline``; unreadable
+dead-letter lines are counted as ``unreadable``. The summary printed at the end shows each.
+"""
+
+import base64
+import json
+import logging
+import sys
+
+import apache_beam as beam
+from apache_beam import coders
+from apache_beam.metrics import Metrics
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from beam_pipelines import options as opts
+from beam_pipelines.summary import collect_counters
+from transforms.pubsub_publish import PublishToPubSub, check_topic
+from transforms.sinks import parse_table_spec
+
+_LOG = logging.getLogger(__name__)
+TRUNCATION_MARK = '(payload truncated from'
+_GLOB_CHARS = set('*?[')
+
+
+class ReplayOptions(PipelineOptions):
+  """Options of ``replay_dead_letters``; the source is CommonOptions' ``--dead_letter_path``
+  (files) or ``--dead_letter_table`` (BigQuery)."""
+
+  @classmethod
+  def _add_argparse_args(cls, parser):
+    parser.add_argument('--error_type', default=None,
+                        help='errorTypes to replay, comma-separated; "x:" or "x*" is a '
+                             'prefix, "*" matches every errorType.')
+    parser.add_argument('--stage', default=None,
+                        help='Replay only dead letters of this stage (read|parse|validate|'
+                             'sink|...).')
+    parser.add_argument('--replay_to_path', default=None,
+                        help='Write the payloads as lines of files under this prefix.')
+    parser.add_argument('--replay_suffix', default='.jsonl',
+                        help='File name suffix with --replay_to_path.')
+    parser.add_argument('--replay_to_topic', default=None,
+                        help='Publish the payloads to projects/P/topics/T.')
+
+
+class ErrorTypeFilter:
+  """Matches errorTypes: exact names, prefixes (``x:`` or ``x*``) or everything (``*``)."""
+
+  def __init__(self, spec):
+    entries = [e.strip() for e in str(spec or '').split(',') if e.strip()]
+    if not entries:
+      raise ValueError('expected one or more errorTypes (use * for all)')
+    self.match_all = '*' in entries
+    self.exact = frozenset(e for e in entries if not e.endswith((':', '*')))
+    self.prefixes = tuple(e.rstrip('*') for e in entries if e.endswith((':', '*')) and e != '*')
+
+  def __call__(self, error_type):
+    if self.match_all:
+      return True
+    error_type = error_type or ''
+    return error_type in self.exact or (bool(self.prefixes)
+                                        and error_type.startswith(self.prefixes))
+
+
+def replay_config(options):
+  """ReplayOptions + CommonOptions -> a dict of validated settings (raises ConfigError)."""
+  common = options.view_as(opts.CommonOptions)
+  replay = options.view_as(ReplayOptions)
+  path, table = common.dead_letter_path, common.dead_letter_table
+  if bool(path) == bool(table):
+    raise opts.ConfigError('give exactly one of --dead_letter_path (JSONL files) and '
+                           '--dead_letter_table (BigQuery) to read dead letters from')
+  if table:
+    opts._convert('dead_letter_table', parse_table_spec, table, 'dead_letter_table')  # pylint: disable=protected-access
+  error_filter = opts._convert('error_type', ErrorTypeFilter,  # pylint: disable=protected-access
+                               opts._require(replay.error_type, 'error_type'))  # pylint: disable=protected-access
+  to_path, to_topic = replay.replay_to_path, replay.replay_to_topic
+  if bool(to_path) == bool(to_topic):
+    raise opts.ConfigError('give exactly one of --replay_to_path and --replay_to_topic')
+  if to_topic:
+    opts._convert('replay_to_topic', check_topic, to_topic, 'replay_to_topic')  # pylint: disable=protected-access
+  if path and not _GLOB_CHARS & set(path):
+    path = path + '*'  # the prefix the files sink was given
+  return {
+      'path': path, 'table': table, 'error_filter': error_filter, 'stage': replay.stage,
+      'to_path': to_path, 'suffix': replay.replay_suffix or '', 'to_topic': to_topic,
+      'project': options.view_as(opts.GoogleCloudOptions).project,
+  }
+
+
+def _attributes_dict(attributes):
+  return {a['key']: a['value'] for a in attributes or [] if a.get('key') is not None}
+
+
+class _ParseDeadLetterLineFn(beam.DoFn):
+  def __init__(self):
+    self._unreadable = Metrics.counter('replay', 'unreadable')
+
+  def process(self, line):
+    try:
+      record = json.loads(line)
+      yield {
+          'payload': base64.b64decode(record['payloadBytes']),
+          'attributes': _attributes_dict(record.get('attributes')),
+          'errorType': record.get('errorType'), 'stage': record.get('stage'),
+          'sourceId': record.get('sourceId'), 'errorMessage': record.get('errorMessage') or '',
+      }
+    except Exception as e:  # pylint: disable=broad-except
+      self._unreadable.inc()
+      _LOG.error('unreadable dead-letter line (%s): %.200s', e, line)
+
+
+class _ReadTableFn(beam.DoFn):
+  """Reads a dead-letter table with the google-cloud-bigquery client (a query)."""
+
+  def __init__(self, table, project):
+    self._table = table
+    self._project = project
+
+  def process(self, unused):
+    from transforms import bigquery_endpoint
+    project, dataset, table = parse_table_spec(self._table, 'dead_letter_table')
+    project = project or self._project or bigquery_endpoint.emulator_project()
+    if bigquery_endpoint.emulator_host():
+      client = bigquery_endpoint.anonymous_bigquery_client(project)
+    else:
+      from google.cloud import bigquery
+      client = bigquery.Client(project=project)
+    sql = (f'SELECT payloadBytes, attributes, errorType, stage, sourceId, errorMessage '
+           f'FROM `{project}.{dataset}.{table}`')
+    for row in client.query(sql).result():
+      payload = row['payloadBytes']
+      if isinstance(payload, str):
+        payload = base64.b64decode(payload)
+      yield {
+          'payload': bytes(payload or b''),
+          'attributes': _attributes_dict(row['attributes']),
+          'errorType': row['errorType'], 'stage': row['stage'], 'sourceId': row['sourceId'],
+          'errorMessage': row['errorMessage'] or '',
+      }
+
+
+class _SelectFn(beam.DoFn):
+  """Keeps matching dead letters whose payload can be replayed; counts every outcome."""
+
+  def __init__(self, error_filter, stage, for_files):
+    self._filter = error_filter
+    self._stage = stage
+    self._for_files = for_files
+    self._read = Metrics.counter('replay', 'read')
+    self._matched = Metrics.counter('replay', 'matched')
+    self._truncated = Metrics.counter('replay', 'skipped_truncated')
+    self._multiline = Metrics.counter('replay', 'skipped_multiline')
+
+  def process(self, record):
+    self._read.inc()
+    if not self._filter(record['errorType']):
+      return
+    if self._stage and record['stage'] != self._stage:
+      return
+    self._matched.inc()
+    if TRUNCATION_MARK in record['errorMessage']:
+      self._truncated.inc()
+      _LOG.error('not replaying %s: its payload was truncated in the dead letter',
+                 record['sourceId'])
+      return
+    payload = record['payload']
+    if self._for_files and (b'\n' in payload or b'\r' in payload):
+      payload = self._one_line(record)
+      if payload is None:
+        self._multiline.inc()
+        _LOG.error('not replaying %s: a multi-line payload cannot be one line of a file',
+                   record['sourceId'])
+        return
+    yield payload, record['attributes']
+
+  @staticmethod
+  def _one_line(record):
+    if record['attributes'].get('format') == 'csv':
+      return record['payload']  # quoted newlines are valid CSV
+    try:
+      return json.dumps(json.loads(record['payload']), ensure_ascii=False,
+                        separators=(',', ':')).encode('utf-8')
+    except ValueError:
+      return None
+
+
+class _CountFn(beam.DoFn):
+  def __init__(self):
+    self._replayed = Metrics.counter('replay', 'replayed')
+
+  def process(self, element):
+    self._replayed.inc()
+    yield element
+
+
+def build_pipeline(p, cfg):
+  """Adds the replay chain to ``p``; returns the PCollection of (payload, attributes)."""
+  if cfg['path']:
+    records = (p
+               | 'ReadFiles' >> beam.io.ReadFromText(cfg['path'])
+               | 'ParseDeadLetters' >> beam.ParDo(_ParseDeadLetterLineFn()))
+  else:
+    records = (p
+               | 'Start' >> beam.Create([None])
+               | 'ReadTable' >> beam.ParDo(_ReadTableFn(cfg['table'], cfg['project'])))
+  selected = (records
+              | 'Select' >> beam.ParDo(_SelectFn(cfg['error_filter'], cfg['stage'],
+                                                 for_files=bool(cfg['to_path'])))
+              | 'Count' >> beam.ParDo(_CountFn()))
+  if cfg['to_path']:
+    _ = (selected
+         | 'Payloads' >> beam.Map(lambda pair: pair[0])
+         | 'WriteFiles' >> beam.io.WriteToText(cfg['to_path'], file_name_suffix=cfg['suffix'],
+                                               coder=coders.BytesCoder()))
+  else:
+    _ = selected | 'Publish' >> PublishToPubSub(cfg['to_topic'], metric_namespace='replay')
+  return selected
+
+
+def summarize(counters):
+  keys = ('read', 'matched', 'replayed', 'skipped_truncated', 'skipped_multiline',
+          'unreadable')
+  return {k: counters.get(('replay', k), 0) for k in keys}
+
+
+def run(argv=None, print_summary=True):
+  """Parses argv, replays, returns (result, summary dict)."""
+  argv = list(sys.argv[1:] if argv is None else argv)
+  argv += opts.default_runner(argv, 'FnApiRunner') + opts.emulator_defaults(argv)
+  options = PipelineOptions(argv)
+  try:
+    cfg = replay_config(options)
+  except opts.ConfigError as e:
+    print(f'replay_dead_letters: error: {e}', file=sys.stderr)
+    raise SystemExit(2) from None
+  with beam.Pipeline(options=options) as p:
+    build_pipeline(p, cfg)
+  summary = summarize(collect_counters(p.result))
+  if print_summary:
+    print('replay_dead_letters summary')
+    for key, value in summary.items():
+      print(f'  {key.replace("_", " "):<28}{value:>10}')
+  return p.result, summary
+
+
+if __name__ == '__main__':
+  logging.getLogger().setLevel(logging.WARNING)
+  run()
