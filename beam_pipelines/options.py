@@ -80,6 +80,7 @@ class FilesToBigQueryConfig:
   sink: BigQuerySinkConfig
   dead_letters: DeadLetterSinkConfig
   pipeline_name: str
+  masking: Optional[object] = None  # a masking_options.MaskingConfig, or None (no masking)
 
 
 def _require(value, name):
@@ -142,8 +143,10 @@ def files_to_bigquery_config(options):
   schema, parse, sink, dead, name = common_configs(options, 'files_to_bigquery')
   if sink.write_method == 'FILE_LOADS' and not temp_location_of(options):
     raise ConfigError('--temp_location is required with --write_method FILE_LOADS')
+  from beam_pipelines.masking_options import masking_config
+  masking = masking_config(options, schema)
   return FilesToBigQueryConfig(source=source, schema=schema, parse=parse, sink=sink,
-                               dead_letters=dead, pipeline_name=name)
+                               dead_letters=dead, pipeline_name=name, masking=masking)
 
 
 def emulator_defaults(argv):
