@@ -3,8 +3,9 @@
 import base64
 import hashlib
 import hmac as _hmac
-import logging
 import json
+import logging
+import re
 
 import apache_beam as beam
 import orjson
@@ -154,6 +155,9 @@ def _decode_json(data):
     return None
 
 
+_NUMBER_IN_TEXT = re.compile(r'\d+(?:[.:\-]\d+)*')
+
+
 def _payload_values(obj, keep_keys, key=None, out=None):
   """Raw scalar values (as text, 3+ characters) of non-kept fields, for message scrubbing."""
   if out is None:
@@ -168,6 +172,8 @@ def _payload_values(obj, keep_keys, key=None, out=None):
     text = obj if isinstance(obj, str) else str(obj)
     if len(text) >= 3:
       out.add(text)
+      # Messages may quote a number out of a longer value (WKT coordinates, dates).
+      out.update(m for m in _NUMBER_IN_TEXT.findall(text) if len(m) >= 4)
   return out
 
 
