@@ -340,7 +340,7 @@ def _lenient_nodes(nodes, keys, default):
     if n.method in ('drop',):
       fn = None
     elif n.method == 'keep':
-      fn = _scrub_kept
+      fn = _scrub_kept if n.spec.type in ('RECORD', 'STRING', 'JSON') else _kept_if_valid(n.spec)
     elif n.method == 'record':
       fn = _lenient_nodes(n.children, keys, default)
     else:
@@ -375,6 +375,25 @@ def _lenient_nodes(nodes, keys, default):
         out[key] = apply(n, fn, value)
     return out
   return mask_record
+
+
+def _kept_if_valid(spec):
+  """``keep`` says the column's *valid* values are not personal data. In a dead letter a value
+  that is not a valid value of its type (a name in a TIMESTAMP column) is redacted."""
+  from transforms.bq_types import CONVERTERS, FieldError
+  from transforms.validate import ValidationPolicy
+  convert = CONVERTERS[spec.type]
+  policy = ValidationPolicy(non_finite_floats='allow')
+
+  def kept(value):
+    if isinstance(value, (dict, list)):
+      return REDACTED
+    try:
+      convert(value, spec, policy)
+    except (FieldError, Exception):  # pylint: disable=broad-except
+      return REDACTED
+    return _scrub_kept(value)
+  return kept
 
 
 def _guarded(fn):
