@@ -114,10 +114,11 @@ def _table_ref(spec, default_project):
   return f'{project}.{dataset}.{table}'
 
 
-def forget(client, tables, subject_field, values, execute, out=sys.stdout):
+def forget(client, tables, subject_field, values, execute, out=None):
   """Counts (and with ``execute`` deletes) matching rows per table. Returns
   {table: (matched, deleted or None, left or None)}. Raises ForgetError naming the table."""
   from google.cloud import bigquery
+  out = out or sys.stdout
   if not _FIELD_PATH.match(subject_field):
     raise ValueError(f'--subject_field {subject_field!r} is not a dotted column path')
   config = bigquery.QueryJobConfig(query_parameters=[

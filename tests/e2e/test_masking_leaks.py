@@ -257,3 +257,20 @@ def test_masking_configuration_errors_exit_2_naming_the_option(tmp_path, capsys,
   assert exit_info.value.code == 2
   err = capsys.readouterr().err.strip().splitlines()
   assert len(err) == 1 and fill(message) in err[0]
+
+
+def test_negative_control_the_scan_finds_a_field_the_policy_keeps(tmp_path, bigquery_emulator,
+                                                                  bq_client, bq_dataset,
+                                                                  monkeypatch):
+  # Same run with user.name kept: the scan must find the name, or the leak test proves nothing.
+  monkeypatch.setenv('LEAK_TEST_MASKING_KEY', 'leak-test-key-0123456789abcdef')
+  input_path = write_jsonl(str(tmp_path))
+  (tmp_path / 'schema.json').write_text(json.dumps(SCHEMA))
+  (tmp_path / 'policy.yaml').write_text(POLICY.replace('user.name: redact', 'user.name: keep'))
+  files_to_bigquery.run(['--input', input_path, '--schema', str(tmp_path / 'schema.json'),
+                         '--output_table', f'{bq_dataset}.events',
+                         '--masking_policy', str(tmp_path / 'policy.yaml'),
+                         '--masking_key_source', 'env:LEAK_TEST_MASKING_KEY'],
+                        print_summary=False)
+  _, rows_text = _all_rows_text(bq_client, f'{bq_dataset}.events')
+  assert _scan({'output table': rows_text}) == [('output table', 'name', PII['name'])]
