@@ -170,7 +170,7 @@ def main(argv=None):
     return 1
   total = sum(m for m, _, _ in results.values())
   if args.execute:
-    left = sum(l or 0 for _, _, l in results.values())
+    left = sum(n or 0 for _, _, n in results.values())
     print(f'Deleted {sum(d or 0 for _, d, _ in results.values())} rows; {left} matching rows '
           'left' + ('' if not left else ' (streaming buffer? run again later)'))
     return 0 if not left else 1

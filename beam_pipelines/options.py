@@ -80,7 +80,7 @@ class FilesToBigQueryConfig:
   sink: BigQuerySinkConfig
   dead_letters: DeadLetterSinkConfig
   pipeline_name: str
-  masking: Optional[object] = None  # a masking_options.MaskingConfig, or None (no masking)
+  masking: object = None  # a masking_options.MaskingConfig, or None (no masking)
 
 
 def _require(value, name):

@@ -107,7 +107,7 @@ def bad_records():
 
 def write_jsonl(directory):
   path = os.path.join(directory, 'events.jsonl')
-  lines = [json.dumps(r).encode() for r in good_records()] + [l for l, _ in bad_records()]
+  lines = [json.dumps(r).encode() for r in good_records()] + [line for line, _ in bad_records()]
   with open(path, 'wb') as f:
     f.write(b'\n'.join(lines) + b'\n')
   return path

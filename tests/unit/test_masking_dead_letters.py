@@ -145,7 +145,7 @@ def test_real_validation_messages_for_bad_values_do_not_leak():
   lines = [json.dumps({'id': 'x', 'born': '1903-13-08-Marguerite'}),
            json.dumps({'id': 'x', 'ts': '2001-02-03 04:05 Yourcenar'})]
   with beam.Pipeline('FnApiRunner') as p:
-    parsed = (p | beam.Create([raw_message(l, f's:{i}') for i, l in enumerate(lines)])
+    parsed = (p | beam.Create([raw_message(x, f's:{i}') for i, x in enumerate(lines)])
               | ParseAndValidate(schema))
     masked = parsed.dead_letters | MaskDeadLetters(
         {'default': 'drop', 'fields': {'id': 'keep'}}, schema, KEY)
