@@ -5,6 +5,7 @@
     --dead_letter_payload mask|redact|drop
     --erase_list erase.txt | bigquery:[PROJECT:]DATASET.TABLE[#column]
     --subject_field user.id
+    --erase_list_refresh_seconds 300        (streaming: each worker re-reads the list)
 
 A pipeline adds masking with two calls (see ``files_to_bigquery.build_pipeline``)::
 
@@ -22,6 +23,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from transforms.masking import (DEAD_LETTER_PAYLOAD_MODES, BoundPolicy, LoadEraseList,
                                 MaskDeadLetters, MaskingKey, MaskPII, bind_policy,
                                 parse_erase_source)
+from transforms.masking.erasure import ReloadingEraseList
 from transforms.masking.policy import subject_getter
 
 
@@ -43,6 +45,9 @@ class MaskingOptions(PipelineOptions):
     parser.add_argument('--erase_list', default=None,
                         help='Subject ids to erase: a file (one id a line) or '
                              'bigquery:[PROJECT:]DATASET.TABLE[#column].')
+    parser.add_argument('--erase_list_refresh_seconds', default='0',
+                        help='0 (default): read the erase list once at start (batch). N > 0: '
+                             'each worker re-reads it every N seconds (streaming).')
     parser.add_argument('--subject_field', default=None,
                         help='Dotted path of the subject id in the input schema (user.id); '
                              'needed with --erase_list.')
@@ -57,6 +62,7 @@ class MaskingConfig:
   erase_list: Optional[str] = None
   subject_field: Optional[str] = None
   project: Optional[str] = None
+  erase_list_refresh_seconds: float = 0
 
   @property
   def output_schema(self):
@@ -85,6 +91,10 @@ def masking_config(options, schema):
                       '(env:VARIABLE, file:PATH or secret:projects/P/secrets/S/versions/V)')
   bound = _convert('masking_policy', bind_policy, opts.masking_policy, schema)
   key = _convert('masking_key_source', MaskingKey.load, opts.masking_key_source)
+  refresh = _convert('erase_list_refresh_seconds', float, opts.erase_list_refresh_seconds)
+  if refresh < 0 or refresh != refresh:
+    raise ConfigError(f'--erase_list_refresh_seconds must be 0 or positive, got '
+                      f'{opts.erase_list_refresh_seconds!r}')
   if opts.erase_list:
     _convert('erase_list', parse_erase_source, opts.erase_list)
     if not opts.subject_field:
@@ -93,14 +103,16 @@ def masking_config(options, schema):
     _convert('subject_field', subject_getter, schema, opts.subject_field)
   return MaskingConfig(policy=bound, key=key, dead_letter_payload=opts.dead_letter_payload,
                        erase_list=opts.erase_list, subject_field=opts.subject_field,
-                       project=options.view_as(GoogleCloudOptions).project)
+                       project=options.view_as(GoogleCloudOptions).project,
+                       erase_list_refresh_seconds=refresh)
 
 
 class MaskedRows(NamedTuple):
-  """What ``mask_rows`` returns: masked rows, mask-stage dead letters, the erase side input."""
+  """What ``mask_rows`` returns: masked rows, mask-stage dead letters, and the erase list
+  (a side-input PCollection or a ReloadingEraseList) for ``mask_dead_letters`` to share."""
   rows: beam.PCollection
   dead_letters: beam.PCollection
-  erase_ids: Optional[beam.PCollection]
+  erase_ids: object
 
 
 def output_schema(masking, schema):
@@ -108,15 +120,23 @@ def output_schema(masking, schema):
   return schema if masking is None else masking.output_schema
 
 
+def _reloading(masking):
+  return ReloadingEraseList(masking.erase_list, masking.erase_list_refresh_seconds,
+                            masking.project)
+
+
 def mask_rows(rows, masking, pipeline_name=None):
-  """Applies ``MaskPII`` (step 'MaskPII') and loads the erase list (step 'LoadEraseList').
+  """Applies ``MaskPII`` (step 'MaskPII') and loads the erase list (step 'LoadEraseList'; with
+  ``--erase_list_refresh_seconds`` > 0 each worker re-reads it instead: no step).
 
   With ``masking`` None, returns the rows unchanged and no dead letters.
   """
   if masking is None:
     return MaskedRows(rows, rows.pipeline | 'NoMaskDeadLetters' >> beam.Create([]), None)
   erase = None
-  if masking.erase_list:
+  if masking.erase_list and masking.erase_list_refresh_seconds > 0:
+    erase = _reloading(masking)
+  elif masking.erase_list:
     erase = rows.pipeline | 'LoadEraseList' >> LoadEraseList(masking.erase_list,
                                                              masking.project)
   result = rows | 'MaskPII' >> MaskPII(
@@ -132,7 +152,9 @@ def mask_dead_letters(dead_letters, masking, masked_rows=None):
   if masking is None:
     return dead_letters
   erase = masked_rows.erase_ids if masked_rows is not None else None
-  if erase is None and masking.erase_list:
+  if erase is None and masking.erase_list and masking.erase_list_refresh_seconds > 0:
+    erase = _reloading(masking)
+  elif erase is None and masking.erase_list:
     erase = dead_letters.pipeline | 'LoadEraseListForDeadLetters' >> LoadEraseList(
         masking.erase_list, masking.project)
   return dead_letters | 'MaskDeadLetters' >> MaskDeadLetters(

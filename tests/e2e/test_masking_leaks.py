@@ -141,11 +141,11 @@ def _scan(haystacks):
 
 
 @pytest.mark.parametrize('input_format', sorted(WRITERS))
-@pytest.mark.parametrize('dead_letter_sink,dead_letter_payload', [
-    ('bigquery', 'mask'), ('files', 'drop')])
+@pytest.mark.parametrize('dead_letter_sink,dead_letter_payload,erase_refresh', [
+    ('bigquery', 'mask', '0'), ('files', 'drop', '0'), ('bigquery', 'mask', '30')])
 def test_no_raw_pii_in_any_output(tmp_path, bigquery_emulator, bq_client, bq_dataset, caplog,
                                   capfd, monkeypatch, input_format, dead_letter_sink,
-                                  dead_letter_payload):
+                                  dead_letter_payload, erase_refresh):
   caplog.set_level(logging.INFO)
   monkeypatch.setenv('LEAK_TEST_MASKING_KEY', 'leak-test-key-0123456789abcdef')
   input_path = WRITERS[input_format](str(tmp_path))
@@ -158,7 +158,8 @@ def test_no_raw_pii_in_any_output(tmp_path, bigquery_emulator, bq_client, bq_dat
           '--masking_policy', str(tmp_path / 'policy.yaml'),
           '--masking_key_source', 'env:LEAK_TEST_MASKING_KEY',
           '--dead_letter_payload', dead_letter_payload,
-          '--erase_list', str(tmp_path / 'erase.txt'), '--subject_field', 'user.id']
+          '--erase_list', str(tmp_path / 'erase.txt'), '--subject_field', 'user.id',
+          '--erase_list_refresh_seconds', erase_refresh]
   if dead_letter_sink == 'files':
     argv += ['--dead_letter_sink', 'files', '--dead_letter_path', str(tmp_path / 'dl' / 'dead')]
   _, summary = files_to_bigquery.run(argv, print_summary=True)
@@ -238,6 +239,10 @@ def test_output_table_has_the_masked_schema(tmp_path, bigquery_emulator, bq_clie
     (['--masking_policy', '{policy}', '--masking_key_source', 'env:LEAK_TEST_MASKING_KEY',
       '--subject_field', 'user.nope'], "--subject_field: subject field 'user.nope' is not in"),
     (['--dead_letter_payload', 'shred'], '--dead_letter_payload must be one of mask|redact|drop'),
+    (['--masking_policy', '{policy}', '--masking_key_source', 'env:LEAK_TEST_MASKING_KEY',
+      '--erase_list_refresh_seconds', '-5'], '--erase_list_refresh_seconds must be 0 or positive'),
+    (['--masking_policy', '{policy}', '--masking_key_source', 'env:LEAK_TEST_MASKING_KEY',
+      '--erase_list', 'bigquery:not a table', '--subject_field', 'user.id'], '--erase_list:'),
 ])
 def test_masking_configuration_errors_exit_2_naming_the_option(tmp_path, capsys, monkeypatch,
                                                                argv, message):

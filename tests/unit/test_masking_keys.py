@@ -75,7 +75,7 @@ def test_key_on_the_command_line_is_refused_by_the_options_and_not_echoed(tmp_pa
   MaskingOptions._add_argparse_args(parser)  # pylint: disable=protected-access
   flags = {a.dest for a in parser._actions if a.dest != 'help'}  # pylint: disable=protected-access
   assert flags == {'masking_policy', 'masking_key_source', 'dead_letter_payload', 'erase_list',
-                   'subject_field'}
+                   'erase_list_refresh_seconds', 'subject_field'}
 
 
 class _FakeSecretClient:

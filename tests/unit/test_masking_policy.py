@@ -347,3 +347,38 @@ def test_property_masking_never_emits_an_input_pii_value(secret_id, local, domai
     assert value not in text
   assert out['user']['email'] == '***@' + domain
   assert 'note' not in out  # unnamed field, default drop
+
+
+def test_reloading_erase_list_rereads_after_the_refresh_period(tmp_path):
+  from transforms.masking.erasure import EraseListCache, ReloadingEraseList
+  path = tmp_path / 'erase.txt'
+  path.write_text('a\n')
+  now = [100.0]
+  failures = []
+  cache = EraseListCache(ReloadingEraseList(str(path), 60), on_reload_failure=lambda:
+                         failures.append(1), clock=lambda: now[0])
+  assert cache.get() == {'a'}
+  path.write_text('a\nb\n')
+  now[0] = 159.0
+  assert cache.get() == {'a'}  # still fresh: no re-read
+  now[0] = 160.0
+  assert cache.get() == {'a', 'b'}
+  path.unlink()
+  now[0] = 221.0
+  assert cache.get() == {'a', 'b'} and failures == [1]  # a failed re-read keeps the old list
+  with pytest.raises(ValueError, match='cannot read erase list'):
+    EraseListCache(ReloadingEraseList(str(path), 60)).get()  # a failed first read is loud
+  with pytest.raises(ValueError, match='refresh_seconds must be positive'):
+    ReloadingEraseList(str(path), 0)
+
+
+def test_mask_pii_with_a_reloading_erase_list(tmp_path):
+  from transforms.masking.erasure import ReloadingEraseList
+  erase = tmp_path / 'erase.txt'
+  erase.write_text('cust-2\n')
+  key = MaskingKey('env:X', KEY_A.encode())
+  with beam.Pipeline('FnApiRunner') as p:
+    result = (p | beam.Create([dict(ROW, id=f'cust-{i}') for i in range(4)])
+              | MaskPII(policy({'id': 'keep'}), SCHEMA, key, subject_field='id',
+                        erase_ids=ReloadingEraseList(str(erase), 300)))
+    assert_that(result.rows, equal_to([{'id': f'cust-{i}'} for i in (0, 1, 3)]))

@@ -8,17 +8,26 @@ Sources (``--erase_list``):
   (``bigquery:DATASET.TABLE#column`` for another column), read with google-cloud-bigquery
   (honours ``BIGQUERY_EMULATOR_HOST``).
 
-The list is read once per run when the pipeline starts (batch). Records whose subject field
-is in the list are removed before masking and counted (``mask/erased``); they are never
-written, not even as dead letters.
+Batch: ``LoadEraseList`` reads the list once when the pipeline starts and hands it to the
+masking DoFns as a side input. Streaming: ``ReloadingEraseList(source, refresh_seconds)``
+instead makes each worker read the list itself and re-read it when it is older than
+``refresh_seconds`` (a failed re-read keeps the previous list, logs a warning and counts
+``mask/erase_list_reload_failed``; a failed *first* read fails the bundle loudly). Records
+whose subject field is in the list are removed before masking and counted (``mask/erased``);
+they are never written, not even as dead letters.
 """
 
+import logging
 import re
+import time
+from dataclasses import dataclass
+from typing import Optional
 
 import apache_beam as beam
 
 from transforms.sinks import parse_table_spec
 
+_LOG = logging.getLogger(__name__)
 _BQ_SOURCE = re.compile(r'^bigquery:(?P<table>[^#]+)(?:#(?P<column>[A-Za-z_][A-Za-z0-9_]*))?$')
 
 
@@ -86,3 +95,46 @@ class LoadEraseList(beam.PTransform):
     return (pbegin
             | 'Source' >> beam.Create([source])
             | 'Read' >> beam.Map(lambda s: load_erase_list(s, project)))
+
+
+@dataclass(frozen=True)
+class ReloadingEraseList:
+  """An erase list each worker reads itself and re-reads every ``refresh_seconds`` (for
+  streaming pipelines, where a list read once at start would never see new requests)."""
+  source: str
+  refresh_seconds: float
+  project: Optional[str] = None
+
+  def __post_init__(self):
+    parse_erase_source(self.source)
+    if not self.refresh_seconds > 0:
+      raise ValueError(f'refresh_seconds must be positive, got {self.refresh_seconds!r}')
+
+
+class EraseListCache:
+  """The current erase list of one worker: ``get()`` is a clock read when fresh."""
+
+  def __init__(self, spec, on_reload_failure=None, clock=time.monotonic, loader=None):
+    self._spec = spec
+    self._clock = clock
+    self._load = loader or load_erase_list
+    self._on_failure = on_reload_failure
+    self._ids = None
+    self._loaded_at = None
+
+  def get(self):
+    now = self._clock()
+    if self._ids is not None and now - self._loaded_at < self._spec.refresh_seconds:
+      return self._ids
+    try:
+      ids = self._load(self._spec.source, self._spec.project)
+    except ValueError as e:
+      if self._ids is None:
+        raise
+      _LOG.warning('erase list reload failed, keeping the previous list: %s', e)
+      if self._on_failure is not None:
+        self._on_failure()
+      self._loaded_at = now  # retry after another refresh period, not on every element
+      return self._ids
+    self._ids, self._loaded_at = ids, now
+    return ids

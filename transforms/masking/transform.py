@@ -13,6 +13,7 @@ from apache_beam.metrics import Metrics
 
 from transforms.errors import (DEAD_LETTER_TAG, ROWS_TAG, FallibleResult, make_dead_letter,
                                payload_bytes)
+from transforms.masking.erasure import EraseListCache, ReloadingEraseList
 from transforms.masking.keys import DerivedKeys, MaskingKey
 from transforms.masking.patterns import (looks_like_json, redact_patterns, scrub_json_text,
                                          scrub_message)
@@ -41,9 +42,12 @@ def _check_key(key, bound):
 
 
 def _erase_side_input(erase_ids):
-  """(side-input kwargs, static set) from a PCollection (one frozenset) or an iterable."""
+  """(side-input kwargs, static set or ReloadingEraseList) from a PCollection (one
+  frozenset), a ReloadingEraseList or an iterable."""
   if erase_ids is None:
     return {}, None
+  if isinstance(erase_ids, ReloadingEraseList):
+    return {}, erase_ids
   if isinstance(erase_ids, beam.PCollection):
     return {'erase_ids': beam.pvalue.AsSingleton(erase_ids)}, None
   return {}, frozenset(str(s) for s in erase_ids)
@@ -56,7 +60,24 @@ def payload_hash(keys, payload):
   return f'hmac-sha256:{keys.key_id}:{digest}'
 
 
-class _MaskRowsFn(beam.DoFn):
+class _EraseMixin:
+  """Erase-list lookup shared by both DoFns: a side input, a fixed set or a reloading list."""
+
+  def _setup_erase(self):
+    self._erase_cache = None
+    if isinstance(self._static_erase, ReloadingEraseList):
+      failed = Metrics.counter('mask', 'erase_list_reload_failed')
+      self._erase_cache = EraseListCache(self._static_erase, on_reload_failure=failed.inc)
+
+  def _erase_set(self, side_input):
+    if side_input is not None:
+      return side_input
+    if self._erase_cache is not None:
+      return self._erase_cache.get()
+    return self._static_erase
+
+
+class _MaskRowsFn(_EraseMixin, beam.DoFn):
 
   def __init__(self, bound, key, subject_field, static_erase, pipeline_name):
     self._bound = bound
@@ -73,9 +94,10 @@ class _MaskRowsFn(beam.DoFn):
     self._mask = compile_row_masker(self._bound, self._keys)
     self._subject = (subject_getter(self._bound.schema, self._subject_field)
                      if self._subject_field else None)
+    self._setup_erase()
 
   def process(self, row, erase_ids=None):
-    erase = erase_ids if erase_ids is not None else self._static_erase
+    erase = self._erase_set(erase_ids)
     if erase and self._subject is not None and self._subject(row) in erase:
       self._erased.inc()
       return
@@ -104,7 +126,9 @@ class MaskPII(beam.PTransform):
     schema: the *input* table schema (what ParseAndValidate validated against).
     key: a ``MaskingKey`` (``MaskingKey.load('env:VAR')``); required.
     subject_field: dotted path of the subject id (``user.id``), for the erase list.
-    erase_ids: a PCollection holding one frozenset (``LoadEraseList``) or an iterable.
+    erase_ids: a PCollection holding one frozenset (``LoadEraseList``: batch), a
+      ``ReloadingEraseList`` (re-read every N seconds by each worker: streaming) or an
+      iterable of ids.
 
   Outputs a ``FallibleResult``: ``rows`` masked per policy (shape: ``masked_schema``), and
   ``dead_letters`` (stage ``mask``, only if a row cannot be masked: the payload is then a
@@ -177,7 +201,7 @@ def _payload_values(obj, keep_keys, key=None, out=None):
   return out
 
 
-class _MaskDeadLettersFn(beam.DoFn):
+class _MaskDeadLettersFn(_EraseMixin, beam.DoFn):
 
   def __init__(self, bound, key, mode, subject_field, static_erase):
     self._bound = bound
@@ -196,9 +220,10 @@ class _MaskDeadLettersFn(beam.DoFn):
     self._keep_keys = self._bound.keep_leaf_names()
     self._subject = (subject_getter(self._bound.schema, self._subject_field)
                      if self._subject_field else None)
+    self._setup_erase()
 
   def process(self, record, erase_ids=None):
-    erase = erase_ids if erase_ids is not None else self._static_erase
+    erase = self._erase_set(erase_ids)
     out = dict(record)
     values = ()
     if record.get('stage') in RAW_PAYLOAD_STAGES:
