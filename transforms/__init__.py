@@ -3,6 +3,8 @@
 from transforms.dead_letters import DeadLetterSinkConfig, WriteDeadLetters
 from transforms.errors import (DEAD_LETTER_TAG, ROWS_TAG, FallibleResult,
                                dead_letter_table_schema, make_dead_letter)
+from transforms.masking import (LoadEraseList, MaskDeadLetters, MaskingKey, MaskPII,
+                                load_policy, masked_schema)
 from transforms.messages import RawMessage, raw_message
 from transforms.parse import ParseAndValidate, ParseConfig
 from transforms.schema import FieldSpec, TableSchema, load_schema
@@ -16,4 +18,6 @@ __all__ = [
     'RawMessage', 'ReadEvents', 'RecordValidator', 'TableSchema', 'ValidationPolicy',
     'WriteDeadLetters', 'WriteRowsToBigQuery', 'dead_letter_table_schema', 'load_schema',
     'make_dead_letter', 'raw_message',
+    # GDPR masking (transforms.masking)
+    'LoadEraseList', 'MaskDeadLetters', 'MaskPII', 'MaskingKey', 'load_policy', 'masked_schema',
 ]

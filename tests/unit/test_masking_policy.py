@@ -382,3 +382,20 @@ def test_mask_pii_with_a_reloading_erase_list(tmp_path):
               | MaskPII(policy({'id': 'keep'}), SCHEMA, key, subject_field='id',
                         erase_ids=ReloadingEraseList(str(erase), 300)))
     assert_that(result.rows, equal_to([{'id': f'cust-{i}'} for i in (0, 1, 3)]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(octets=st.lists(st.integers(0, 300), min_size=4, max_size=4),
+       prefix=st.integers(0, 32), zero_pad=st.booleans())
+def test_property_ipv4_fast_path_agrees_with_ipaddress(octets, prefix, zero_pad):
+  import ipaddress
+  from transforms.masking import generalize
+  from transforms.schema import FieldSpec
+  fn = generalize.compile(FieldSpec('ip', 'STRING'),
+                          {'to': 'network', 'ipv4_prefix': prefix, 'ipv6_prefix': 48}, None)
+  text = '.'.join(('0' + str(o)) if zero_pad and i == 0 else str(o) for i, o in enumerate(octets))
+  try:
+    expected = str(ipaddress.ip_network(f'{ipaddress.ip_address(text)}/{prefix}', strict=False))
+  except ValueError:
+    expected = None
+  assert fn(text) == expected
