@@ -197,3 +197,18 @@ def test_patterns(text, expected):
 def test_scrub_message_keeps_structure():
   assert scrub_message("a.b: 'x' is bad; c: \"y\"") == "a.b: '[REDACTED]' is bad; c: '[REDACTED]'"
   assert scrub_message(None) is None
+
+
+def test_keep_leaf_names_are_only_names_that_are_kept_everywhere():
+  from transforms.masking import bind_policy
+  schema = [{'name': 'id', 'type': 'STRING'},
+            {'name': 'a', 'type': 'RECORD', 'fields': [{'name': 'secret', 'type': 'STRING'},
+                                                       {'name': 'tag', 'type': 'STRING'}]},
+            {'name': 'b', 'type': 'RECORD', 'fields': [{'name': 'tag', 'type': 'STRING'},
+                                                       {'name': 'label', 'type': 'STRING'}]},
+            {'name': 'label', 'type': 'STRING'}]
+  bound = bind_policy({'default': 'keep', 'fields': {'a': 'drop', 'label': 'redact'}}, schema)
+  # 'secret' and 'tag' live in the dropped RECORD a; 'label' is redacted at the top level
+  assert bound.keep_leaf_names() == {'id'}
+  bound = bind_policy({'default': 'drop', 'fields': {'b': 'keep', 'id': 'keep'}}, schema)
+  assert bound.keep_leaf_names() == {'id'}  # tag and label also exist in dropped places

@@ -165,8 +165,8 @@ class BoundPolicy:
         if n.spec.type == 'RECORD':
           if n.method == 'record':
             walk(n.children, False)
-          else:
-            walk(_leaves(n.spec), n.method == 'keep')
+          else:  # a kept or dropped RECORD: all its leaves share its fate
+            walk(_leaves(n.spec, n.method), False)
           continue
         is_kept = kept_ancestor or n.method == 'keep'
         verdict[name] = verdict.get(name, True) and is_kept
@@ -175,8 +175,8 @@ class BoundPolicy:
     return frozenset(name for name, kept in verdict.items() if kept)
 
 
-def _leaves(spec):
-  return tuple(Node(spec=f, path=f.name, method='keep', params={}) for f in spec.fields)
+def _leaves(spec, method):
+  return tuple(Node(spec=f, path=f.name, method=method, params={}) for f in spec.fields)
 
 
 def bind_policy(policy, schema):
