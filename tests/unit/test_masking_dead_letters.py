@@ -212,3 +212,52 @@ def test_keep_leaf_names_are_only_names_that_are_kept_everywhere():
   assert bound.keep_leaf_names() == {'id'}
   bound = bind_policy({'default': 'drop', 'fields': {'b': 'keep', 'id': 'keep'}}, schema)
   assert bound.keep_leaf_names() == {'id'}  # tag and label also exist in dropped places
+
+
+def _property_fn(mode):
+  from transforms.masking import bind_policy
+  from transforms.masking.transform import _MaskDeadLettersFn
+  fn = _MaskDeadLettersFn(bind_policy(POLICY, SCHEMA), KEY, mode, 'id', None)
+  fn.setup()
+  return fn
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+# PII values carry the marker "PII" (absent from field names, pseudonyms, tokens and the
+# redaction strings): any "PII" in the output is (part of) a leaked value.
+_pii_value = st.text(alphabet=st.characters(blacklist_categories=('Cs',)),
+                     min_size=0, max_size=20).map(lambda s: 'PII' + s)
+
+
+@settings(max_examples=150, deadline=None)
+@given(subject=_pii_value, name=_pii_value, email_local=_pii_value, extra=_pii_value,
+       cut=st.integers(0, 400), garbage=st.binary(max_size=8), quoted=st.booleans())
+def test_property_dead_letter_masking_never_emits_pii(subject, name, email_local, extra, cut,
+                                                      garbage, quoted):
+  record = {'id': subject, 'kind': 'signup', 'born': '1903-06-08',
+            'user': {'email': email_local + '@example.com', 'name': name}, 'extra': extra}
+  payload = json.dumps(record, ensure_ascii=False).encode('utf-8')
+  truncated = cut < len(payload)
+  payload = payload[:cut] + garbage if truncated else payload
+  # Validation quotes bad values with bq_types._preview (a repr, maybe cut at 40 characters);
+  # an unquoted value can only come from the payload itself, so only with a whole payload.
+  from transforms.bq_types import _preview
+  if quoted or truncated:
+    message = f'user.name: {_preview(name)} is bad; id: {_preview(subject)} too'
+  else:
+    message = f'id: {subject} is bad'
+  dead = make_dead_letter(payload, stage='validate', error_type='x', message=message)
+  for mode in ('mask', 'drop'):
+    [out] = list(_property_fn(mode).process(dead))
+    text = json.dumps(out, ensure_ascii=False) + payload_bytes(out).decode('utf-8', 'replace')
+    assert 'PII' not in text, (mode, text)
+
+
+def test_scrub_message_handles_a_preview_cut_right_after_a_backslash():
+  # Found by the property test: _preview cut the repr after a backslash ("...\" + "...").
+  from transforms.bq_types import _preview
+  value = 'PII00000\U00012544\U00018cd6\U00018d09\x1f'
+  message = f'user.name: {_preview(value)} is bad; id: {_preview("PII")} too'
+  assert 'PII' not in scrub_message(message)

@@ -87,8 +87,10 @@ def redact_patterns(text):
   return _PHONE.sub(_phone, text)
 
 
-# A Python repr of a string, as quoted by validation messages (maybe truncated with '...').
-_QUOTED = re.compile(r"""'(?:[^'\\\n]|\\.){0,60}?(?:'|\.\.\.)|"(?:[^"\\\n]|\\.){0,60}?(?:"|\.\.\.)""")
+# A Python repr of a string, as quoted by validation messages (maybe truncated with '...',
+# possibly right after a backslash: a lone backslash before '...' ends the literal too).
+_QUOTED = re.compile(r"""'(?:[^'\\\n]|\\(?=\.\.\.)|\\[^\n]){0,60}?(?:'|\.\.\.)"""
+                     r"""|"(?:[^"\\\n]|\\(?=\.\.\.)|\\[^\n]){0,60}?(?:"|\.\.\.)""")
 
 
 def scrub_message(text, values=()):
