@@ -14,12 +14,18 @@ When the tables hold *pseudonymised* subject ids (the subject field is ``hmac`` 
 the command computes the pseudonyms and matches those. Give ``--masking_key_source`` once
 per key that was used (after a rotation, old rows carry the old key's pseudonyms).
 
+Dead-letter tables (``--dead_letter_tables``) are searched by payload: a dead letter whose
+``payloadString`` contains the subject id (or its pseudonym) as a JSON string (``"u0228"``)
+matches. Payloads masked in ``drop`` mode (a hash) or whose subject value was redacted cannot
+be matched.
+
 Limits: real BigQuery refuses DML on rows still in the streaming buffer (rows streamed in the
-last ~30 minutes): run it again later. Dead-letter tables are not searched (their payloads
-are masked; see the README). Exit codes: 0 done, 1 a table failed (named), 2 bad arguments.
+last ~30 minutes): run it again later. Exit codes: 0 done, 1 a table failed (named) or rows
+are left, 2 bad arguments.
 """
 
 import argparse
+import json
 import re
 import sys
 
@@ -39,8 +45,10 @@ def parse_args(argv):
                       help='A subject id (repeat for several).')
   parser.add_argument('--subjects_file', default=None,
                       help='A file of subject ids, one a line (# comments allowed).')
-  parser.add_argument('--tables', nargs='+', required=True,
+  parser.add_argument('--tables', nargs='+', default=[],
                       help='Tables: PROJECT:DATASET.TABLE or DATASET.TABLE (with --project).')
+  parser.add_argument('--dead_letter_tables', nargs='+', default=[],
+                      help='Dead-letter tables, matched on payloadString (see above).')
   parser.add_argument('--project', default=None, help='Default project for the tables.')
   parser.add_argument('--execute', action='store_true',
                       help='Delete the rows. Without it: a dry run printing counts.')
@@ -114,16 +122,23 @@ def _table_ref(spec, default_project):
   return f'{project}.{dataset}.{table}'
 
 
-def forget(client, tables, subject_field, values, execute, out=None):
+def forget(client, tables, subject_field, values, execute, out=None, dead_letter=False):
   """Counts (and with ``execute`` deletes) matching rows per table. Returns
-  {table: (matched, deleted or None, left or None)}. Raises ForgetError naming the table."""
+  {table: (matched, deleted or None, left or None)}. Raises ForgetError naming the table.
+
+  ``dead_letter``: the tables are dead-letter tables, matched on ``payloadString``."""
   from google.cloud import bigquery
   out = out or sys.stdout
-  if not _FIELD_PATH.match(subject_field):
-    raise ValueError(f'--subject_field {subject_field!r} is not a dotted column path')
+  if dead_letter:
+    values = [json.dumps(v, ensure_ascii=False) for v in values]
+    where = ('EXISTS(SELECT 1 FROM UNNEST(@subjects) AS s '
+             'WHERE STRPOS(payloadString, s) > 0)')
+  else:
+    if not _FIELD_PATH.match(subject_field):
+      raise ValueError(f'--subject_field {subject_field!r} is not a dotted column path')
+    where = f'CAST({subject_field} AS STRING) IN UNNEST(@subjects)'
   config = bigquery.QueryJobConfig(query_parameters=[
       bigquery.ArrayQueryParameter('subjects', 'STRING', list(values))])
-  where = f'CAST({subject_field} AS STRING) IN UNNEST(@subjects)'
   results = {}
   for ref in tables:
     try:
@@ -157,14 +172,22 @@ def main(argv=None):
     from transforms.bigquery_endpoint import emulator_project, emulator_host
     project = args.project or (emulator_project() if emulator_host() else None)
     tables = [_table_ref(t, project) for t in args.tables]
+    dead_tables = [_table_ref(t, project) for t in args.dead_letter_tables]
+    if not tables and not dead_tables:
+      raise ValueError('give --tables and/or --dead_letter_tables')
   except ValueError as e:
     print(f'forget: error: {e}', file=sys.stderr)
     return 2
   mode = 'EXECUTE' if args.execute else 'dry run'
   print(f'forget ({mode}): {len(subjects)} subject(s) in {args.subject_field}'
-        f'{" (pseudonymised)" if args.masking_policy else ""}, {len(tables)} table(s)')
+        f'{" (pseudonymised)" if args.masking_policy else ""}, {len(tables)} table(s)'
+        f'{f", {len(dead_tables)} dead-letter table(s)" if dead_tables else ""}')
   try:
-    results = forget(_client(project), tables, args.subject_field, values, args.execute)
+    client = _client(project)
+    results = forget(client, tables, args.subject_field, values, args.execute)
+    if dead_tables:
+      results.update(forget(client, dead_tables, args.subject_field, values, args.execute,
+                            dead_letter=True))
   except (ForgetError, ValueError) as e:
     print(f'forget: error: {e}', file=sys.stderr)
     return 1

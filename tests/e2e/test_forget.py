@@ -114,3 +114,36 @@ def test_errors(bq_client, bq_dataset, two_tables, capsys, argv, code, message):
   argv = [a.replace('{ds}', bq_dataset) for a in argv]
   assert forget.main(argv) == code
   assert message.replace('{ds}', bq_dataset) in capsys.readouterr().err
+
+
+def test_dead_letter_tables_are_matched_on_the_masked_payload(tmp_path, bigquery_emulator,
+                                                              bq_client, bq_dataset,
+                                                              monkeypatch, capsys):
+  monkeypatch.setenv('FORGET_TEST_KEY', 'forget-test-key-0123456789abcdef')
+  schema = [{'name': 'user', 'type': 'RECORD', 'mode': 'REQUIRED', 'fields': [
+      {'name': 'id', 'type': 'STRING', 'mode': 'REQUIRED'}]}, {'name': 'n', 'type': 'INT64'}]
+  (tmp_path / 'schema.json').write_text(json.dumps(schema))
+  (tmp_path / 'policy.yaml').write_text('default: drop\nfields:\n  user.id: hmac\n  n: keep\n')
+  records = [{'user': {'id': 'u-forget'}, 'n': 1}, {'user': {'id': 'u-keep'}, 'n': 2},
+             {'user': {'id': 'u-forget'}, 'n': 'three'}, {'user': {'id': 'u-keep'}, 'n': 'x'},
+             {'user': {'id': 'u-forget-not'}, 'n': 'y'}]
+  (tmp_path / 'in.jsonl').write_text('\n'.join(json.dumps(r) for r in records) + '\n')
+  files_to_bigquery.run(['--input', str(tmp_path / 'in.jsonl'),
+                         '--schema', str(tmp_path / 'schema.json'),
+                         '--output_table', f'{bq_dataset}.events',
+                         '--masking_policy', str(tmp_path / 'policy.yaml'),
+                         '--masking_key_source', 'env:FORGET_TEST_KEY'], print_summary=False)
+  errors = f'{bq_dataset}.events_error_records'
+  assert count(bq_client, f'SELECT COUNT(*) AS n FROM {errors}') == 3
+  capsys.readouterr()
+  assert forget.main(['--subject_field', 'user.id', '--subject', 'u-forget',
+                      '--tables', f'{bq_dataset}.events', '--dead_letter_tables', errors,
+                      '--masking_policy', str(tmp_path / 'policy.yaml'),
+                      '--schema', str(tmp_path / 'schema.json'),
+                      '--masking_key_source', 'env:FORGET_TEST_KEY', '--execute']) == 0
+  out = capsys.readouterr().out
+  assert '1 table(s), 1 dead-letter table(s)' in out
+  assert out.count('1 rows deleted, 0 matching rows left') == 2
+  assert [r['n'] for r in bq_client.query(f'SELECT n FROM {bq_dataset}.events').result()] == [2]
+  # the dead letters of u-keep and u-forget-not remain
+  assert count(bq_client, f'SELECT COUNT(*) AS n FROM {errors}') == 2

@@ -162,6 +162,8 @@ def test_later_stage_payloads_are_not_masked_twice():
   [out] = run_masking([already], stage='sink', message='row rejected: marguerite@example.com')
   assert out['payloadString'] == already
   assert out['errorMessage'] == 'row rejected: [EMAIL]'
+  [out] = run_masking([json.dumps({'kind': 'x@example.com'})], stage='sink')
+  assert out['payloadString'] == '{"kind": "[EMAIL]"}' == payload_bytes(out).decode()
 
 
 def test_dead_letters_of_erased_subjects_are_dropped():

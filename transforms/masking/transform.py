@@ -240,8 +240,11 @@ class _MaskDeadLettersFn(_EraseMixin, beam.DoFn):
     else:
       how = 'premasked'
       if record.get('stage') == 'sink':
-        # The payload is a masked row already; BigQuery's message may quote its values.
-        out['payloadString'] = redact_patterns(record.get('payloadString') or '')
+        # The payload is a masked row already; pattern redaction is a second line of defence.
+        text = redact_patterns(record.get('payloadString') or '')
+        if text != record.get('payloadString'):
+          out['payloadString'] = text
+          out['payloadBytes'] = base64.b64encode(text.encode('utf-8')).decode('ascii')
     self._counters[how].inc()
     out['errorMessage'] = scrub_message(record.get('errorMessage'), values)
     out['stacktrace'] = scrub_message(record.get('stacktrace'), values)
