@@ -206,8 +206,9 @@ def test_no_raw_pii_in_any_output(tmp_path, bigquery_emulator, bq_client, bq_dat
   assert summary['rows_written'] == len(rows) == 2
 
 
+@pytest.mark.parametrize('write_method', ['STREAMING_INSERTS', 'FILE_LOADS'])
 def test_output_table_has_the_masked_schema(tmp_path, bigquery_emulator, bq_client, bq_dataset,
-                                            monkeypatch):
+                                            monkeypatch, write_method):
   monkeypatch.setenv('LEAK_TEST_MASKING_KEY', 'leak-test-key-0123456789abcdef')
   input_path = write_jsonl(str(tmp_path))
   (tmp_path / 'schema.json').write_text(json.dumps(SCHEMA))
@@ -215,7 +216,9 @@ def test_output_table_has_the_masked_schema(tmp_path, bigquery_emulator, bq_clie
   files_to_bigquery.run(['--input', input_path, '--schema', str(tmp_path / 'schema.json'),
                          '--output_table', f'{bq_dataset}.events',
                          '--masking_policy', str(tmp_path / 'policy.yaml'),
-                         '--masking_key_source', 'env:LEAK_TEST_MASKING_KEY'],
+                         '--masking_key_source', 'env:LEAK_TEST_MASKING_KEY',
+                         '--write_method', write_method,
+                         '--temp_location', str(tmp_path / 'tmp')],
                         print_summary=False)
   table = bq_client.get_table(f'{bq_dataset}.events')
   fields = {f.name: f for f in table.schema}
@@ -223,6 +226,10 @@ def test_output_table_has_the_masked_schema(tmp_path, bigquery_emulator, bq_clie
   user = {f.name: (f.field_type, f.mode) for f in fields['user'].fields}
   assert user['born'] == ('DATE', 'NULLABLE') and user['id'] == ('STRING', 'REQUIRED')
   assert [f.name for f in fields['items'].fields] == ['sku', 'gift_for']
+  rows = {r['event_id']: dict(r.items()) for r in bq_client.list_rows(table)}
+  assert sorted(rows) == ['e1', 'e2', 'e3']  # no erase list in this run
+  assert str(rows['e1']['user']['born']) == '1971-01-01'
+  assert rows['e1']['items'][0]['gift_for'].startswith('tok_k')
 
 
 @pytest.mark.parametrize('argv,message', [
