@@ -15,6 +15,7 @@ from typing import NamedTuple
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from beam_pipelines import masking_options
 from beam_pipelines import options as opts
 from beam_pipelines.summary import build_summary, collect_counters, format_summary
 from transforms.dead_letters import WriteDeadLetters
@@ -39,17 +40,24 @@ def build_pipeline(p, cfg):
   """Adds the files -> BigQuery chain to ``p`` and returns its important outputs."""
   read = p | 'ReadEvents' >> ReadEvents(cfg.source)
   parsed = read.rows | 'ParseAndValidate' >> ParseAndValidate(cfg.schema, cfg.parse)
+  rows, stage_dead_letters = parsed.rows, (read.dead_letters, parsed.dead_letters)
+  if cfg.masking is not None:  # GDPR: step 'MaskPII' right after ParseAndValidate
+    masked = masking_options.mask_rows(rows, cfg.masking, pipeline_name=cfg.pipeline_name)
+    rows, stage_dead_letters = masked.rows, stage_dead_letters + (masked.dead_letters,)
+  output_schema = masking_options.output_schema(cfg.masking, cfg.schema)
   if cfg.lake is not None:
-    sink_failures = parsed.rows | 'WriteFiles' >> WriteRowsToFiles(
-        cfg.lake, cfg.schema, pipeline_name=cfg.pipeline_name)
+    sink_failures = rows | 'WriteFiles' >> WriteRowsToFiles(
+        cfg.lake, output_schema, pipeline_name=cfg.pipeline_name)
   else:
-    sink_failures = parsed.rows | 'WriteRows' >> WriteRowsToBigQuery(
-        cfg.sink, cfg.schema, pipeline_name=cfg.pipeline_name)
-  dead_letters = ((read.dead_letters, parsed.dead_letters, sink_failures)
+    sink_failures = rows | 'WriteRows' >> WriteRowsToBigQuery(
+        cfg.sink, output_schema, pipeline_name=cfg.pipeline_name)
+  dead_letters = ((*stage_dead_letters, sink_failures)
                   | 'FlattenDeadLetters' >> beam.Flatten())
+  if cfg.masking is not None:  # dead letters of every stage are masked before being written
+    dead_letters = masking_options.mask_dead_letters(dead_letters, cfg.masking, masked)
   unwritable = dead_letters | 'WriteDeadLetters' >> WriteDeadLetters(
       cfg.dead_letters, pipeline_name=cfg.pipeline_name)
-  return PipelineOutputs(rows=parsed.rows, dead_letters=dead_letters,
+  return PipelineOutputs(rows=rows, dead_letters=dead_letters,
                          unwritable_dead_letters=unwritable)
 
 

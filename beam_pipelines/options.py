@@ -102,6 +102,7 @@ class FilesToBigQueryConfig:
   dead_letters: DeadLetterSinkConfig
   pipeline_name: str
   lake: Optional[LakeSinkConfig] = None
+  masking: object = None  # a masking_options.MaskingConfig, or None (no masking)
 
 
 def _require(value, name):
@@ -228,8 +229,11 @@ def files_to_bigquery_config(options):
     _convert('output_format', WriteRowsToFiles, lake, schema)  # schema fits the format
   elif sink.write_method == 'FILE_LOADS' and not temp_location_of(options):
     raise ConfigError('--temp_location is required with --write_method FILE_LOADS')
+  from beam_pipelines.masking_options import masking_config
+  masking = masking_config(options, schema)
   return FilesToBigQueryConfig(source=source, schema=schema, parse=parse, sink=sink,
-                               dead_letters=dead, pipeline_name=name, lake=lake)
+                               dead_letters=dead, pipeline_name=name, lake=lake,
+                               masking=masking)
 
 
 def emulator_defaults(argv):

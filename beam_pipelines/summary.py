@@ -26,6 +26,8 @@ def build_summary(counters, extra=None):
       'files_read': counters.get(('read', 'files'), 0),
       'rows_written': attempted - failed,
       'dead_letters': counters.get(('dead_letters', 'total'), 0),
+      # Records removed on purpose: subjects on the erase list (GDPR right to be forgotten).
+      'erased': counters.get(('mask', 'erased'), 0),
       'dead_letters_by_type': dict(sorted(dead_by_type.items(), key=lambda kv: (-kv[1], kv[0]))),
       'counters': {f'{ns}/{name}': value for (ns, name), value in sorted(counters.items())},
   }
@@ -36,7 +38,7 @@ def build_summary(counters, extra=None):
 def format_summary(summary, title='Run summary'):
   """A readable table of the summary."""
   lines = [title, '=' * len(title)]
-  for key in ('records_read', 'rows_written', 'dead_letters'):
+  for key in ('records_read', 'rows_written', 'dead_letters', 'erased'):
     lines.append(f'  {key.replace("_", " "):<28}{summary.get(key, 0):>10}')
   if summary.get('dead_letters_by_type'):
     lines.append('  dead letters by errorType:')

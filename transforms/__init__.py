@@ -5,6 +5,8 @@ from transforms.dead_letters import DeadLetterSinkConfig, WriteDeadLetters
 from transforms.errors import (DEAD_LETTER_TAG, ROWS_TAG, FallibleResult,
                                dead_letter_table_schema, make_dead_letter)
 from transforms.lake_sink import LakeSinkConfig, WriteRowsToFiles
+from transforms.masking import (LoadEraseList, MaskDeadLetters, MaskingKey, MaskPII,
+                                load_policy, masked_schema)
 from transforms.messages import RawMessage, raw_message
 from transforms.parse import ParseAndValidate, ParseConfig
 from transforms.pubsub_publish import PublishToPubSub
@@ -20,4 +22,6 @@ __all__ = [
     'WriteDeadLetters', 'WriteRowsToBigQuery', 'dead_letter_table_schema', 'load_schema',
     'make_dead_letter', 'raw_message',
     'CsvFormat', 'LakeSinkConfig', 'PublishToPubSub', 'WriteRowsToFiles',
+    # GDPR masking (transforms.masking)
+    'LoadEraseList', 'MaskDeadLetters', 'MaskPII', 'MaskingKey', 'load_policy', 'masked_schema',
 ]

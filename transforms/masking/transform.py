@@ -1,0 +1,329 @@
+"""MaskPII (rows) and MaskDeadLetters (dead-letter records): one policy, applied in-pipeline."""
+
+import base64
+import hashlib
+import hmac as _hmac
+import json
+import logging
+import re
+
+import apache_beam as beam
+import orjson
+from apache_beam.metrics import Metrics
+
+from transforms.errors import (DEAD_LETTER_TAG, ROWS_TAG, FallibleResult, make_dead_letter,
+                               payload_bytes)
+from transforms.masking.erasure import EraseListCache, ReloadingEraseList
+from transforms.masking.keys import DerivedKeys, MaskingKey
+from transforms.masking.patterns import (looks_like_json, redact_patterns, scrub_json_text,
+                                         scrub_message)
+from transforms.masking.policy import (BoundPolicy, bind_policy, compile_lenient_masker,
+                                       compile_row_masker, subject_getter)
+
+_LOG = logging.getLogger(__name__)
+DEAD_LETTER_PAYLOAD_MODES = ('mask', 'redact', 'drop')
+# Dead letters of these stages carry a payload that was read before MaskPII (raw input):
+# their payload is masked. Later stages (mask, enrich, window, sink) carry rows MaskPII
+# already masked: only their messages are scrubbed.
+RAW_PAYLOAD_STAGES = ('read', 'parse', 'validate', 'user')
+
+
+def _bind(policy, schema):
+  if isinstance(policy, BoundPolicy):
+    return policy
+  return bind_policy(policy, schema)
+
+
+def _check_key(key, bound):
+  if not isinstance(key, MaskingKey):
+    raise ValueError(f'key must be a MaskingKey (MaskingKey.load("env:VAR")), got '
+                     f'{type(key).__name__}')
+  return key
+
+
+def _erase_side_input(erase_ids):
+  """(side-input kwargs, static set or ReloadingEraseList) from a PCollection (one
+  frozenset), a ReloadingEraseList or an iterable."""
+  if erase_ids is None:
+    return {}, None
+  if isinstance(erase_ids, ReloadingEraseList):
+    return {}, erase_ids
+  if isinstance(erase_ids, beam.PCollection):
+    return {'erase_ids': beam.pvalue.AsSingleton(erase_ids)}, None
+  return {}, frozenset(str(s) for s in erase_ids)
+
+
+def payload_hash(keys, payload):
+  """``hmac-sha256:<key_id>:<hex>`` of a payload: lets one find identical payloads without
+  keeping them (keyed, so short payloads cannot be confirmed by hashing guesses)."""
+  digest = _hmac.new(keys.hash_key, payload, hashlib.sha256).hexdigest()
+  return f'hmac-sha256:{keys.key_id}:{digest}'
+
+
+class _EraseMixin:
+  """Erase-list lookup shared by both DoFns: a side input, a fixed set or a reloading list."""
+
+  def _setup_erase(self):
+    self._erase_cache = None
+    if isinstance(self._static_erase, ReloadingEraseList):
+      failed = Metrics.counter('mask', 'erase_list_reload_failed')
+      self._erase_cache = EraseListCache(self._static_erase, on_reload_failure=failed.inc)
+
+  def _erase_set(self, side_input):
+    if side_input is not None:
+      return side_input
+    if self._erase_cache is not None:
+      return self._erase_cache.get()
+    return self._static_erase
+
+
+class _MaskRowsFn(_EraseMixin, beam.DoFn):
+
+  def __init__(self, bound, key, subject_field, static_erase, pipeline_name):
+    self._bound = bound
+    self._key = key
+    self._subject_field = subject_field
+    self._static_erase = static_erase
+    self._pipeline_name = pipeline_name
+    self._masked = Metrics.counter('mask', 'rows')
+    self._erased = Metrics.counter('mask', 'erased')
+    self._failed = Metrics.counter('mask', 'failed')
+
+  def setup(self):
+    self._keys = DerivedKeys(self._key)
+    self._mask = compile_row_masker(self._bound, self._keys)
+    self._subject = (subject_getter(self._bound.schema, self._subject_field)
+                     if self._subject_field else None)
+    self._setup_erase()
+
+  def process(self, row, erase_ids=None):
+    erase = self._erase_set(erase_ids)
+    if erase and self._subject is not None and self._subject(row) in erase:
+      self._erased.inc()
+      return
+    try:
+      masked = self._mask(row)
+    except Exception as e:  # pylint: disable=broad-except
+      # A bug of ours must not lose the record, nor leak it: the dead letter keeps only a
+      # keyed hash of the row, and the message only the exception type.
+      self._failed.inc()
+      _LOG.error('masking failed with %s (row not logged)', type(e).__name__)
+      raw = json.dumps(row, sort_keys=True, default=str).encode('utf-8')
+      yield beam.pvalue.TaggedOutput(DEAD_LETTER_TAG, make_dead_letter(
+          payload_hash(self._keys, raw), stage='mask', error_type='mask_failed',
+          message=f'masking failed: {type(e).__name__} (row replaced by its hash)',
+          attributes={'masking_key_id': self._keys.key_id}, pipeline=self._pipeline_name))
+      return
+    self._masked.inc()
+    yield masked
+
+
+class MaskPII(beam.PTransform):
+  """Applies a masking policy to validated rows, and suppresses erased subjects.
+
+  Args:
+    policy: a policy file path, text, dict, MaskingPolicy or BoundPolicy.
+    schema: the *input* table schema (what ParseAndValidate validated against).
+    key: a ``MaskingKey`` (``MaskingKey.load('env:VAR')``); required.
+    subject_field: dotted path of the subject id (``user.id``), for the erase list.
+    erase_ids: a PCollection holding one frozenset (``LoadEraseList``: batch), a
+      ``ReloadingEraseList`` (re-read every N seconds by each worker: streaming) or an
+      iterable of ids.
+
+  Outputs a ``FallibleResult``: ``rows`` masked per policy (shape: ``masked_schema``), and
+  ``dead_letters`` (stage ``mask``, only if a row cannot be masked: the payload is then a
+  keyed hash of the row). Rows of erased subjects are dropped and counted ``mask/erased``.
+  Counters: ``mask/rows``, ``mask/erased``, ``mask/failed``. Raises ValueError at
+  construction for a bad policy (naming the path and problem) or a bad subject field.
+
+  Example::
+
+      key = MaskingKey.load('env:MASKING_KEY')
+      masked = parsed.rows | 'MaskPII' >> MaskPII('policy.yaml', 'schema.json', key)
+      masked.rows | WriteRowsToBigQuery(cfg, masked_schema('schema.json', 'policy.yaml'))
+  """
+
+  def __init__(self, policy, schema, key, subject_field=None, erase_ids=None,
+               pipeline_name=None, label=None):
+    super().__init__(label)
+    self._bound = _bind(policy, schema)
+    self._key = _check_key(key, self._bound)
+    if subject_field:
+      subject_getter(self._bound.schema, subject_field)  # raises ValueError naming it
+    elif erase_ids is not None:
+      raise ValueError('erase_ids needs subject_field (which field holds the subject id)')
+    self._subject_field = subject_field
+    self._erase_ids = erase_ids
+    self._pipeline_name = pipeline_name
+
+  @property
+  def output_schema(self):
+    return self._bound.output_schema
+
+  def expand(self, rows):
+    side, static = _erase_side_input(self._erase_ids)
+    outputs = rows | 'Mask' >> beam.ParDo(
+        _MaskRowsFn(self._bound, self._key, self._subject_field, static, self._pipeline_name),
+        **side).with_outputs(DEAD_LETTER_TAG, main=ROWS_TAG)
+    return FallibleResult(rows=outputs[ROWS_TAG], dead_letters=outputs[DEAD_LETTER_TAG])
+
+
+def _decode_json(data):
+  try:
+    return orjson.loads(data)
+  except orjson.JSONDecodeError:
+    pass
+  try:
+    return json.loads(data.decode('utf-8'))
+  except (ValueError, RecursionError):
+    return None
+
+
+_NUMBER_IN_TEXT = re.compile(r'\d+(?:[.:\-]\d+)*')
+
+
+def _payload_values(obj, keep_keys, key=None, out=None):
+  """Raw scalar values (as text, 3+ characters) of non-kept fields, for message scrubbing."""
+  if out is None:
+    out = set()
+  if isinstance(obj, dict):
+    for k, v in obj.items():
+      _payload_values(v, keep_keys, k.lower() if isinstance(k, str) else None, out)
+  elif isinstance(obj, list):
+    for v in obj:
+      _payload_values(v, keep_keys, key, out)
+  elif obj is not None and not isinstance(obj, bool) and key not in keep_keys:
+    text = obj if isinstance(obj, str) else str(obj)
+    if len(text) >= 3:
+      out.add(text)
+      # Messages may quote a number out of a longer value (WKT coordinates, dates).
+      out.update(m for m in _NUMBER_IN_TEXT.findall(text) if len(m) >= 4)
+  return out
+
+
+class _MaskDeadLettersFn(_EraseMixin, beam.DoFn):
+
+  def __init__(self, bound, key, mode, subject_field, static_erase):
+    self._bound = bound
+    self._key = key
+    self._mode = mode
+    self._subject_field = subject_field
+    self._static_erase = static_erase
+    self._counters = {name: Metrics.counter('mask', f'dead_letters_{name}')
+                      for name in ('policy', 'scrubbed', 'redacted', 'hashed', 'premasked')}
+    self._erased = Metrics.counter('mask', 'erased')
+    self._erased_dead = Metrics.counter('mask', 'erased_dead_letters')
+
+  def setup(self):
+    self._keys = DerivedKeys(self._key)
+    self._lenient = compile_lenient_masker(self._bound, self._keys)
+    self._keep_keys = self._bound.keep_leaf_names()
+    self._subject = (subject_getter(self._bound.schema, self._subject_field)
+                     if self._subject_field else None)
+    self._setup_erase()
+
+  def process(self, record, erase_ids=None):
+    erase = self._erase_set(erase_ids)
+    out = dict(record)
+    values = ()
+    if record.get('stage') in RAW_PAYLOAD_STAGES:
+      payload = payload_bytes(record)
+      how, text, values, erased = self._mask_payload(payload, erase)
+      if erased:
+        self._erased.inc()
+        self._erased_dead.inc()
+        return
+      encoded = text.encode('utf-8')
+      out['payloadString'] = text
+
+      out['payloadBytes'] = base64.b64encode(encoded).decode('ascii')
+    else:
+      how = 'premasked'
+      if record.get('stage') == 'sink':
+        # The payload is a masked row already; pattern redaction is a second line of defence.
+        text = redact_patterns(record.get('payloadString') or '')
+        if text != record.get('payloadString'):
+          out['payloadString'] = text
+          out['payloadBytes'] = base64.b64encode(text.encode('utf-8')).decode('ascii')
+    self._counters[how].inc()
+    out['errorMessage'] = scrub_message(record.get('errorMessage'), values)
+    out['stacktrace'] = scrub_message(record.get('stacktrace'), values)
+    out['attributes'] = [
+        {'key': a.get('key'), 'value': redact_patterns(a.get('value'))}
+        for a in (record.get('attributes') or [])] + [
+            {'key': 'masking_key_id', 'value': self._keys.key_id},
+            {'key': 'payload_masking', 'value': how}]
+    yield out
+
+  def _mask_payload(self, payload, erase):
+    """(how, text, raw values, erased) for one raw payload."""
+    mode = self._mode
+    subject = self._subject
+    obj = _decode_json(payload) if payload.strip() else None
+    values = ()
+    if isinstance(obj, dict):
+      values = _payload_values(obj, self._keep_keys)
+      if erase and subject is not None and subject.lenient(obj) in erase:
+        return None, None, values, True
+    if mode == 'drop':
+      return 'hashed', payload_hash(self._keys, payload), values, False
+    text = payload.decode('utf-8', errors='replace')
+    if mode == 'redact':
+      return 'redacted', redact_patterns(text), values, False
+    if isinstance(obj, dict):
+      masked = self._lenient(obj)
+      return 'policy', json.dumps(masked, ensure_ascii=False, sort_keys=False), values, False
+    if not text.strip():
+      return 'policy', text, values, False
+    if looks_like_json(text):
+      scrubbed, erased = scrub_json_text(
+          text, self._keep_keys, subject.leaf if subject is not None else None, erase)
+      return 'scrubbed', scrubbed, values, erased
+    # Not JSON at all (a CSV line, binary...): nothing says which part is personal data.
+    return 'hashed', payload_hash(self._keys, payload), values, False
+
+
+class MaskDeadLetters(beam.PTransform):
+  """Masks dead-letter records with the same policy as the rows, before they are written.
+
+  Payloads of raw-input stages (read, parse, validate, user), per ``mode``:
+
+  - ``mask`` (default): a payload that parses as a JSON object is masked with the policy
+    (tolerantly: a value a method cannot handle becomes ``[REDACTED]``; kept values and
+    unknown fields under ``default: keep`` are pattern-redacted). JSON-like text that does
+    not parse (truncated, invalid UTF-8) is scrubbed token by token: every value is
+    ``[REDACTED]`` unless its key names only kept fields. Anything else (not JSON) is
+    replaced by a keyed hash.
+  - ``redact``: pattern redaction only (e-mails, phones, IPs, card numbers, IBANs); names,
+    ids and other unshaped values survive. Readable, weaker.
+  - ``drop``: the payload is replaced by ``hmac-sha256:<key_id>:<hex>``.
+
+  Later stages (mask, enrich, window, sink) carry rows MaskPII already masked; their payload
+  is kept (pattern-redacted for sink). For every record, ``errorMessage`` and ``stacktrace``
+  have quoted values, the payload's own non-kept values and patterned data removed;
+  attribute values are pattern-redacted; attributes ``masking_key_id`` and
+  ``payload_masking`` (policy/scrubbed/redacted/hashed/premasked) are added. Dead letters
+  whose payload names an erased subject are dropped and counted (``mask/erased``).
+  """
+
+  def __init__(self, policy, schema, key, mode='mask', subject_field=None, erase_ids=None,
+               label=None):
+    super().__init__(label)
+    if mode not in DEAD_LETTER_PAYLOAD_MODES:
+      raise ValueError(f'dead_letter_payload must be one of {DEAD_LETTER_PAYLOAD_MODES}, '
+                       f'got {mode!r}')
+    self._bound = _bind(policy, schema)
+    self._key = _check_key(key, self._bound)
+    if subject_field:
+      subject_getter(self._bound.schema, subject_field)
+    self._mode = mode
+    self._subject_field = subject_field
+    self._erase_ids = erase_ids
+
+  def expand(self, dead_letters):
+    if isinstance(dead_letters, (tuple, list)):
+      dead_letters = dead_letters | 'Flatten' >> beam.Flatten()
+    side, static = _erase_side_input(self._erase_ids)
+    return dead_letters | 'Mask' >> beam.ParDo(
+        _MaskDeadLettersFn(self._bound, self._key, self._mode, self._subject_field, static),
+        **side)
