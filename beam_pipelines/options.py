@@ -80,6 +80,8 @@ class FilesToBigQueryConfig:
   sink: BigQuerySinkConfig
   dead_letters: DeadLetterSinkConfig
   pipeline_name: str
+  # EnrichmentConfig from beam_pipelines.enrichment_options; None = no Enrich step.
+  enrichment: Optional[object] = None
 
 
 def _require(value, name):
