@@ -80,7 +80,7 @@ def _plain(value):
   import datetime
   import decimal
   if isinstance(value, decimal.Decimal):
-    return str(value)
+    return format(value.normalize(), 'f')  # '84.4', not '84.400000000' or '8.44E+1'
   if isinstance(value, datetime.datetime):
     if value.tzinfo is not None:
       value = value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
