@@ -23,6 +23,7 @@ from transforms.enrichment import (COLLISION_POLICIES, DEFAULT_REFRESH_HORIZON_S
 from transforms.enrichment_sources import BigQueryLookupSource, FileLookupSource
 from transforms.errors import FallibleResult
 
+
 # Subclasses PipelineOptions directly: Beam registers only direct subclasses.
 class EnrichmentOptions(PipelineOptions):
   """``--enrichment_*``: join rows with a lookup table (see README, "Enrichment")."""

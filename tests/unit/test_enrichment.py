@@ -388,3 +388,28 @@ def test_refresh_on_streaming_runner_later_rows_see_the_new_version(tmp_path):
   assert [len(records) for records in loads] == [1, 2]
   # (Not asserted on counters: the streaming DirectRunner's metrics after a TestStream run
   # held only the first bundle's values here — 1 of 2 refreshes — while both loads ran.)
+
+
+def test_static_lookup_in_a_streaming_pipeline(regions, tmp_path):
+  """Without refresh_seconds a streaming pipeline gets the same static side input."""
+  cfg = EnrichmentConfig(source=regions, keys=('country_code',), fields=('region',))
+  out_path = tmp_path / 'out.jsonl'
+
+  def record(element):
+    with open(out_path, 'a', encoding='utf-8') as f:
+      f.write(json.dumps(element, sort_keys=True) + '\n')
+
+  stream = (TestStream()
+            .add_elements([TimestampedValue({'id': 1, 'country_code': 'DE'}, 10)])
+            .advance_watermark_to(20)
+            .add_elements([TimestampedValue({'id': 2, 'country_code': 'FR'}, 30)])
+            .advance_watermark_to_infinity())
+  p = beam.Pipeline(options=PipelineOptions(['--runner', 'BundleBasedDirectRunner',
+                                             '--streaming']))
+  result = p | stream | 'Enrich' >> EnrichWithSideInput(cfg)
+  result.rows | beam.Map(record)
+  p.run().wait_until_finish()
+  got = sorted(json.loads(line)['id'] for line in out_path.read_text().splitlines())
+  assert got == [1, 2]
+  assert {json.loads(line)['id']: json.loads(line)['region']
+          for line in out_path.read_text().splitlines()} == {1: 'EMEA', 2: None}
