@@ -1,6 +1,8 @@
 """beam-pipelines transforms: the public API users compose into their own pipelines."""
 
 from transforms.dead_letters import DeadLetterSinkConfig, WriteDeadLetters
+from transforms.enrichment import EnrichmentConfig, EnrichWithSideInput
+from transforms.enrichment_sources import BigQueryLookupSource, FileLookupSource
 from transforms.errors import (DEAD_LETTER_TAG, ROWS_TAG, FallibleResult,
                                dead_letter_table_schema, make_dead_letter)
 from transforms.messages import RawMessage, raw_message
@@ -16,4 +18,6 @@ __all__ = [
     'RawMessage', 'ReadEvents', 'RecordValidator', 'TableSchema', 'ValidationPolicy',
     'WriteDeadLetters', 'WriteRowsToBigQuery', 'dead_letter_table_schema', 'load_schema',
     'make_dead_letter', 'raw_message',
+    # enrichment
+    'BigQueryLookupSource', 'EnrichWithSideInput', 'EnrichmentConfig', 'FileLookupSource',
 ]
