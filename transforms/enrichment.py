@@ -42,7 +42,10 @@ input of the window ``[a_k, a_k+N)``. Each row gets a *join time* ``T`` — with
   * a change to the source completed before instant ``a_k`` is seen by every row whose join
     time is ``>= a_k``: staleness is at most ``N`` plus one load, and rows in the same window
     all see the same version (no row sees a half-loaded table);
-  * rows leave with their original timestamp and windowing.
+  * rows leave with their original timestamp and windowing. With ``processing`` join time
+    a row waiting for its version is held at its processing-time stamp, so the upstream
+    watermark may pass its original timestamp meanwhile (by about one load time at most):
+    downstream event-time windows should allow that much lateness, or use ``event``.
 After the horizon no version exists: rows become dead letters ``enrichment_unavailable``
 (never silently unenriched), so set the horizon beyond the job's planned lifetime or update
 the job before it ends; the same happens to ``refresh_time='event'`` rows older than the
