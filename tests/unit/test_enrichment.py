@@ -413,3 +413,30 @@ def test_static_lookup_in_a_streaming_pipeline(regions, tmp_path):
   assert got == [1, 2]
   assert {json.loads(line)['id']: json.loads(line)['region']
           for line in out_path.read_text().splitlines()} == {1: 'EMEA', 2: None}
+
+
+def test_csv_lookup_with_bom_quotes_and_gzip(tmp_path):
+  import gzip
+  path = tmp_path / 'regions.csv.gz'
+  with gzip.open(path, 'wt', encoding='utf-8') as f:
+    f.write('\ufeffcode,name\nDE,"Germany, Federal Republic"\nUS,\n')
+  assert list(FileLookupSource(str(path)).read()) == [
+      {'code': 'DE', 'name': 'Germany, Federal Republic'}, {'code': 'US', 'name': None}]
+
+
+def test_failed_refresh_keeps_the_previous_version_and_a_failed_first_load_raises(tmp_path):
+  from transforms.enrichment import _LoadIndexFn
+  lookup = tmp_path / 'lk.jsonl'
+  lookup.write_text('{"k": "A", "v": 1}\n')
+  cfg = EnrichmentConfig(source=FileLookupSource(str(lookup)), keys=('k',), fields=('v',),
+                         refresh_seconds=10)
+  fn = _LoadIndexFn(cfg, refreshing=True)
+  assert list(fn.process(0)) == [{('A',): {'v': 1}}]
+  lookup.write_text('{"k": "A", "v": 2}\nnot json\n')
+  assert list(fn.process(1)) == [{('A',): {'v': 1}}]   # broken upload: previous version
+  lookup.write_text('{"k": "A", "v": 3}\n')
+  assert list(fn.process(2)) == [{('A',): {'v': 3}}]
+  fresh = _LoadIndexFn(cfg, refreshing=True)
+  lookup.write_text('not json\n')
+  with pytest.raises(LookupSourceError, match=r'lk.jsonl:1: not valid JSON'):
+    list(fresh.process(0))
