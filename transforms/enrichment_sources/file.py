@@ -1,7 +1,6 @@
 """FileLookupSource: a lookup table in a JSONL or CSV file, local or on ``gs://``."""
 
 import csv
-import io
 import json
 from dataclasses import dataclass
 from typing import Optional
@@ -65,11 +64,27 @@ class FileLookupSource(LookupSource):
     except Exception as e:  # any filesystem error: say which file
       raise LookupSourceError(f'cannot open lookup file {self.path}: {e}') from None
     with handle:
-      text = io.TextIOWrapper(handle, encoding='utf-8-sig', newline='')
+      text = self._text_lines(handle)
       if self.format == 'csv':
         yield from self._read_csv(text)
       else:
         yield from self._read_jsonl(text)
+
+  def _text_lines(self, handle):
+    """Decoded lines (with their line ends) of a binary handle; a leading BOM is skipped.
+    (Beam's compressed-file handles cannot be wrapped in io.TextIOWrapper.)"""
+    number = 0
+    while True:
+      raw = handle.readline()  # compressed-file handles are not iterable
+      if not raw:
+        return
+      number += 1
+      if number == 1 and raw.startswith(b'\xef\xbb\xbf'):
+        raw = raw[3:]
+      try:
+        yield raw.decode('utf-8')
+      except UnicodeDecodeError as e:
+        raise LookupSourceError(f'{self.path}:{number}: not UTF-8: {e}') from None
 
   def _read_jsonl(self, text):
     for number, line in enumerate(text, start=1):
