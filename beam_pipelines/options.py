@@ -12,6 +12,7 @@ from typing import Optional
 from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions
 
 from transforms.dead_letters import DeadLetterSinkConfig, default_dead_letter_table
+from transforms.enrichment import EnrichmentConfig
 from transforms.parse import DEFAULT_MAX_RECORD_BYTES, ParseConfig
 from transforms.schema import TableSchema, load_schema
 from transforms.sinks import WRITE_METHODS, BigQuerySinkConfig, parse_table_spec
@@ -80,8 +81,8 @@ class FilesToBigQueryConfig:
   sink: BigQuerySinkConfig
   dead_letters: DeadLetterSinkConfig
   pipeline_name: str
-  # EnrichmentConfig from beam_pipelines.enrichment_options; None = no Enrich step.
-  enrichment: Optional[object] = None
+  # From beam_pipelines.enrichment_options.enrichment_config; None = no Enrich step.
+  enrichment: Optional[EnrichmentConfig] = None
 
 
 def _require(value, name):
