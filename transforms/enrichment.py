@@ -42,6 +42,7 @@ input of the window ``[a_k, a_k+N)``. Each row gets a *join time* ``T`` — with
   * a change to the source completed before instant ``a_k`` is seen by every row whose join
     time is ``>= a_k``: staleness is at most ``N`` plus one load, and rows in the same window
     all see the same version (no row sees a half-loaded table);
+  * a window holding more than one version (a re-delivered tick) uses the latest-loaded;
   * rows leave with their original timestamp and windowing. With ``processing`` join time
     a row waiting for its version is held at its processing-time stamp, so the upstream
     watermark may pass its original timestamp meanwhile (by about one load time at most):
@@ -332,12 +333,16 @@ class _LoadIndexFn(beam.DoFn):
                  self._config.source.describe(), e)
       yield self._last
       return
+    if self._refreshing:
+      # (load time, index): a window may receive more than one version (a runner re-
+      # delivering a tick, catch-up ticks); the join uses the latest-loaded one.
+      index = (time.time(), index)
     self._counters.loads.inc()
     if self._refreshing:
       self._counters.refreshes.inc()
     self._last = index if self._refreshing else None
-    _LOG.info('loaded %d lookup entries from %s in %.2f s', len(index),
-              self._config.source.describe(), time.monotonic() - started)
+    _LOG.info('loaded a lookup version from %s in %.2f s', self._config.source.describe(),
+              time.monotonic() - started)
     yield index
 
 
@@ -454,11 +459,12 @@ class _RefreshJoinFn(_JoinFn):
   """Joins (row, original timestamp) with the version of its processing-time window and
   gives the row its original timestamp back."""
 
-  def process(self, element, index):
+  def process(self, element, versions):
     row, original = element
-    if index is None:
+    if not versions:
       yield self.unavailable(row, original)
       return
+    index = versions[0][1] if len(versions) == 1 else max(versions, key=lambda v: v[0])[1]
     yield from self._guarded(
         row, self.join(row, index.get(_key_of(row, self._config.keys)), original), original)
 
@@ -558,8 +564,9 @@ class BoundedRefreshImpulse(beam.PTransform):
   Beam 2.77's Python DirectRunner cannot run it (its SDF support has no
   ``defer_remainder``: "OffsetRestrictionTracker is not done since work in range [0, n) has
   not been claimed"; in streaming its overrides also fail with "_GroupByKeyOnly was not
-  replaced as expected"); Dataflow and portable runners can. On the DirectRunner pass
-  ``refresh_ticks`` (e.g. a TestStream) to ``EnrichWithSideInput``.
+  replaced as expected"); Dataflow and portable runners can, and so does the FnApiRunner
+  (which runs the side-input stage to completion first: locally useful with ``event`` join
+  times only). On the DirectRunner pass ``refresh_ticks`` (e.g. a TestStream).
   """
 
   def __init__(self, interval, horizon, label=None):
@@ -665,7 +672,7 @@ class EnrichWithSideInput(beam.PTransform):
                | 'JoinWindows' >> beam.WindowInto(window.FixedWindows(interval))
                | 'Join' >> beam.ParDo(
                    _RefreshJoinFn(config),
-                   beam.pvalue.AsSingleton(index, default_value=None)).with_outputs(
+                   beam.pvalue.AsList(index)).with_outputs(
                        DEAD_LETTER_TAG, main=ROWS_TAG))
 
     def restore(pcoll, label):

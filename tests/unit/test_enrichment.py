@@ -431,12 +431,62 @@ def test_failed_refresh_keeps_the_previous_version_and_a_failed_first_load_raise
   cfg = EnrichmentConfig(source=FileLookupSource(str(lookup)), keys=('k',), fields=('v',),
                          refresh_seconds=10)
   fn = _LoadIndexFn(cfg, refreshing=True)
-  assert list(fn.process(0)) == [{('A',): {'v': 1}}]
+
+  def load(tick):
+    return [index for _, index in fn.process(tick)]  # versions are (load time, index)
+
+  assert load(0) == [{('A',): {'v': 1}}]
   lookup.write_text('{"k": "A", "v": 2}\nnot json\n')
-  assert list(fn.process(1)) == [{('A',): {'v': 1}}]   # broken upload: previous version
+  assert load(1) == [{('A',): {'v': 1}}]   # broken upload: previous version
   lookup.write_text('{"k": "A", "v": 3}\n')
-  assert list(fn.process(2)) == [{('A',): {'v': 3}}]
+  assert load(2) == [{('A',): {'v': 3}}]
   fresh = _LoadIndexFn(cfg, refreshing=True)
   lookup.write_text('not json\n')
   with pytest.raises(LookupSourceError, match=r'lk.jsonl:1: not valid JSON'):
     list(fresh.process(0))
+
+
+def test_bounded_refresh_impulse_for_real_on_fnapi_runner(tmp_path):
+  """The production tick path (BoundedRefreshImpulse = ImpulseSeqGenDoFn with a run-time
+  start and a finite stop) on a runner that can execute it. FnApiRunner runs the side-input
+  stage to completion first, so rows use event-time join times spread around the run."""
+  import math
+  import time
+  lookup = write(tmp_path, 'lookup.jsonl', '{"k": "A", "v": "v1"}\n')
+  v2 = write(tmp_path, 'lookup.v2', '{"k": "A", "v": "v2"}\n')
+  v3 = write(tmp_path, 'lookup.v3', '{"k": "A", "v": "v3"}\n')
+  source = RotatingFileSource(lookup, format='jsonl', staged=(v2, v3),
+                              log=str(tmp_path / 'loads.log'))
+  interval, horizon = 1, 3
+  cfg = EnrichmentConfig(source=source, keys=('k',), fields=('v',), refresh_seconds=interval,
+                         refresh_horizon_seconds=horizon, refresh_time='event')
+  built = time.time()
+  # Rows every 0.5 s from 4 s before to 60 s after building (a slow start on a loaded
+  # machine only moves the refreshed windows within that range).
+  rows = [TimestampedValue({'k': 'A', 't': built + i / 2}, built + i / 2)
+          for i in range(-8, 120)]
+  token = uuid.uuid4().hex
+  options = PipelineOptions(['--runner', 'FnApiRunner', '--streaming'])
+  with beam.Pipeline(options=options) as p:
+    result = p | beam.Create(rows) | 'Enrich' >> EnrichWithSideInput(cfg)
+    _ = result.rows | 'Rows' >> beam.Map(_collect, token + 'rows')
+    _ = result.dead_letters | 'Dead' >> beam.Map(_collect, token + 'dead')
+  out, dead = _COLLECTED.pop(token + 'rows', []), _COLLECTED.pop(token + 'dead', [])
+
+  assert len(out) + len(dead) == len(rows)
+  assert {d['errorType'] for d in dead} == {'enrichment_unavailable'}
+  version_of_window = {}
+  for row in out:
+    version_of_window.setdefault(math.floor(row['t'] / interval), set()).add(row['v'])
+  windows = sorted(version_of_window)
+  # Exactly horizon/interval refreshes, in consecutive windows, one version per window, each
+  # later window seeing the newer version.
+  assert [version_of_window[w] for w in windows] == [{'v1'}, {'v2'}, {'v3'}]
+  assert windows == list(range(windows[0], windows[0] + 3))
+  # The impulse started at run time (no backlog from a start fixed in the past).
+  assert built - interval <= windows[0] * interval <= time.time()
+  for d in dead:  # rows outside the refreshed windows are dead letters, not unenriched
+    t = json.loads(d['payloadString'])['t']
+    assert math.floor(t / interval) not in version_of_window
+  loads = [json.loads(line) for line in (tmp_path / 'loads.log').read_text().splitlines()]
+  assert [records[0]['v'] for records in loads] == ['v1', 'v2', 'v3']
