@@ -37,6 +37,11 @@ def main(argv=None):
   parser.add_argument('--data_dir', default=os.path.join(REPO, '.demo-data'))
   parser.add_argument('--masking_policy', default=os.path.join(SAMPLES, 'masking_policy.yaml'))
   parser.add_argument('--erase_list', default=os.path.join(SAMPLES, 'erase_list.txt'))
+  # Enrichment: country_code -> region from a bundled lookup that leaves NG out on purpose,
+  # so the missing-key policy shows (keep: NG rows are written with region NULL).
+  parser.add_argument('--enrichment_source',
+                      default=os.path.join(SAMPLES, 'country_regions.csv'))
+  parser.add_argument('--enrichment_missing', default='keep')
   args = parser.parse_args(argv)
 
   prepare_duckdb_extensions()
@@ -60,6 +65,8 @@ def main(argv=None):
         '--masking_policy', args.masking_policy,
         '--masking_key_source', f'env:{DEMO_KEY_VARIABLE}',
         '--erase_list', args.erase_list, '--subject_field', 'user.id',
+        '--enrichment_source', args.enrichment_source, '--enrichment_keys', 'country_code',
+        '--enrichment_fields', 'region', '--enrichment_missing', args.enrichment_missing,
     ])
     table_rows = list(client.query('SELECT COUNT(*) AS n FROM demo.events').result())[0].n
     error_rows = list(client.query(
@@ -75,6 +82,11 @@ def main(argv=None):
     print('  first rows of demo.events:')
     for row in sample:
       print('   ', dict(row.items()))
+    print('  rows by region (added by the Enrich step; NULL = no lookup entry):')
+    for row in client.query(
+        'SELECT region, COUNT(*) AS n FROM demo.events GROUP BY region '
+        'ORDER BY region').result():
+      print(f'    {str(row.region):<40}{row.n:>6}')
     errors = client.query(
         'SELECT errorType, COUNT(*) AS n FROM demo.events_error_records '
         'GROUP BY errorType ORDER BY n DESC, errorType').result()
@@ -82,12 +94,17 @@ def main(argv=None):
     for row in errors:
       print(f'    {row.errorType:<40}{row.n:>6}')
   read = summary['records_read']
+  # Records removed on purpose are counted, not lost: erased subjects (GDPR) and rows the
+  # enrichment drops (--enrichment_missing drop).
   erased = summary.get('erased', 0)
-  ok = (table_rows > 0 and error_rows > 0 and read == table_rows + error_rows + erased
+  dropped = summary['counters'].get('enrich/dropped', 0)
+  ok = (table_rows > 0 and error_rows > 0
+        and read == table_rows + error_rows + erased + dropped
         and summary['rows_written'] == table_rows)
   print()
   print(f'Counting invariant: records read {read} == rows written {table_rows} + '
-        f'dead letters {error_rows} + erased {erased}: {"OK" if ok else "MISMATCH"}')
+        f'dead letters {error_rows} + erased {erased} + dropped by enrichment {dropped}: '
+        f'{"OK" if ok else "MISMATCH"}')
   return 0 if ok else 1
 
 

@@ -17,8 +17,10 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from beam_pipelines import masking_options
 from beam_pipelines import options as opts
+from beam_pipelines.enrichment_options import apply_enrichment
 from beam_pipelines.summary import build_summary, collect_counters, format_summary
 from transforms.dead_letters import WriteDeadLetters
+from transforms.enrichment import enriched_schema
 from transforms.lake_sink import WriteRowsToFiles
 from transforms.parse import ParseAndValidate
 from transforms.sinks import WriteRowsToBigQuery
@@ -41,10 +43,15 @@ def build_pipeline(p, cfg):
   read = p | 'ReadEvents' >> ReadEvents(cfg.source)
   parsed = read.rows | 'ParseAndValidate' >> ParseAndValidate(cfg.schema, cfg.parse)
   rows, stage_dead_letters = parsed.rows, (read.dead_letters, parsed.dead_letters)
+  masked = None
   if cfg.masking is not None:  # GDPR: step 'MaskPII' right after ParseAndValidate
     masked = masking_options.mask_rows(rows, cfg.masking, pipeline_name=cfg.pipeline_name)
     rows, stage_dead_letters = masked.rows, stage_dead_letters + (masked.dead_letters,)
   output_schema = masking_options.output_schema(cfg.masking, cfg.schema)
+  if cfg.enrichment is not None:  # step 'Enrich' after MaskPII
+    enriched = apply_enrichment(rows, cfg.enrichment)
+    rows, stage_dead_letters = enriched.rows, stage_dead_letters + (enriched.dead_letters,)
+    output_schema = enriched_schema(output_schema, cfg.enrichment)
   if cfg.lake is not None:
     sink_failures = rows | 'WriteFiles' >> WriteRowsToFiles(
         cfg.lake, output_schema, pipeline_name=cfg.pipeline_name)

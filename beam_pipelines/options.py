@@ -14,6 +14,7 @@ from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOpt
 from transforms.csv_format import CsvFormat, check_schema_for_csv, parse_columns
 from transforms.dead_letters import (DEAD_LETTER_SINKS, DeadLetterSinkConfig,
                                      default_dead_letter_path, default_dead_letter_table)
+from transforms.enrichment import EnrichmentConfig
 from transforms.lake_sink import LAKE_FORMATS, LakeSinkConfig, WriteRowsToFiles
 from transforms.parse import DEFAULT_MAX_RECORD_BYTES, ParseConfig
 from transforms.schema import TableSchema, load_schema
@@ -103,6 +104,8 @@ class FilesToBigQueryConfig:
   pipeline_name: str
   lake: Optional[LakeSinkConfig] = None
   masking: object = None  # a masking_options.MaskingConfig, or None (no masking)
+  # From beam_pipelines.enrichment_options.enrichment_config; None = no Enrich step.
+  enrichment: Optional[EnrichmentConfig] = None
 
 
 def _require(value, name):
@@ -229,11 +232,13 @@ def files_to_bigquery_config(options):
     _convert('output_format', WriteRowsToFiles, lake, schema)  # schema fits the format
   elif sink.write_method == 'FILE_LOADS' and not temp_location_of(options):
     raise ConfigError('--temp_location is required with --write_method FILE_LOADS')
+  from beam_pipelines.enrichment_options import enrichment_config
   from beam_pipelines.masking_options import masking_config
   masking = masking_config(options, schema)
+  enrichment = enrichment_config(options, name)
   return FilesToBigQueryConfig(source=source, schema=schema, parse=parse, sink=sink,
                                dead_letters=dead, pipeline_name=name, lake=lake,
-                               masking=masking)
+                               masking=masking, enrichment=enrichment)
 
 
 def emulator_defaults(argv):

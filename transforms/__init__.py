@@ -2,6 +2,8 @@
 
 from transforms.csv_format import CsvFormat
 from transforms.dead_letters import DeadLetterSinkConfig, WriteDeadLetters
+from transforms.enrichment import EnrichmentConfig, EnrichWithSideInput
+from transforms.enrichment_sources import BigQueryLookupSource, FileLookupSource
 from transforms.errors import (DEAD_LETTER_TAG, ROWS_TAG, FallibleResult,
                                dead_letter_table_schema, make_dead_letter)
 from transforms.lake_sink import LakeSinkConfig, WriteRowsToFiles
@@ -24,4 +26,6 @@ __all__ = [
     'CsvFormat', 'LakeSinkConfig', 'PublishToPubSub', 'WriteRowsToFiles',
     # GDPR masking (transforms.masking)
     'LoadEraseList', 'MaskDeadLetters', 'MaskPII', 'MaskingKey', 'load_policy', 'masked_schema',
+    # enrichment
+    'BigQueryLookupSource', 'EnrichWithSideInput', 'EnrichmentConfig', 'FileLookupSource',
 ]
