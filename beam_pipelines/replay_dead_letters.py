@@ -39,6 +39,9 @@ from transforms.pubsub_publish import PublishToPubSub, check_topic
 from transforms.sinks import parse_table_spec
 
 _LOG = logging.getLogger(__name__)
+# The options this pipeline reads (its template's metadata.json documents exactly these):
+# its own class (OPTIONS_CLASSES, below) plus two dead-letter flags shared with CommonOptions.
+EXTRA_FLAGS = ('dead_letter_path', 'dead_letter_table')
 TRUNCATION_MARK = '(payload truncated from'
 _GLOB_CHARS = set('*?[')
 
@@ -80,6 +83,10 @@ class ErrorTypeFilter:
     error_type = error_type or ''
     return error_type in self.exact or (bool(self.prefixes)
                                         and error_type.startswith(self.prefixes))
+
+
+def config_from_options(options):
+  return replay_config(options)
 
 
 def replay_config(options):
@@ -218,7 +225,8 @@ def build_pipeline(p, cfg):
   """Adds the replay chain to ``p``; returns the PCollection of (payload, attributes)."""
   if cfg['path']:
     records = (p
-               | 'ReadFiles' >> beam.io.ReadFromText(cfg['path'])
+               # validate=False: a gs:// glob is not looked up while the graph is built
+               | 'ReadFiles' >> beam.io.ReadFromText(cfg['path'], validate=False)
                | 'ParseDeadLetters' >> beam.ParDo(_ParseDeadLetterLineFn()))
   else:
     records = (p
@@ -236,6 +244,9 @@ def build_pipeline(p, cfg):
   else:
     _ = selected | 'Publish' >> PublishToPubSub(cfg['to_topic'], metric_namespace='replay')
   return selected
+
+
+OPTIONS_CLASSES = (ReplayOptions,)
 
 
 def summarize(counters):
