@@ -9,40 +9,21 @@ Runs on the FnApiRunner unless ``--runner`` says otherwise, and honours
 
 import logging
 import sys
-from typing import NamedTuple
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from beam_pipelines import options as opts
+from beam_pipelines import streaming_options  # noqa: F401  registers WindowingOptions
+from beam_pipelines.chain import PipelineOutputs, build_chain  # noqa: F401
 from beam_pipelines.summary import build_summary, collect_counters, format_summary
-from transforms.dead_letters import WriteDeadLetters
-from transforms.parse import ParseAndValidate
-from transforms.sinks import WriteRowsToBigQuery
-from transforms.sources import ReadEvents
 
 _LOG = logging.getLogger(__name__)
 
 
-class PipelineOutputs(NamedTuple):
-  """The PCollections tests and callers may assert on."""
-  rows: beam.PCollection
-  dead_letters: beam.PCollection
-  unwritable_dead_letters: beam.PCollection
-
-
 def build_pipeline(p, cfg):
   """Adds the files -> BigQuery chain to ``p`` and returns its important outputs."""
-  read = p | 'ReadEvents' >> ReadEvents(cfg.source)
-  parsed = read.rows | 'ParseAndValidate' >> ParseAndValidate(cfg.schema, cfg.parse)
-  sink_failures = parsed.rows | 'WriteRows' >> WriteRowsToBigQuery(
-      cfg.sink, cfg.schema, pipeline_name=cfg.pipeline_name)
-  dead_letters = ((read.dead_letters, parsed.dead_letters, sink_failures)
-                  | 'FlattenDeadLetters' >> beam.Flatten())
-  unwritable = dead_letters | 'WriteDeadLetters' >> WriteDeadLetters(
-      cfg.dead_letters, pipeline_name=cfg.pipeline_name)
-  return PipelineOutputs(rows=parsed.rows, dead_letters=dead_letters,
-                         unwritable_dead_letters=unwritable)
+  return build_chain(p, cfg)
 
 
 def run(argv=None, print_summary=True):

@@ -80,6 +80,7 @@ class FilesToBigQueryConfig:
   sink: BigQuerySinkConfig
   dead_letters: DeadLetterSinkConfig
   pipeline_name: str
+  windowing: Optional[object] = None  # streaming_options.AggregationConfig (--window)
 
 
 def _require(value, name):
@@ -142,8 +143,14 @@ def files_to_bigquery_config(options):
   schema, parse, sink, dead, name = common_configs(options, 'files_to_bigquery')
   if sink.write_method == 'FILE_LOADS' and not temp_location_of(options):
     raise ConfigError('--temp_location is required with --write_method FILE_LOADS')
+  from beam_pipelines.streaming_options import windowing_config
+  windowing = windowing_config(options, schema, sink.table, sink.write_method,
+                               temp_location_of(options))
+  if windowing is not None and windowing.window.event_time_field is None:
+    raise ConfigError('--event_time_field is required with --window for files (a file '
+                      'record has no event time of its own)')
   return FilesToBigQueryConfig(source=source, schema=schema, parse=parse, sink=sink,
-                               dead_letters=dead, pipeline_name=name)
+                               dead_letters=dead, pipeline_name=name, windowing=windowing)
 
 
 def emulator_defaults(argv):

@@ -32,7 +32,7 @@ for tests and local runs; it has no effect on any other runner.
 import logging
 import threading
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional, Tuple
 
 import apache_beam as beam
 from apache_beam.coders import BooleanCoder
@@ -282,9 +282,10 @@ class ReadPubSub(beam.PTransform):
         id_label=config.id_attribute if native_dedupe else None,
         timestamp_attribute=config.timestamp_attribute if native_timestamp else None)
     if pipeline_dedupe:
-      keyed = messages | 'KeyById' >> beam.ParDo(_KeyById(config.id_attribute)).with_outputs(
-          'no_id', main='keyed')
-      unique = keyed.keyed | 'DedupeById' >> beam.ParDo(_DedupeByIdFn(config.dedupe_seconds))
+      keyed = messages | 'KeyById' >> beam.ParDo(_KeyById(config.id_attribute)).with_output_types(
+          Tuple[str, Any]).with_outputs('no_id', main='keyed')
+      unique = keyed.keyed | 'DedupeById' >> beam.ParDo(
+          _DedupeByIdFn(config.dedupe_seconds)).with_input_types(Tuple[str, Any])
       messages = (unique, keyed.no_id) | 'MergeUnique' >> beam.Flatten()
     outputs = messages | 'ToRawMessage' >> beam.ParDo(_ToRawMessageFn(
         config.timestamp_attribute, parse_attribute=not native_timestamp)).with_outputs(
