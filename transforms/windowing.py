@@ -293,7 +293,11 @@ class _DetectLateDataFn(beam.DoFn):
   def on_expiry(self, fired=beam.DoFn.TimestampParam,
                 watermark=beam.DoFn.StateParam(WATERMARK), armed=beam.DoFn.StateParam(ARMED),
                 pending=beam.DoFn.StateParam(PENDING), expiry=beam.DoFn.TimerParam(EXPIRY)):
-    known = max(watermark.read() or fired.micros, fired.micros)
+    # The timer that fired is the one armed (there is only one); its time is what the
+    # watermark has passed. (TimestampParam of a timer differs between runners.)
+    armed_at = armed.read()
+    fired_at = armed_at if armed_at is not None else fired.micros
+    known = max(watermark.read() or fired_at, fired_at)
     watermark.write(known)
     remaining = sorted(t for t in set(pending.read()) if t > known)
     pending.clear()
