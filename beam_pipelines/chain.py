@@ -11,6 +11,7 @@ same events through both and compares what lands in BigQuery.
 from typing import NamedTuple, Optional
 
 import apache_beam as beam
+from apache_beam.transforms.window import GlobalWindows
 
 from transforms.dead_letters import WriteDeadLetters
 from transforms.parse import ParseAndValidate
@@ -40,7 +41,11 @@ def build_chain(p, cfg):
   if windowing is not None:
     windowed = parsed.rows | 'WindowAndAggregate' >> WindowAndAggregate(
         windowing.window, windowing.aggregate, cfg.schema, pipeline_name=cfg.pipeline_name)
-    aggregate_failures = windowed.rows | 'WriteAggregates' >> WriteRowsToBigQuery(
+    # Aggregate rows carry their window as columns; the sink and the dead-letter Flatten
+    # want the global window (and its default trigger) like every other branch.
+    aggregate_rows = windowed.rows | 'AggregatesToGlobalWindow' >> beam.WindowInto(
+        GlobalWindows())
+    aggregate_failures = aggregate_rows | 'WriteAggregates' >> WriteRowsToBigQuery(
         windowing.sink, windowing.aggregate.table_schema(cfg.schema),
         pipeline_name=cfg.pipeline_name, metric_name='aggregates')
     dead += [windowed.dead_letters, aggregate_failures]

@@ -93,6 +93,9 @@ def streaming_summary(counters):
       'aggregate_rows_written': (get('sink', 'aggregates_attempted')
                                  - get('sink', 'aggregates_failed')),
       'late_data': get('window', 'late_data'),
+      # Rows that are in the rows table but also dead-lettered by the window stage (late, or
+      # no event time): subtract them when checking messages == rows + dead letters + dups.
+      'aggregation_exclusions': get('window', 'late_data') + get('window', 'invalid_event_time'),
   })
 
 

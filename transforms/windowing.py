@@ -78,10 +78,15 @@ class TriggerConfig:
       raise ValueError(f'accumulation must be one of {ACCUMULATION_MODES}, '
                        f'got {self.accumulation!r}')
 
-  def build(self):
-    """The Beam trigger: AfterWatermark(early=..., late=AfterCount(late_after_count))."""
+  def build(self, streaming=True):
+    """The Beam trigger: AfterWatermark(early=..., late=AfterCount(late_after_count)).
+
+    In a batch pipeline processing-time early firings are left out: there is no processing
+    time to speak of (the whole input is there at once), and Beam's batch runners fail on
+    AfterProcessingTime (the FnApiRunner's trigger driver has no clock).
+    """
     early = []
-    if self.early_after_seconds is not None:
+    if self.early_after_seconds is not None and streaming:
       early.append(triggers.AfterProcessingTime(self.early_after_seconds))
     if self.early_after_count is not None:
       early.append(triggers.AfterCount(self.early_after_count))
@@ -341,6 +346,12 @@ class _CarriedWindows(beam_window.WindowFn):
     return hash((type(self), self._base))
 
 
+def _is_streaming(pipeline):
+  from apache_beam.options.pipeline_options import StandardOptions
+  options = getattr(pipeline, '_options', None)
+  return bool(options and options.view_as(StandardOptions).streaming)
+
+
 class WindowAndAggregate(beam.PTransform):
   """Windows validated rows by event time and aggregates them per key, window and pane.
 
@@ -392,7 +403,7 @@ class WindowAndAggregate(beam.PTransform):
         gated[ROWS_TAG]
         | 'WindowInto' >> beam.WindowInto(
             _CarriedWindows(cfg.window_fn()),
-            trigger=cfg.trigger.build(),
+            trigger=cfg.trigger.build(streaming=_is_streaming(rows.pipeline)),
             accumulation_mode=cfg.trigger.accumulation_mode(),
             allowed_lateness=Duration.of(cfg.allowed_lateness_seconds
                                          + cfg.late_capture_seconds),
