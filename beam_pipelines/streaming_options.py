@@ -72,9 +72,10 @@ class WindowingOptions(PipelineOptions):
                         help='After the on-time pane, fire a late pane every N late elements.')
     parser.add_argument('--accumulation', default='discarding',
                         help=f'Pane accumulation mode: {"|".join(ACCUMULATION_MODES)}.')
-    parser.add_argument('--late_capture', default=f'{int(DEFAULT_LATE_CAPTURE_SECONDS)}s',
+    parser.add_argument('--late_capture', default='forever',
                         help='Extra lateness given to the GroupByKey so elements the late-data '
-                             'gate has not yet recognised are aggregated, not dropped.')
+                             'gate has not yet proven late are aggregated, not dropped '
+                             '(default forever, ~100 years; a duration bounds window state).')
     parser.add_argument('--late_gate_shards', default='16',
                         help='Shards of the late-data gate (stateful, keyed by hash of key).')
     parser.add_argument('--aggregate_keys', default='',
@@ -150,8 +151,10 @@ def windowing_config(options, schema, output_table, write_method, temp_location)
                     allowed_lateness_seconds=_duration_option(opts.allowed_lateness,
                                                               'allowed_lateness') or 0.0,
                     trigger=trigger,
-                    late_capture_seconds=_duration_option(opts.late_capture, 'late_capture')
-                    or 0.0,
+                    late_capture_seconds=(DEFAULT_LATE_CAPTURE_SECONDS
+                                          if str(opts.late_capture).strip() == 'forever'
+                                          else _duration_option(opts.late_capture,
+                                                                'late_capture') or 0.0),
                     gate_shards=_int_option(opts.late_gate_shards, 'late_gate_shards'))
   aggregate = _convert('aggregate_keys', AggregateConfig,
                        key_fields=_fields(opts.aggregate_keys),

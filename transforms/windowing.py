@@ -14,15 +14,16 @@ trigger and accumulation mode) -> ``CombinePerKey`` -> ``FormatAggregates``.
 Why a gate: Beam's GroupByKey silently discards an element for a window once the input
 watermark is past ``window.end + allowed_lateness`` (``trigger.py``,
 ``GeneralTriggerDriver.process_elements``), and user code cannot read the watermark. The gate
-learns it the only way user code can: event-time timers. Per gate shard it keeps the
-expiry ``window.end + allowed_lateness`` of every window it has let an element into, with an
-event-time timer on the earliest; a timer firing at ``T`` proves the watermark is ``>= T``.
-An element is sent to the dead letters (``late_data``) for each of its windows whose expiry
-is below the largest ``T`` seen, i.e. exactly the windows the GroupByKey would now drop.
-The GroupByKey itself is given ``allowed_lateness + late_capture`` so that, in the short
-time before the gate learns of a watermark jump (its timer has to fire first), a late
-element it let through is still aggregated (in a pane whose ``pane_timing`` is ``LATE``)
-rather than dropped. See README "Late data" for the exact guarantee.
+learns it the only way user code can: event-time timers. Per gate shard it arms one timer at
+the earliest of (a) the expiry ``window.end + allowed_lateness`` of every window it has let an
+element into and (b) a probe above the last known bound that climbs (x4 per firing) while
+elements arrive; a timer firing at ``T`` proves the watermark is ``>= T``. An element is sent
+to the dead letters (``late_data``) for each of its windows whose expiry is below that proven
+bound, i.e. only windows the GroupByKey would drop. The GroupByKey itself is given
+``allowed_lateness + late_capture`` (default ~100 years: it never drops), so an element the
+gate could not yet prove late is aggregated (in a pane whose ``pane_timing`` is ``LATE``),
+never lost. Batch (bounded) pipelines skip the gate: nothing is late there. See README
+"Late data" for the exact guarantee.
 """
 
 import json
@@ -45,7 +46,8 @@ from transforms.schema import load_schema
 
 WINDOW_KINDS = ('fixed', 'sliding', 'session')
 ACCUMULATION_MODES = ('discarding', 'accumulating')
-DEFAULT_LATE_CAPTURE_SECONDS = 24 * 3600.0
+# Default: ~100 years, i.e. Beam's GroupByKey never drops (see README 'Late data').
+DEFAULT_LATE_CAPTURE_SECONDS = 100 * 365 * 24 * 3600.0
 _MICROS = 1_000_000
 
 
@@ -115,8 +117,9 @@ class WindowConfig:
     allowed_lateness_seconds: how long after a window's end late elements still update it.
     trigger: a TriggerConfig.
     late_capture_seconds: extra lateness given to the GroupByKey beyond allowed lateness,
-      so elements the gate has not yet recognised as late are aggregated, not dropped
-      (bigger = safer, but Beam keeps per-window state that much longer).
+      so elements the gate has not yet proven late are aggregated, not dropped. Default
+      ~100 years (never drop); a smaller value bounds how long Beam keeps per-window state,
+      at the price of the gap described in README "Late data".
     gate_shards: the late-data gate is keyed by ``hash(key) % gate_shards``; each shard
       learns the watermark on its own. More shards spread load on Dataflow; fewer learn faster.
   """
@@ -227,15 +230,28 @@ class _AssignEventTimeFn(beam.DoFn):
 class _DetectLateDataFn(beam.DoFn):
   """The late-data gate (see the module docstring).
 
-  State per shard: ``watermark`` (micros; the largest fired timer, a proven lower bound of
-  the input watermark) and ``pending`` (expiries of windows elements were let into, not yet
-  passed). One event-time timer is armed at the earliest pending expiry (+1 µs, because
-  Beam drops only when the watermark is strictly past the expiry).
+  State per shard: ``watermark`` (micros; the time of the last timer that fired, a proven
+  lower bound of the input watermark), ``pending`` (expiries of windows elements were let
+  into), ``step`` (the probe step) and ``active`` (elements arrived since the last firing).
+  One event-time timer is armed at the earliest of the pending expiries (+1 µs, because
+  Beam drops only when the watermark is strictly past the expiry) and a *probe* at
+  ``watermark + step``. Each probe that fires multiplies the step by 4 (up to
+  ``MAX_PROBE_STEP``), so after a watermark jump the gate climbs to it in a few timer
+  rounds instead of window by window; a processing-time ``refine`` timer divides the step
+  by 4 when a probe has not fired for ``REFINE_SECONDS`` (the probe overshot the watermark),
+  so the bound tightens again. Probing stops when no element arrived since the last firing,
+  so a drained pipeline (watermark at +inf) terminates.
   """
   WATERMARK = userstate.ReadModifyWriteStateSpec('watermark', VarIntCoder())
   ARMED = userstate.ReadModifyWriteStateSpec('armed', VarIntCoder())
+  STEP = userstate.ReadModifyWriteStateSpec('step', VarIntCoder())
+  ACTIVE = userstate.ReadModifyWriteStateSpec('active', VarIntCoder())
   PENDING = userstate.BagStateSpec('pending', VarIntCoder())
   EXPIRY = userstate.TimerSpec('expiry', TimeDomain.WATERMARK)
+  REFINE = userstate.TimerSpec('refine', TimeDomain.REAL_TIME)
+  MIN_PROBE_STEP = _MICROS
+  MAX_PROBE_STEP = 7 * 24 * 3600 * _MICROS
+  REFINE_SECONDS = 0.5
 
   def __init__(self, window_config, pipeline_name):
     self._window_fn = window_config.window_fn()
@@ -256,7 +272,9 @@ class _DetectLateDataFn(beam.DoFn):
 
   def process(self, element, timestamp=beam.DoFn.TimestampParam,
               watermark=beam.DoFn.StateParam(WATERMARK), armed=beam.DoFn.StateParam(ARMED),
-              pending=beam.DoFn.StateParam(PENDING), expiry=beam.DoFn.TimerParam(EXPIRY)):
+              step=beam.DoFn.StateParam(STEP), active=beam.DoFn.StateParam(ACTIVE),
+              pending=beam.DoFn.StateParam(PENDING), expiry=beam.DoFn.TimerParam(EXPIRY),
+              refine=beam.DoFn.TimerParam(REFINE)):
     _, (key, row) = element
     known = watermark.read()
     windows = self._window_fn.assign(
@@ -279,40 +297,90 @@ class _DetectLateDataFn(beam.DoFn):
           attributes={'key': json.dumps(key), 'windows': ' '.join(
               _window_text(w.start.micros, w.end.micros) for w in expired)},
           pipeline=self._pipeline_name, event_time=timestamp.micros / _MICROS))
-    if not live:
-      return
-    self._passed.inc()
-    times = {self._timer_time(self._expiry(w)) for w in live}
+    active.write(1)
     current = set(pending.read())
-    new = times - current
-    for t in sorted(new):
+    times = {self._timer_time(self._expiry(w)) for w in live}
+    for t in sorted(times - current):
       pending.add(t)
-    earliest = min(times | current)
+    probe = (known + (step.read() or self.MIN_PROBE_STEP) if known is not None
+             else timestamp.micros)
+    candidates = (times | current | {probe})
+    if armed.read() is not None:
+      candidates.add(armed.read())
+    earliest = min(candidates)
     if armed.read() != earliest:
       expiry.set(Timestamp(micros=earliest))
       armed.write(earliest)
+      refine.set(Timestamp.now() + self.REFINE_SECONDS)
+    if live:
+      self._passed.inc()
     for w in live:
       yield (key, (w.start.micros, w.end.micros, row))
 
   @userstate.on_timer(EXPIRY)
   def on_expiry(self, fired=beam.DoFn.TimestampParam,
                 watermark=beam.DoFn.StateParam(WATERMARK), armed=beam.DoFn.StateParam(ARMED),
-                pending=beam.DoFn.StateParam(PENDING), expiry=beam.DoFn.TimerParam(EXPIRY)):
+                step=beam.DoFn.StateParam(STEP), active=beam.DoFn.StateParam(ACTIVE),
+                pending=beam.DoFn.StateParam(PENDING), expiry=beam.DoFn.TimerParam(EXPIRY),
+                refine=beam.DoFn.TimerParam(REFINE)):
     # The timer that fired is the one armed (there is only one); its time is what the
     # watermark has passed. (TimestampParam of a timer differs between runners.)
     armed_at = armed.read()
     fired_at = armed_at if armed_at is not None else fired.micros
-    known = max(watermark.read() or fired_at, fired_at)
+    previous = watermark.read()
+    known = fired_at if previous is None else max(previous, fired_at)
     watermark.write(known)
-    remaining = sorted(t for t in set(pending.read()) if t > known)
+    all_pending = set(pending.read())
+    remaining = sorted(t for t in all_pending if t > known)
     pending.clear()
     for t in remaining:
       pending.add(t)
-    if remaining:
-      expiry.set(Timestamp(micros=remaining[0]))
-      armed.write(remaining[0])
+    current_step = step.read() or self.MIN_PROBE_STEP
+    if fired_at not in all_pending:  # a probe fired: the watermark may be far ahead, climb
+      current_step = min(current_step * 4, self.MAX_PROBE_STEP)
+      step.write(current_step)
+    candidates = set(remaining)
+    if active.read():
+      candidates.add(known + current_step)
+      active.clear()
+    if candidates:
+      earliest = min(candidates)
+      expiry.set(Timestamp(micros=earliest))
+      armed.write(earliest)
+      refine.set(Timestamp.now() + self.REFINE_SECONDS)
     else:
       armed.clear()
+
+  @userstate.on_timer(REFINE)
+  def on_refine(self, watermark=beam.DoFn.StateParam(WATERMARK),
+                armed=beam.DoFn.StateParam(ARMED), step=beam.DoFn.StateParam(STEP),
+                pending=beam.DoFn.StateParam(PENDING), expiry=beam.DoFn.TimerParam(EXPIRY),
+                refine=beam.DoFn.TimerParam(REFINE)):
+    # No event-time timer fired for REFINE_SECONDS: the probe is probably ahead of the
+    # watermark. Bring it closer (moving a timer earlier is always safe) for a tighter bound.
+    known, armed_at = watermark.read(), armed.read()
+    current_step = step.read() or self.MIN_PROBE_STEP
+    if known is None or armed_at is None or current_step <= self.MIN_PROBE_STEP:
+      return
+    current_step = max(current_step // 4, self.MIN_PROBE_STEP)
+    step.write(current_step)
+    earliest = min(set(pending.read()) | {armed_at, known + current_step})
+    if earliest != armed_at:
+      expiry.set(Timestamp(micros=earliest))
+      armed.write(earliest)
+    refine.set(Timestamp.now() + self.REFINE_SECONDS)
+
+
+class _AllWindowsFn(beam.DoFn):
+  """(shard, (key, row)) -> (key, (start, end, row)) for each of the row's windows."""
+
+  def __init__(self, window_fn):
+    self._window_fn = window_fn
+
+  def process(self, element, timestamp=beam.DoFn.TimestampParam):
+    _, (key, row) = element
+    for w in self._window_fn.assign(beam_window.WindowFn.AssignContext(timestamp, element=row)):
+      yield (key, (w.start.micros, w.end.micros, row))
 
 
 class _CarriedWindows(beam_window.WindowFn):
@@ -395,12 +463,19 @@ class WindowAndAggregate(beam.PTransform):
     timed = rows | 'AssignEventTime' >> beam.ParDo(_AssignEventTimeFn(
         cfg, self._aggregate, self._pipeline_name)).with_output_types(
             Tuple[int, Any]).with_outputs(DEAD_LETTER_TAG, main=ROWS_TAG)
-    gated = timed[ROWS_TAG] | 'DetectLateData' >> beam.ParDo(
-        _DetectLateDataFn(cfg, self._pipeline_name)).with_input_types(
-            Tuple[int, Any]).with_output_types(Tuple[Any, Any]).with_outputs(
-            DEAD_LETTER_TAG, main=ROWS_TAG)
+    if _is_streaming(rows.pipeline):
+      gated = timed[ROWS_TAG] | 'DetectLateData' >> beam.ParDo(
+          _DetectLateDataFn(cfg, self._pipeline_name)).with_input_types(
+              Tuple[int, Any]).with_output_types(Tuple[Any, Any]).with_outputs(
+                  DEAD_LETTER_TAG, main=ROWS_TAG)
+      passed, late = gated[ROWS_TAG], gated[DEAD_LETTER_TAG]
+    else:
+      # Bounded input: the watermark reaches the end only after all input is read, so
+      # nothing can be late and the stateful gate is not needed.
+      passed = timed[ROWS_TAG] | 'AssignWindows' >> beam.ParDo(_AllWindowsFn(cfg.window_fn()))
+      late = rows.pipeline | 'NoLateData' >> beam.Create([])
     aggregates = (
-        gated[ROWS_TAG]
+        passed
         | 'WindowInto' >> beam.WindowInto(
             _CarriedWindows(cfg.window_fn()),
             trigger=cfg.trigger.build(streaming=_is_streaming(rows.pipeline)),
@@ -411,6 +486,6 @@ class WindowAndAggregate(beam.PTransform):
         | 'DropWindowBounds' >> beam.Map(lambda kv: (kv[0], kv[1][2]))
         | 'Aggregate' >> beam.CombinePerKey(AggregateFn(self._aggregate, self._schema))
         | 'FormatAggregates' >> beam.ParDo(FormatAggregates(self._aggregate)))
-    dead_letters = ((timed[DEAD_LETTER_TAG], gated[DEAD_LETTER_TAG])
+    dead_letters = ((timed[DEAD_LETTER_TAG], late)
                     | 'FlattenWindowDeadLetters' >> beam.Flatten())
     return FallibleResult(rows=aggregates, dead_letters=dead_letters)

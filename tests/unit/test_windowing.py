@@ -139,8 +139,38 @@ def test_element_beyond_late_capture_in_the_gates_blind_spot_is_not_lost():
             .advance_watermark_to(3 * 86400)
             .add_elements([at(3, row('a', 4))])
             .advance_watermark_to_infinity())
-  rows, dead = run(events, fixed(allowed_lateness_seconds=5))
+  rows, dead = run(events, fixed(allowed_lateness_seconds=5, late_capture_seconds=86400))
   assert len(rows) + len(dead) == 1
+
+
+def test_with_the_default_late_capture_even_a_very_late_blind_spot_element_is_aggregated():
+  events = (TestStream()
+            .advance_watermark_to(3 * 86400)
+            .add_elements([at(3, row('a', 4))])
+            .advance_watermark_to_infinity())
+  rows, dead = run(events, fixed(allowed_lateness_seconds=5))
+  assert dead == []
+  assert brief(rows) == [('a', '00', '10', 'LATE', 0, 1, 4)]
+
+
+def test_gate_climbs_to_a_jumped_watermark_by_probing():
+  # The watermark jumps 3 days ahead; then one old element per timer round arrives, each for
+  # a window no element was let into before. Learning only from window expiries, the gate
+  # would never know the watermark is past them (each would become a LATE pane). Its probes
+  # (step x4 per firing) climb to the watermark within a few rounds, so the later elements
+  # are late_data dead letters. Every element is accounted for either way.
+  day3 = 3 * 86400
+  events = TestStream().add_elements([at(1, row('a', 1))]).advance_watermark_to(day3)
+  for i in range(1, 13):
+    events = events.add_elements([at(1000 * i, row(f'k{i:02d}', i))]).advance_watermark_to(
+        day3 + i)
+  rows, dead = run(events.advance_watermark_to_infinity(), fixed(allowed_lateness_seconds=5))
+  late = sorted(json.loads(d['payloadString'])['k'] for d in dead)
+  aggregated = sorted(r['k'] for r in rows if r['k'] != 'a')
+  assert aggregated == ['k01', 'k02', 'k03']  # while the probes climb
+  assert late == [f'k{i:02d}' for i in range(4, 13)]
+  assert all(d['errorType'] == 'late_data' for d in dead)
+  assert all(r['pane_timing'] == 'LATE' for r in rows if r['k'] != 'a')
 
 
 def test_early_firings_by_count_then_on_time():
