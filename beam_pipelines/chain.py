@@ -8,7 +8,7 @@
 same events through both and compares what lands in BigQuery.
 """
 
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 import apache_beam as beam
 from apache_beam.transforms.window import GlobalWindows
@@ -25,7 +25,7 @@ class PipelineOutputs(NamedTuple):
   rows: beam.PCollection
   dead_letters: beam.PCollection
   unwritable_dead_letters: beam.PCollection
-  aggregates: Optional[beam.PCollection] = None
+  aggregates: beam.PCollection | None = None
 
 
 def build_chain(p, cfg):

@@ -85,7 +85,7 @@ class RunningPipeline:
 
 def streaming_summary(counters):
   """build_summary plus what a streaming run adds: messages read, duplicates, windows."""
-  get = lambda ns, name: counters.get((ns, name), 0)  # noqa: E731
+  get = lambda ns, name: counters.get((ns, name), 0)
   return build_summary(counters, extra={
       'messages_read': get('read', 'records') + get('dedup', 'duplicates'),
       'duplicates_removed': get('dedup', 'duplicates'),

@@ -17,8 +17,11 @@ import sys
 import threading
 import time
 
-from beam_pipelines.local_emulators import (BigQueryEmulator, PubSubEmulator,
-                                            prepare_duckdb_extensions)
+from beam_pipelines.local_emulators import (
+  BigQueryEmulator,
+  PubSubEmulator,
+  prepare_duckdb_extensions,
+)
 from beam_pipelines.streaming_options import parse_duration
 from beam_pipelines.summary import format_summary
 

@@ -6,7 +6,6 @@ here subclasses it directly and defines each flag exactly once across the suite.
 
 import re
 from dataclasses import dataclass
-from typing import Optional
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
@@ -14,8 +13,13 @@ from beam_pipelines.options import ConfigError, _convert
 from transforms.aggregates import AggregateConfig
 from transforms.pubsub_source import DEDUPE_MODES, PubSubSourceConfig
 from transforms.sinks import BigQuerySinkConfig
-from transforms.windowing import (ACCUMULATION_MODES, DEFAULT_LATE_CAPTURE_SECONDS,
-                                  WINDOW_KINDS, TriggerConfig, WindowConfig)
+from transforms.windowing import (
+  ACCUMULATION_MODES,
+  DEFAULT_LATE_CAPTURE_SECONDS,
+  WINDOW_KINDS,
+  TriggerConfig,
+  WindowConfig,
+)
 
 AGGREGATE_TABLE_SUFFIX = '_aggregates'
 _DURATION = re.compile(r'^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$')
@@ -200,7 +204,7 @@ class PubSubToBigQueryConfig:
   sink: BigQuerySinkConfig
   dead_letters: object
   pipeline_name: str
-  windowing: Optional[AggregationConfig] = None
+  windowing: AggregationConfig | None = None
 
 
 def pubsub_to_bigquery_config(options):

@@ -13,7 +13,6 @@ import decimal
 import fractions
 import json
 from dataclasses import dataclass
-from typing import Tuple
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -41,11 +40,11 @@ class AggregateConfig:
     sum_fields / min_fields / max_fields / distinct_fields: dotted paths of non-repeated
       fields. Sums need a numeric type; min/max any orderable type.
   """
-  key_fields: Tuple[str, ...] = ()
-  sum_fields: Tuple[str, ...] = ()
-  min_fields: Tuple[str, ...] = ()
-  max_fields: Tuple[str, ...] = ()
-  distinct_fields: Tuple[str, ...] = ()
+  key_fields: tuple[str, ...] = ()
+  sum_fields: tuple[str, ...] = ()
+  min_fields: tuple[str, ...] = ()
+  max_fields: tuple[str, ...] = ()
+  distinct_fields: tuple[str, ...] = ()
 
   def __post_init__(self):
     for name in ('key_fields', 'sum_fields', 'min_fields', 'max_fields', 'distinct_fields'):

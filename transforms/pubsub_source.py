@@ -32,7 +32,7 @@ for tests and local runs; it has no effect on any other runner.
 import logging
 import threading
 from dataclasses import dataclass
-from typing import Any, Optional, Tuple
+from typing import Any
 
 import apache_beam as beam
 from apache_beam.coders import BooleanCoder
@@ -41,7 +41,12 @@ from apache_beam.transforms import userstate
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.utils.timestamp import Timestamp
 
-from transforms.errors import (DEAD_LETTER_TAG, ROWS_TAG, FallibleResult, make_dead_letter)
+from transforms.errors import (
+  DEAD_LETTER_TAG,
+  ROWS_TAG,
+  FallibleResult,
+  make_dead_letter,
+)
 from transforms.messages import RawMessage
 
 _LOG = logging.getLogger(__name__)
@@ -64,13 +69,13 @@ class PubSubSourceConfig:
     dedupe_seconds: how long (processing time) an id is remembered by the in-pipeline step.
     direct_runner_pull_timeout: seconds an idle pull waits on the DirectRunner (Beam: 30).
   """
-  subscription: Optional[str] = None
-  topic: Optional[str] = None
-  id_attribute: Optional[str] = None
-  timestamp_attribute: Optional[str] = None
+  subscription: str | None = None
+  topic: str | None = None
+  id_attribute: str | None = None
+  timestamp_attribute: str | None = None
   dedupe: str = 'auto'
   dedupe_seconds: float = DEFAULT_DEDUPE_SECONDS
-  direct_runner_pull_timeout: Optional[float] = None
+  direct_runner_pull_timeout: float | None = None
 
   def __post_init__(self):
     if bool(self.subscription) == bool(self.topic):
@@ -283,9 +288,9 @@ class ReadPubSub(beam.PTransform):
         timestamp_attribute=config.timestamp_attribute if native_timestamp else None)
     if pipeline_dedupe:
       keyed = messages | 'KeyById' >> beam.ParDo(_KeyById(config.id_attribute)).with_output_types(
-          Tuple[str, Any]).with_outputs('no_id', main='keyed')
+          tuple[str, Any]).with_outputs('no_id', main='keyed')
       unique = keyed.keyed | 'DedupeById' >> beam.ParDo(
-          _DedupeByIdFn(config.dedupe_seconds)).with_input_types(Tuple[str, Any])
+          _DedupeByIdFn(config.dedupe_seconds)).with_input_types(tuple[str, Any])
       messages = (unique, keyed.no_id) | 'MergeUnique' >> beam.Flatten()
     outputs = messages | 'ToRawMessage' >> beam.ParDo(_ToRawMessageFn(
         config.timestamp_attribute, parse_attribute=not native_timestamp)).with_outputs(

@@ -29,19 +29,25 @@ never lost. Batch (bounded) pipelines skip the gate: nothing is late there. See 
 import json
 import zlib
 from dataclasses import dataclass, field
-from typing import Any, Optional, Tuple
+from typing import Any
 
 import apache_beam as beam
 from apache_beam.coders import VarIntCoder
 from apache_beam.metrics import Metrics
 from apache_beam.transforms import trigger as triggers
-from apache_beam.transforms import userstate, window as beam_window
+from apache_beam.transforms import userstate
+from apache_beam.transforms import window as beam_window
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.utils.timestamp import Duration, Timestamp
 
 from transforms.aggregates import AggregateConfig, AggregateFn, FormatAggregates, key_of
-from transforms.errors import (DEAD_LETTER_TAG, ROWS_TAG, FallibleResult, make_dead_letter,
-                               format_timestamp)
+from transforms.errors import (
+  DEAD_LETTER_TAG,
+  ROWS_TAG,
+  FallibleResult,
+  format_timestamp,
+  make_dead_letter,
+)
 from transforms.schema import load_schema
 
 WINDOW_KINDS = ('fixed', 'sliding', 'session')
@@ -64,8 +70,8 @@ class TriggerConfig:
     accumulation: ``discarding`` (each pane aggregates only its new elements) or
       ``accumulating`` (each pane aggregates everything so far in the window).
   """
-  early_after_seconds: Optional[float] = None
-  early_after_count: Optional[int] = None
+  early_after_seconds: float | None = None
+  early_after_count: int | None = None
   late_after_count: int = 1
   accumulation: str = 'discarding'
 
@@ -124,10 +130,10 @@ class WindowConfig:
       learns the watermark on its own. More shards spread load on Dataflow; fewer learn faster.
   """
   kind: str = 'fixed'
-  size_seconds: Optional[float] = None
-  period_seconds: Optional[float] = None
-  gap_seconds: Optional[float] = None
-  event_time_field: Optional[str] = None
+  size_seconds: float | None = None
+  period_seconds: float | None = None
+  gap_seconds: float | None = None
+  event_time_field: str | None = None
   allowed_lateness_seconds: float = 0.0
   trigger: TriggerConfig = field(default_factory=TriggerConfig)
   late_capture_seconds: float = DEFAULT_LATE_CAPTURE_SECONDS
@@ -251,7 +257,7 @@ class _DetectLateDataFn(beam.DoFn):
   REFINE = userstate.TimerSpec('refine', TimeDomain.REAL_TIME)
   MIN_PROBE_STEP = _MICROS
   MAX_PROBE_STEP = 7 * 24 * 3600 * _MICROS
-  REFINE_SECONDS = 0.5
+  REFINE_SECONDS = 2.0
 
   def __init__(self, window_config, pipeline_name):
     self._window_fn = window_config.window_fn()
@@ -462,11 +468,11 @@ class WindowAndAggregate(beam.PTransform):
     cfg = self._window
     timed = rows | 'AssignEventTime' >> beam.ParDo(_AssignEventTimeFn(
         cfg, self._aggregate, self._pipeline_name)).with_output_types(
-            Tuple[int, Any]).with_outputs(DEAD_LETTER_TAG, main=ROWS_TAG)
+            tuple[int, Any]).with_outputs(DEAD_LETTER_TAG, main=ROWS_TAG)
     if _is_streaming(rows.pipeline):
       gated = timed[ROWS_TAG] | 'DetectLateData' >> beam.ParDo(
           _DetectLateDataFn(cfg, self._pipeline_name)).with_input_types(
-              Tuple[int, Any]).with_output_types(Tuple[Any, Any]).with_outputs(
+              tuple[int, Any]).with_output_types(tuple[Any, Any]).with_outputs(
                   DEAD_LETTER_TAG, main=ROWS_TAG)
       passed, late = gated[ROWS_TAG], gated[DEAD_LETTER_TAG]
     else:

@@ -8,9 +8,9 @@ import os
 import time
 
 import pytest
+from streaming_helpers import publish, query, table_rows, wait_for
 
 from beam_pipelines import files_to_bigquery, pubsub_to_bigquery
-from streaming_helpers import publish, query, table_rows, wait_for
 
 pytestmark = pytest.mark.emulator
 

@@ -7,9 +7,9 @@ import time
 
 import pytest
 from apache_beam.runners.runner import PipelineState
+from streaming_helpers import publish, table_rows, wait_for
 
 from beam_pipelines import pubsub_to_bigquery
-from streaming_helpers import publish, query, table_rows, wait_for
 
 pytestmark = pytest.mark.emulator
 
@@ -141,3 +141,37 @@ def test_windowed_aggregates_and_late_data_dead_letter(tmp_path, bigquery_emulat
   assert [r['event_id'] for r in rows] == ['e1', 'e2', 'e3', 'e4', 'e5', 'late']
   assert counters[('window', 'late_data')] == 1
   assert elapsed < 30, f'streaming e2e took {elapsed:.1f}s'
+
+
+def test_reads_a_topic_through_a_temporary_subscription(tmp_path, bigquery_emulator, bq_client,
+                                                        bq_dataset, pubsub_topic):
+  from google.cloud import pubsub_v1
+  topic, _ = pubsub_topic
+  table = f'{bigquery_emulator.project}:{bq_dataset}.events'
+  schema = tmp_path / 'schema.json'
+  schema.write_text(json.dumps(SCHEMA))
+  running = pubsub_to_bigquery.start([
+      '--input_topic', topic, '--schema', str(schema), '--output_table', table,
+      '--pubsub_pull_timeout', '0.5s'])
+  try:
+    publisher = pubsub_v1.PublisherClient()
+    # The DirectRunner creates its subscription when the read first runs; only messages
+    # published after that reach it.
+    subscriptions = wait_for(lambda: list(publisher.list_topic_subscriptions(topic=topic)),
+                             lambda subs: any('/beam_' in s for s in subs), timeout=15)
+    assert any('/beam_' in s for s in subscriptions), subscriptions
+    publish(topic, [(b'{"event_id": "t1", "n": 1}', {}), (b'{"event_id": "t2"}', {})])
+    rows = wait_for(lambda: table_rows(bq_client, f'{bq_dataset}.events', 'event_id'),
+                    lambda r: len(r) >= 2, timeout=15)
+  finally:
+    state = running.cancel()
+    # Beam deletes its temporary subscription only when the transform is garbage-collected;
+    # until then a cancelled executor thread may keep pulling (and retrying once the
+    # emulator is gone), delaying interpreter exit by about a minute. Delete it now.
+    subscriber = pubsub_v1.SubscriberClient()
+    for name in publisher.list_topic_subscriptions(topic=topic):
+      if '/beam_' in name:
+        subscriber.delete_subscription(subscription=name)
+  assert state == PipelineState.CANCELLED
+  assert rows == [{'event_id': 't1', 'kind': None, 'n': 1},
+                  {'event_id': 't2', 'kind': None, 'n': None}]

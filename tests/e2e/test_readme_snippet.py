@@ -12,7 +12,6 @@ import re
 import time
 
 import pytest
-
 from streaming_helpers import publish, query, wait_for
 
 pytestmark = pytest.mark.emulator
@@ -24,7 +23,7 @@ def snippet(name):
   with open(os.path.join(REPO, 'README.md'), encoding='utf-8') as f:
     text = f.read()
   match = re.search(r'<!-- compose-snippet:' + name + r' -->\s*```python\n(.*?)```', text,
-                    re.S)
+                    re.DOTALL)
   assert match, f'README.md has no compose-snippet:{name} code block'
   return match.group(1)
 
