@@ -99,3 +99,30 @@ def test_dataflow_dedupes_natively_dry_run():
   # The read payload carries the subscription, the timestamp attribute and the id label.
   assert SUB.encode() in read.spec.payload
   assert b'\x1a\x02ts' in read.spec.payload and b'\x08event_id' in read.spec.payload
+
+
+def test_message_becomes_a_raw_message_with_id_times_and_attributes():
+  import datetime
+
+  from apache_beam.io.gcp.pubsub import PubsubMessage
+  from apache_beam.transforms.window import TimestampedValue
+  from apache_beam.utils.timestamp import Timestamp
+
+  from transforms.pubsub_source import _ToRawMessageFn
+  published = datetime.datetime(2026, 11, 26, 12, 0, 0, tzinfo=datetime.timezone.utc)
+  fn = _ToRawMessageFn('ts', parse_attribute=True)
+  message = PubsubMessage(b'{"a": 1}', {'ts': '2026-11-26T11:59:58Z', 'k': 'v'},
+                          message_id='m-42', publish_time=published)
+  [out] = list(fn.process(message, timestamp=Timestamp.from_utc_datetime(published)))
+  assert isinstance(out, TimestampedValue)
+  assert out.timestamp == Timestamp.from_rfc3339('2026-11-26T11:59:58Z')
+  raw = out.value
+  assert raw.payload == b'{"a": 1}'
+  assert raw.attributes == {'ts': '2026-11-26T11:59:58Z', 'k': 'v'}
+  assert raw.source_id == 'm-42'
+  assert raw.ingest_time == published.timestamp()
+  assert raw.event_time == published.timestamp() - 2
+  # Without the attribute: publish time stays the element time, event_time unknown.
+  [plain] = list(fn.process(PubsubMessage(b'x', {}, message_id='m-43', publish_time=published),
+                            timestamp=Timestamp.from_utc_datetime(published)))
+  assert (plain.source_id, plain.event_time) == ('m-43', None)
