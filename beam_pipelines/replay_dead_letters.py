@@ -26,7 +26,6 @@ dead-letter lines are counted as ``unreadable``. The summary printed at the end 
 import base64
 import json
 import logging
-import sys
 
 import apache_beam as beam
 from apache_beam import coders
@@ -257,14 +256,8 @@ def summarize(counters):
 
 def run(argv=None, print_summary=True):
   """Parses argv, replays, returns (result, summary dict)."""
-  argv = list(sys.argv[1:] if argv is None else argv)
-  argv += opts.default_runner(argv, 'FnApiRunner') + opts.emulator_defaults(argv)
-  options = PipelineOptions(argv)
-  try:
-    cfg = replay_config(options)
-  except opts.ConfigError as e:
-    print(f'replay_dead_letters: error: {e}', file=sys.stderr)
-    raise SystemExit(2) from None
+  options, cfg = opts.options_and_config(argv, 'replay_dead_letters', 'FnApiRunner',
+                                         replay_config)
   with beam.Pipeline(options=options) as p:
     build_pipeline(p, cfg)
   summary = summarize(collect_counters(p.result))
