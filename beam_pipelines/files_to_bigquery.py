@@ -54,7 +54,8 @@ def build_pipeline(p, cfg):
   dead_letters = ((*stage_dead_letters, sink_failures)
                   | 'FlattenDeadLetters' >> beam.Flatten())
   if cfg.masking is not None:  # dead letters of every stage are masked before being written
-    dead_letters = masking_options.mask_dead_letters(dead_letters, cfg.masking, masked)
+    dead_letters = masking_options.mask_dead_letters(dead_letters, cfg.masking, masked,
+                                                     csv=cfg.source.csv)
   unwritable = dead_letters | 'WriteDeadLetters' >> WriteDeadLetters(
       cfg.dead_letters, pipeline_name=cfg.pipeline_name)
   return PipelineOutputs(rows=rows, dead_letters=dead_letters,
