@@ -46,7 +46,9 @@ def parse_payload(payload, attributes, csv_config):
 def lenient_cells(payload, csv_config):
   """Every cell a lenient reader finds in the payload (for scrubbing messages and erase-list
   checks only: never used to decide what is kept)."""
-  text = payload.decode(csv_config.encoding, errors='replace')
+  # An undecodable byte splits a cell: the parts on either side may be quoted on their own.
+  text = payload.decode(csv_config.encoding, errors='replace').replace('\ufffd',
+                                                                       csv_config.delimiter)
   cells = []
   try:
     for row in csv.reader(io.StringIO(text, newline=''), delimiter=csv_config.delimiter,
