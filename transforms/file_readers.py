@@ -186,7 +186,7 @@ class ReadCsvFn(_FileReaderFn):
       seen[name.lower()] = i
     expected = self._csv.columns
     if expected and [n.lower() for n in names] != [c.lower() for c in expected]:
-      first = next((i for i, (a, b) in enumerate(zip(names, expected), start=1)
+      first = next((i for i, (a, b) in enumerate(zip(names, expected, strict=False), start=1)
                     if a.lower() != b.lower()), min(len(names), len(expected)) + 1)
       return (f'the header differs from the configured columns {list(expected)!r} '
               f'({len(names)} names, first difference at column {first})')

@@ -199,7 +199,7 @@ def _csv_cells(record):
 def csv_bad_lines():
   """(CSV record bytes, expected errorType) for the parse and validate stages of CSV."""
   e1 = _csv_cells(good_records()[0])
-  row = dict(zip(CSV_COLUMNS, e1))
+  row = dict(zip(CSV_COLUMNS, e1, strict=True))
 
   def line(**changes):
     return _csv_line([changes.get(c, row[c]) for c in CSV_COLUMNS])
@@ -231,7 +231,7 @@ def write_csv(directory):
     f.write(b'\n'.join(lines) + b'\n')
   # Another column order, without user_id: missing_required (an empty STRING cell is '').
   other = [c for c in CSV_COLUMNS if c != 'user_id'][::-1]
-  row = dict(zip(CSV_COLUMNS, _csv_cells(good_records()[0])), event_id='b4')
+  row = dict(zip(CSV_COLUMNS, _csv_cells(good_records()[0]), strict=True), event_id='b4')
   with open(os.path.join(directory, 'events-other.csv'), 'wb') as f:
     f.write(_csv_line(other) + b'\n' + _csv_line([row[c] for c in other]) + b'\n')
   header_row = ['h1', '', '', PII['tail_id'], PII['header_email'], '', PII['header_name']]

@@ -351,8 +351,11 @@ class MaskDeadLetters(beam.PTransform):
     (tolerantly: a value a method cannot handle becomes ``[REDACTED]``; kept values and
     unknown fields under ``default: keep`` are pattern-redacted). JSON-like text that does
     not parse (truncated, invalid UTF-8) is scrubbed token by token: every value is
-    ``[REDACTED]`` unless its key names only kept fields. Anything else (not JSON) is
-    replaced by a keyed hash.
+    ``[REDACTED]`` unless its key names only kept fields. A CSV record (attribute
+    ``format: csv``, or any raw payload when ``csv`` is given) is mapped onto its
+    ``csv_columns`` attribute (else ``csv.columns``), masked with the policy as text cells and
+    written back as CSV with the kept columns (``csv_columns`` updated). Anything else (not
+    JSON, or CSV that does not map onto its columns) is replaced by a keyed hash.
   - ``redact``: pattern redaction only (e-mails, phones, IPs, card numbers, IBANs); names,
     ids and other unshaped values survive. Readable, weaker.
   - ``drop``: the payload is replaced by ``hmac-sha256:<key_id>:<hex>``.
