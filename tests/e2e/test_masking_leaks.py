@@ -9,6 +9,9 @@ carry RECORD/REPEATED columns, so it has a flat schema and policy with the same 
 
 The ``mask`` stage cannot fail on valid rows by itself: the test injects a fault into the
 ``redact`` method for one seeded value (``PII['maskfail']``) so that stage is exercised too.
+The ``sink`` stage is provoked for real: the output table is created beforehand with column
+``channel`` as INT64 (the pipeline's masked schema says STRING), so BigQuery rejects the one
+row that has a channel (``e5``) and the sink returns it as a dead letter.
 """
 
 import base64
@@ -47,6 +50,7 @@ SCHEMA = [
     {'name': 'items', 'type': 'RECORD', 'mode': 'REPEATED', 'fields': [
         {'name': 'sku', 'type': 'STRING'}, {'name': 'gift_for', 'type': 'STRING'}]},
     {'name': 'notes', 'type': 'STRING'},
+    {'name': 'channel', 'type': 'STRING'},
 ]
 POLICY = """
 version: 1
@@ -65,17 +69,19 @@ fields:
   device.ip: {method: generalize, to: network}
   items.sku: keep
   items.gift_for: tokenize
+  channel: keep
 """
 # CSV is flat: the same columns without RECORDs (and no REPEATED items), the same methods.
 CSV_COLUMNS = ['event_id', 'seen', 'n', 'user_id', 'email', 'phone', 'name', 'born', 'city',
-               'country', 'ip', 'gift_for', 'notes', 'ssn']
+               'country', 'ip', 'gift_for', 'notes', 'ssn', 'channel']
 CSV_SCHEMA = (
     [{'name': 'event_id', 'type': 'STRING', 'mode': 'REQUIRED'},
      {'name': 'seen', 'type': 'TIMESTAMP'}, {'name': 'n', 'type': 'INT64'},
      {'name': 'user_id', 'type': 'STRING', 'mode': 'REQUIRED'}]
     + [{'name': c, 'type': 'STRING'} for c in ('email', 'phone', 'name')]
     + [{'name': 'born', 'type': 'DATE'}]
-    + [{'name': c, 'type': 'STRING'} for c in ('city', 'country', 'ip', 'gift_for', 'notes')])
+    + [{'name': c, 'type': 'STRING'}
+       for c in ('city', 'country', 'ip', 'gift_for', 'notes', 'channel')])
 CSV_POLICY = """
 version: 1
 default: drop
@@ -92,6 +98,7 @@ fields:
   country: keep
   ip: {method: generalize, to: network}
   gift_for: tokenize
+  channel: keep
 """
 ERASED = 'subj-LEAK-ERASED-77'
 # Every value below is personal data that must not appear in any output, anywhere.
@@ -108,6 +115,8 @@ PII = {
     # only in damaged file tails (read-stage dead letters)
     'tail_name': 'Tailend Leakfoot', 'tail_email': 'tailend.leakfoot@leak-mail.example',
     'tail_id': 'subj-LEAK-TAIL-9',
+    # a good record BigQuery rejects (stage sink)
+    'sinkfail_id': 'subj-LEAK-0005', 'sinkfail_email': 'sinkfail.leaker@leak-mail.example',
     # a CSV file whose first row (read as its header) is a data row
     'header_name': 'Headrow Leaksmith', 'header_email': 'headrow@leak-mail.example',
 }
@@ -120,12 +129,15 @@ def good_records():
                 'name': PII['name'], 'born': PII['born'],
                 'address': {'city': PII['city'], 'country': 'GB'}},
        'device': {'ip': PII['ip']}, 'items': [{'sku': 'SKU-1', 'gift_for': PII['gift']}],
-       'notes': PII['notes'], 'ssn': PII['ssn']},
-      {'event_id': 'e2', 'user': {'id': PII['id2'], 'email': PII['email2'],
-                                  'phone': PII['phone2']}},
+       'notes': PII['notes'], 'ssn': PII['ssn'], 'channel': '1'},
+      {'event_id': 'e2', 'channel': '2', 'user': {'id': PII['id2'], 'email': PII['email2'],
+                                                  'phone': PII['phone2']}},
       {'event_id': 'e3', 'user': {'id': ERASED, 'email': PII['erased_email']}},
       {'event_id': 'e4', 'user': {'id': PII['maskfail_id'], 'name': PII['maskfail'],
                                   'email': PII['email']}},
+      {'event_id': 'e5', 'channel': 'web', 'user': {
+          'id': PII['sinkfail_id'], 'email': PII['sinkfail_email'], 'name': PII['name'],
+          'phone': PII['phone']}},
   ]
 
 
@@ -173,7 +185,7 @@ def write_jsonl(directory):
 
 
 JSONL_DEAD = [t for line, t in bad_records() if b'ERASED' not in line] + [
-    'unreadable_file', 'mask_failed']
+    'unreadable_file', 'mask_failed', 'bigquery_insert:invalid']
 
 
 # ---- CSV -----------------------------------------------------------------------------------
@@ -193,7 +205,7 @@ def _csv_cells(record):
           (user.get('address') or {}).get('city', ''),
           (user.get('address') or {}).get('country', ''),
           (record.get('device') or {}).get('ip', ''), items[0].get('gift_for', ''),
-          record.get('notes', ''), record.get('ssn', '')]
+          record.get('notes', ''), record.get('ssn', ''), record.get('channel', '')]
 
 
 def csv_bad_lines():
@@ -241,7 +253,7 @@ def write_csv(directory):
 
 
 CSV_DEAD = [t for raw, t in csv_bad_lines() if ERASED.encode() not in raw] + [
-    'invalid_csv', 'csv_invalid_header', 'mask_failed']
+    'invalid_csv', 'csv_invalid_header', 'mask_failed', 'bigquery_insert:invalid']
 
 
 # ---- Avro ----------------------------------------------------------------------------------
@@ -271,6 +283,7 @@ AVRO_SCHEMA = {'type': 'record', 'name': 'Event', 'fields': [
             {'name': 'gift_for', **_nullable('string')}]}}, 'default': []},
     {'name': 'notes', **_nullable('string')},
     {'name': 'ssn', **_nullable('string')},
+    {'name': 'channel', **_nullable('string')},
     # not in the table schema; invalid JSON text in it makes the record unencodable (read)
     {'name': 'extra', **_nullable({'type': 'string', 'sqlType': 'JSON'})},
 ]}
@@ -322,7 +335,7 @@ def write_avro(directory):
 
 
 AVRO_DEAD = [t for r, t in avro_bad_records() if r['user'].get('id') != ERASED] + [
-    'corrupt_avro_block', 'mask_failed']
+    'corrupt_avro_block', 'mask_failed', 'bigquery_insert:invalid']
 
 
 # ---- Parquet -------------------------------------------------------------------------------
@@ -335,7 +348,7 @@ PARQUET_TYPED = pa.schema([
     ('event_id', pa.string()), ('seen', pa.timestamp('us', tz='UTC')), ('n', pa.int64()),
     ('user', _PQ_USER), ('device', pa.struct([('ip', pa.string())])),
     ('items', pa.list_(pa.struct([('sku', pa.string()), ('gift_for', pa.string())]))),
-    ('notes', pa.string()), ('ssn', pa.string()),
+    ('notes', pa.string()), ('ssn', pa.string()), ('channel', pa.string()),
     ('session', pa.duration('s')),  # no JSON form: a row with one is unencodable (read)
 ])
 # A second file with loose types: strings where the table wants TIMESTAMP, DATE, INT64.
@@ -395,7 +408,7 @@ def write_parquet(directory):
 
 
 PARQUET_DEAD = [t for _, r, t in parquet_bad_records() if r['user'].get('id') != ERASED] + [
-    'corrupt_parquet', 'mask_failed']
+    'corrupt_parquet', 'mask_failed', 'bigquery_insert:invalid']
 
 
 # ---- the cases -----------------------------------------------------------------------------
@@ -475,6 +488,20 @@ def _inject_mask_fault(monkeypatch):
   monkeypatch.setattr(redact, 'compile', faulty_compile)
 
 
+def _create_table_the_sink_rejects_e5_in(client, project, table, case):
+  """The output table, created before the run with the masked schema except ``channel``
+  INT64: e1 and e2 (channel '1', '2': BigQuery converts them) are written; e5's masked row
+  (channel 'web') is rejected by BigQuery itself (stage sink)."""
+  from google.cloud import bigquery
+
+  from transforms.masking import masked_schema
+  fields = masked_schema(case.schema, case.policy).to_json()['fields']
+  [channel] = [f for f in fields if f['name'] == 'channel']
+  channel['type'] = 'INT64'
+  client.create_table(bigquery.Table(f'{project}.{table}', schema=[
+      bigquery.SchemaField.from_api_repr(f) for f in fields]))
+
+
 def _attributes(dead_letter):
   return {a['key']: a['value'] for a in dead_letter['attributes']}
 
@@ -505,6 +532,8 @@ def test_no_raw_pii_in_any_output(tmp_path, bigquery_emulator, bq_client, bq_dat
   monkeypatch.setenv('LEAK_TEST_MASKING_KEY', 'leak-test-key-0123456789abcdef')
   _inject_mask_fault(monkeypatch)
   case = CASES[input_format]
+  _create_table_the_sink_rejects_e5_in(bq_client, bigquery_emulator.project,
+                                       f'{bq_dataset}.events', case)
   (tmp_path / 'erase.txt').write_text(ERASED + '\n')
   _, argv = _run(tmp_path, case, input_format, [
       '--output_table', f'{bq_dataset}.events',
@@ -551,7 +580,7 @@ def test_no_raw_pii_in_any_output(tmp_path, bigquery_emulator, bq_client, bq_dat
   assert 'notes' not in e1 and 'ssn' not in e1
   assert sorted(d['errorType'] for d in dead) == sorted(case.dead_letter_types)
   stages = {d['stage'] for d in dead}
-  assert {'read', 'validate', 'mask'} <= stages and ('parse' in stages) == (
+  assert {'read', 'validate', 'mask', 'sink'} <= stages and ('parse' in stages) == (
       input_format in ('jsonl', 'csv'))
   masking = {d['errorType']: _attributes(d)['payload_masking'] for d in dead}
   if dead_letter_payload == 'drop':
@@ -574,6 +603,11 @@ def test_no_raw_pii_in_any_output(tmp_path, bigquery_emulator, bq_client, bq_dat
     if input_format in ('avro', 'parquet'):
       assert masking['unencodable_record'] == 'policy'  # a read-stage payload, as JSON
   assert masking['mask_failed'] == 'premasked'
+  sink_dead = next(d for d in dead if d['stage'] == 'sink')
+  sink_row = json.loads(_payload_text(sink_dead))  # the masked row, as BigQuery refused it
+  assert sink_row['event_id'] == 'e5' and sink_row['channel'] == 'web'
+  assert _dig(sink_row, paths['email']) == '***@leak-mail.example'
+  assert masking[sink_dead['errorType']] == 'premasked'
   mask_dead = next(d for d in dead if d['errorType'] == 'mask_failed')
   assert _payload_text(mask_dead).startswith('hmac-sha256:')
   assert 'Zebulon' not in haystacks.get('error table', haystacks.get('dead-letter files'))
@@ -601,12 +635,12 @@ def test_output_table_has_the_masked_schema(tmp_path, bigquery_emulator, bq_clie
                         print_summary=False)
   table = bq_client.get_table(f'{bq_dataset}.events')
   fields = {f.name: f for f in table.schema}
-  assert sorted(fields) == ['device', 'event_id', 'items', 'n', 'seen', 'user']
+  assert sorted(fields) == ['channel', 'device', 'event_id', 'items', 'n', 'seen', 'user']
   user = {f.name: (f.field_type, f.mode) for f in fields['user'].fields}
   assert user['born'] == ('DATE', 'NULLABLE') and user['id'] == ('STRING', 'REQUIRED')
   assert [f.name for f in fields['items'].fields] == ['sku', 'gift_for']
   rows = {r['event_id']: dict(r.items()) for r in bq_client.list_rows(table)}
-  assert sorted(rows) == ['e1', 'e2', 'e3', 'e4']  # no erase list, no injected fault
+  assert sorted(rows) == ['e1', 'e2', 'e3', 'e4', 'e5']  # no erase list, no fault, no trap
   assert str(rows['e1']['user']['born']) == '1971-01-01'
   assert rows['e1']['items'][0]['gift_for'].startswith('tok_k')
 
