@@ -257,6 +257,13 @@ def test_property_dead_letter_masking_never_emits_pii(subject, name, email_local
     assert 'PII' not in text, (mode, text)
 
 
+def test_scrub_message_pairs_quotes_around_long_values():
+  # A list repr (an exception message) whose first value is long: the quotes must still pair
+  # up value by value, or the second value ends up outside quotes.
+  text = scrub_message("header: ['" + 'x' * 70 + "', 'Marguerite Yourcenar']")
+  assert text == "header: ['[REDACTED]', '[REDACTED]']"
+
+
 def test_scrub_message_handles_a_preview_cut_right_after_a_backslash():
   # Found by the property test: _preview cut the repr after a backslash ("...\" + "...").
   from transforms.bq_types import _preview
