@@ -91,7 +91,8 @@ def build_chain(p, cfg):
     aggregates = windowed.rows
   dead_letters = tuple(dead) | 'FlattenDeadLetters' >> beam.Flatten()
   if masking is not None:  # dead letters of every stage are masked before being written
-    dead_letters = masking_options.mask_dead_letters(dead_letters, masking, masked)
+    dead_letters = masking_options.mask_dead_letters(
+        dead_letters, masking, masked, csv=getattr(cfg.source, 'csv', None))
   unwritable = dead_letters | 'WriteDeadLetters' >> WriteDeadLetters(
       cfg.dead_letters, pipeline_name=name)
   return PipelineOutputs(rows=rows, dead_letters=dead_letters,

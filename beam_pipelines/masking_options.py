@@ -145,10 +145,11 @@ def mask_rows(rows, masking, pipeline_name=None):
   return MaskedRows(result.rows, result.dead_letters, erase)
 
 
-def mask_dead_letters(dead_letters, masking, masked_rows=None):
+def mask_dead_letters(dead_letters, masking, masked_rows=None, csv=None):
   """Applies ``MaskDeadLetters`` (step 'MaskDeadLetters') to the flattened dead letters of
-  every stage; pass ``mask_rows``' result to share its erase list. Identity when ``masking``
-  is None."""
+  every stage; pass ``mask_rows``' result to share its erase list, and the source's
+  ``CsvFormat`` when it reads CSV (CSV payloads are then masked cell by cell). Identity when
+  ``masking`` is None."""
   if masking is None:
     return dead_letters
   erase = masked_rows.erase_ids if masked_rows is not None else None
@@ -159,4 +160,4 @@ def mask_dead_letters(dead_letters, masking, masked_rows=None):
         masking.erase_list, masking.project)
   return dead_letters | 'MaskDeadLetters' >> MaskDeadLetters(
       masking.policy, masking.policy.schema, masking.key, mode=masking.dead_letter_payload,
-      subject_field=masking.subject_field, erase_ids=erase)
+      subject_field=masking.subject_field, erase_ids=erase, csv=csv)

@@ -169,15 +169,25 @@ class ReadCsvFn(_FileReaderFn):
       yield raw.decode(encoding, 'surrogateescape')
 
   def _header_problem(self, cells, error):
+    # The header's cells are not quoted here: this text is logged before any masking, and a
+    # "header" that is really a data row (a file without one) holds personal data. The dead
+    # letter's payload keeps the row (masked by MaskDeadLetters when a policy is set).
     if cells is None:
       return f'the header row is not valid CSV: {error}'
     names = [c.strip() for c in cells]
     if any(not n for n in names):
-      return f'the header row has an empty column name: {cells!r}'
-    if len({n.lower() for n in names}) != len(names):
-      return f'the header row repeats a column name: {cells!r}'
+      return (f'the header row has an empty column name (column '
+              f'{names.index("") + 1} of {len(names)})')
+    seen = {}
+    for i, name in enumerate(names, start=1):
+      if name.lower() in seen:
+        return (f'the header row repeats a column name (columns {seen[name.lower()]} and '
+                f'{i})')
+      seen[name.lower()] = i
     expected = self._csv.columns
     if expected and [n.lower() for n in names] != [c.lower() for c in expected]:
-      return (f'the header {names!r} differs from the configured columns '
-              f'{list(expected)!r}')
+      first = next((i for i, (a, b) in enumerate(zip(names, expected, strict=False), start=1)
+                    if a.lower() != b.lower()), min(len(names), len(expected)) + 1)
+      return (f'the header differs from the configured columns {list(expected)!r} '
+              f'({len(names)} names, first difference at column {first})')
     return None

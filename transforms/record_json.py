@@ -113,6 +113,22 @@ def dumps(value):
   return orjson.dumps(value, default=scalar_default)
 
 
+def lenient_dumps(value):
+  """Best-effort JSON bytes of a record that ``dumps`` refused (a dead letter's payload): a
+  value with no JSON form becomes its ``str`` text, map keys become strings. Still a JSON
+  object, so the masking policy can apply to the dead letter's payload."""
+  def fallback(v):
+    try:
+      return scalar_default(v)
+    except Exception:  # pylint: disable=broad-except
+      return str(v)
+  try:
+    return orjson.dumps(value, default=fallback,
+                        option=orjson.OPT_NON_STR_KEYS)
+  except Exception:  # pylint: disable=broad-except  (e.g. nesting too deep)
+    return repr(value).encode('utf-8')
+
+
 # --- Avro: conversion driven by the writer schema (record vs map needs the schema) ---------
 
 _AVRO_PRIMITIVES = ('null', 'boolean', 'int', 'long', 'float', 'double', 'bytes', 'string')

@@ -60,7 +60,7 @@ class ReadAvroFn(_FileReaderFn):
       payload = record_json.dumps(convert(record))
     except Exception as e:  # pylint: disable=broad-except
       return beam.pvalue.TaggedOutput(DEAD_LETTER_TAG, make_dead_letter(
-          repr(record), stage='read', error_type='unencodable_record',
+          record_json.lenient_dumps(record), stage='read', error_type='unencodable_record',
           message=f'record {number} of {path} cannot be represented as JSON: {e}',
           source_id=source_id, attributes=attributes))
     return RawMessage(payload, attributes, source_id, time.time(), None)
@@ -130,7 +130,7 @@ class ReadParquetFn(_FileReaderFn):
       payload = record_json.dumps(record_json.generic(row) if slow else row)
     except Exception as e:  # pylint: disable=broad-except
       return beam.pvalue.TaggedOutput(DEAD_LETTER_TAG, make_dead_letter(
-          repr(row), stage='read', error_type='unencodable_record',
+          record_json.lenient_dumps(row), stage='read', error_type='unencodable_record',
           message=f'row {number} of {path} cannot be represented as JSON: {e}',
           source_id=source_id, attributes=attributes))
     return RawMessage(payload, attributes, source_id, time.time(), None)

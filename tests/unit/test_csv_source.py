@@ -131,10 +131,29 @@ def test_header_problems_are_one_dead_letter_naming_the_file(tmp_path):
   assert set(got) == {f'{tmp_path}/dup.csv:1', f'{tmp_path}/other.csv:1'}
   for record in got.values():
     assert record['stage'] == 'read' and record['errorType'] == 'csv_invalid_header'
-  assert 'repeats a column name' in got[f'{tmp_path}/dup.csv:1']['errorMessage']
-  assert 'differs from the configured columns' in got[f'{tmp_path}/other.csv:1']['errorMessage']
+  assert got[f'{tmp_path}/dup.csv:1']['errorMessage'].endswith(
+      'the header row repeats a column name (columns 1 and 2)')
+  other = got[f'{tmp_path}/other.csv:1']['errorMessage']
+  assert other.endswith("differs from the configured columns ['id', 'name'] (2 names, first "
+                        "difference at column 1)")
   assert got[f'{tmp_path}/other.csv:1']['payloadString'] == 'x,y'
   assert counters[('read', 'records')] == 2
+
+
+def test_header_messages_and_logs_do_not_quote_the_header_cells(tmp_path, caplog):
+  # A file without a header read with --csv_header true: its first data row is the "header".
+  # The reader logs the problem before any masking, so the cells must not be in the text.
+  (tmp_path / 'a.csv').write_bytes(b'7,Marguerite Yourcenar,,x\n8,y,z,w\n')
+  schema = [{'name': 'id', 'type': 'INT64'}]
+  _, dead, _ = run_chain(tmp_path / 'out', FileSourceConfig(str(tmp_path / 'a.csv'), 'csv'),
+                         schema, ParseConfig(format='csv'))
+  [record] = dead
+  assert record['errorType'] == 'csv_invalid_header'
+  assert record['errorMessage'].endswith('the header row has an empty column name (column 3 '
+                                         'of 4)')
+  assert record['payloadString'] == '7,Marguerite Yourcenar,,x'  # masked later, if a policy
+  assert 'Yourcenar' not in caplog.text and 'Yourcenar' not in record['errorMessage']
+  assert 'empty column name' in caplog.text
 
 
 def test_stray_quote_and_unterminated_quote_are_invalid_csv(tmp_path):

@@ -257,9 +257,135 @@ def test_property_dead_letter_masking_never_emits_pii(subject, name, email_local
     assert 'PII' not in text, (mode, text)
 
 
+def test_scrub_message_pairs_quotes_around_long_values():
+  # A list repr (an exception message) whose first value is long: the quotes must still pair
+  # up value by value, or the second value ends up outside quotes.
+  text = scrub_message("header: ['" + 'x' * 70 + "', 'Marguerite Yourcenar']")
+  assert text == "header: ['[REDACTED]', '[REDACTED]']"
+
+
 def test_scrub_message_handles_a_preview_cut_right_after_a_backslash():
   # Found by the property test: _preview cut the repr after a backslash ("...\" + "...").
   from transforms.bq_types import _preview
   value = 'PII00000\U00012544\U00018cd6\U00018d09\x1f'
   message = f'user.name: {_preview(value)} is bad; id: {_preview("PII")} too'
   assert 'PII' not in scrub_message(message)
+
+
+# ---- CSV payloads --------------------------------------------------------------------------
+
+from transforms.csv_format import CsvFormat  # noqa: E402
+
+CSV_HEADER = ['id', 'kind', 'born', 'n', 'extra']
+
+
+def run_csv_masking(payloads, mode='mask', columns=CSV_HEADER, csv=None, stage='validate',
+                    message='bad record', erase=None, attributes=None):
+  attrs = {'file': '/data/f.csv', 'format': 'csv'}
+  if columns is not None:
+    attrs['csv_columns'] = json.dumps(columns)
+  attrs.update(attributes or {})
+  records = [make_dead_letter(p, stage=stage, error_type='x', message=message,
+                              source_id=f'f:{i}', attributes=attrs)
+             for i, p in enumerate(payloads)]
+  del _CAPTURED[:]
+  with beam.Pipeline('FnApiRunner') as p:
+    out = (p | beam.Create(records)
+           | MaskDeadLetters(POLICY, SCHEMA, KEY, mode=mode, subject_field='id',
+                             erase_ids=erase, csv=csv))
+    assert_that(out, _capture)
+  return sorted(_CAPTURED, key=lambda r: r['sourceId'])
+
+
+def _csv_cells(record):
+  import csv
+  import io
+  columns = json.loads({a['key']: a['value'] for a in record['attributes']}['csv_columns'])
+  [cells] = list(csv.reader(io.StringIO(record['payloadString'])))
+  return dict(zip(columns, cells, strict=True))
+
+
+def test_csv_payload_is_masked_with_the_policy_and_written_back_as_csv():
+  [out] = run_csv_masking([b'SUBJ-98765,"signup, ""web""",1903-06-08,42,secret-extra'])
+  attributes = {a['key']: a['value'] for a in out['attributes']}
+  assert attributes['payload_masking'] == 'policy'
+  # 'extra' is not in the schema (default drop): gone from the payload and the header
+  assert json.loads(attributes['csv_columns']) == ['id', 'kind', 'born', 'n']
+  cells = _csv_cells(out)
+  assert cells['id'].startswith(KEY.key_id + ':') and cells['born'] == '1903-01-01'
+  assert cells['kind'] == 'signup, "web"'  # kept, quoted back correctly
+  assert cells['n'] == '42'  # a kept INT64 cell is text: "42" is a valid value, kept
+  assert payload_bytes(out).decode() == out['payloadString']
+  assert_no_pii([out])
+
+
+def test_csv_kept_cells_that_are_not_valid_for_their_type_are_redacted():
+  [out] = run_csv_masking([b'a,signup,,Marguerite Yourcenar,x'])
+  cells = _csv_cells(out)
+  assert cells['n'] == '[REDACTED]'  # a name in an INT64 column is not a valid kept value
+  assert cells['born'] == ''  # an empty non-STRING cell is NULL, written back empty
+  assert_no_pii([out])
+
+
+def test_csv_columns_from_the_configured_format_and_delimiter():
+  fmt = CsvFormat(delimiter=';', header=False, columns=('kind', 'id', 'user'))
+  [out] = run_csv_masking([b'signup;SUBJ-98765;Marguerite Yourcenar'], columns=None, csv=fmt,
+                          attributes={'format': 'csv'})
+  assert out['payloadString'].startswith('signup;' + KEY.key_id + ':')
+  # 'user' is a RECORD: a cell cannot be a valid RECORD value, so it is redacted
+  assert out['payloadString'].endswith(';[REDACTED]')
+  assert_no_pii([out])
+
+
+@pytest.mark.parametrize('payload', [
+    b'SUBJ-98765,signup,1903-06-08,42,secret-extra,Marguerite Yourcenar',  # 6 cells
+    b'SUBJ-98765,"Marguerite" Yourcenar,1903-06-08,42,x',  # stray quote
+    b'SUBJ-98765,signup,1903-06-08,42,"Marguerite Yourcenar',  # unterminated quote
+    b'SUBJ-98765,signup,1903-06-08,42,Marguerite Yourcenar\xff',  # not UTF-8
+])
+def test_csv_payload_that_does_not_map_onto_its_columns_is_hashed(payload):
+  # Its cells cannot be told apart: none is kept. The message loses every cell value.
+  message = 'got SUBJ-98765 and Marguerite Yourcenar at 1903-06-08'
+  [out] = run_csv_masking([payload], message=message)
+  assert out['payloadString'].startswith(f'hmac-sha256:{KEY.key_id}:')
+  assert out['errorMessage'].startswith('got [REDACTED] and')
+  assert_no_pii([out])
+
+
+def test_csv_payload_without_column_names_is_hashed():
+  [out] = run_csv_masking([b'SUBJ-98765,signup'], columns=None)
+  assert out['payloadString'].startswith(f'hmac-sha256:{KEY.key_id}:')
+
+
+def test_csv_payloads_of_erased_subjects_are_dropped_even_when_unmappable():
+  out = run_csv_masking([b'SUBJ-98765,signup,,,',            # maps: subject column
+                         b'x,SUBJ-98765,too,many,cells,here',  # does not map: any cell
+                         b'SUBJ-1,signup,,,'], erase={'SUBJ-98765'})
+  assert len(out) == 1 and _csv_cells(out[0])['kind'] == 'signup'
+
+
+def test_csv_redact_and_drop_modes():
+  payload = b'SUBJ-98765,signup,1903-06-08,42,marguerite@example.com'
+  [out] = run_csv_masking([payload], mode='redact')
+  assert out['payloadString'] == 'SUBJ-98765,signup,1903-06-08,42,[EMAIL]'
+  [out] = run_csv_masking([payload], mode='drop')
+  assert out['payloadString'].startswith(f'hmac-sha256:{KEY.key_id}:')
+
+
+def test_json_payloads_of_a_csv_pipeline_stay_json():
+  # Avro/Parquet/JSONL records say format: ...; they are not read as CSV.
+  [out] = run_csv_masking([GOOD_JSON], columns=None, csv=CsvFormat(),
+                          attributes={'format': 'parquet'})
+  assert json.loads(out['payloadString'])['kind'] == 'signup'
+  assert_no_pii([out])
+
+
+def test_a_kept_record_that_is_not_an_object_is_redacted():
+  from transforms.masking import bind_policy
+  from transforms.masking.policy import compile_lenient_masker
+  from transforms.masking.keys import DerivedKeys
+  bound = bind_policy({'default': 'drop', 'fields': {'id': 'keep', 'user': 'keep'}}, SCHEMA)
+  mask = compile_lenient_masker(bound, DerivedKeys(KEY))
+  assert mask({'id': 'a', 'user': 'Marguerite Yourcenar'}) == {'id': 'a',
+                                                               'user': '[REDACTED]'}
+  assert mask({'user': {'name': 'M'}}) == {'user': {'name': 'M'}}

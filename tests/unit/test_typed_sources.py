@@ -281,6 +281,10 @@ def test_uuid_and_unencodable_values_in_record_json():
       b'{"u":"00000000-0000-0000-0000-000000000001","x":[{"key":1,"value":2}]}')
   with pytest.raises(TypeError):
     record_json.dumps({'d': datetime.timedelta(seconds=1)})
+  # A dead letter's payload for such a record: still a JSON object (the policy applies to it)
+  assert json.loads(record_json.lenient_dumps(
+      {'d': datetime.timedelta(seconds=1), 'b': b'\x00', 1: [(1, 'x')]})) == {
+          'd': '0:00:01', 'b': 'AA==', '1': [[1, 'x']]}
 
 
 @pytest.mark.parametrize('fmt', ['jsonl', 'csv', 'avro', 'parquet'])
@@ -312,6 +316,8 @@ def test_avro_json_typed_strings_are_parsed_and_bad_text_is_reported(tmp_path):
   assert [(d['sourceId'], d['errorType'], d['stage']) for d in dead] == [
       (f'{path}:3', 'unencodable_record', 'read')]
   assert 'invalid JSON text' in dead[0]['errorMessage']
+  # The payload stays a JSON object (so a masking policy can apply to it), not a repr.
+  assert json.loads(dead[0]['payloadString']) == {'id': 3, 'j': 'not json'}
   assert counters[('read', 'records')] == 3
 
 

@@ -89,8 +89,10 @@ def redact_patterns(text):
 
 # A Python repr of a string, as quoted by validation messages (maybe truncated with '...',
 # possibly right after a backslash: a lone backslash before '...' ends the literal too).
-_QUOTED = re.compile(r"""'(?:[^'\\\n]|\\(?=\.\.\.)|\\[^\n]){0,60}?(?:'|\.\.\.)"""
-                     r"""|"(?:[^"\\\n]|\\(?=\.\.\.)|\\[^\n]){0,60}?(?:"|\.\.\.)""")
+# No length bound: with one, a quoted value longer than the bound was skipped and the quotes
+# paired across values (``['<70 chars>', 'Jane Doe']`` left ``Jane Doe`` unquoted).
+_QUOTED = re.compile(r"""'(?:[^'\\\n]|\\(?=\.\.\.)|\\[^\n])*?(?:'|\.\.\.)"""
+                     r"""|"(?:[^"\\\n]|\\(?=\.\.\.)|\\[^\n])*?(?:"|\.\.\.)""")
 
 
 def scrub_message(text, values=()):

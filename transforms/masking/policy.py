@@ -310,15 +310,17 @@ def _each(fn):
   return each
 
 
-def compile_lenient_masker(bound, keys):
+def compile_lenient_masker(bound, keys, text_input=False):
   """A function obj -> masked obj for *raw* decoded payloads (dead letters).
 
   Raw payloads failed validation: types may be wrong, names may differ in case, unknown
   fields may be present. Every value goes through the policy anyway: a value a method cannot
   handle is replaced by ``[REDACTED]``; kept values still go through pattern redaction; unknown
-  fields follow the policy default (``keep`` -> pattern-redacted).
+  fields follow the policy default (``keep`` -> pattern-redacted). A kept RECORD whose value
+  is not an object is redacted. ``text_input``: values are CSV cell text (``"42"`` is a valid
+  INT64 to keep).
   """
-  return _lenient_nodes(bound.nodes, keys, bound.policy.default)
+  return _lenient_nodes(bound.nodes, keys, bound.policy.default, text_input)
 
 
 def _scrub_kept(value):
@@ -334,15 +336,16 @@ def _scrub_kept(value):
   return value
 
 
-def _lenient_nodes(nodes, keys, default):
+def _lenient_nodes(nodes, keys, default, text_input=False):
   by_name = {}
   for n in nodes:
     if n.method in ('drop',):
       fn = None
     elif n.method == 'keep':
-      fn = _scrub_kept if n.spec.type in ('RECORD', 'STRING', 'JSON') else _kept_if_valid(n.spec)
+      fn = (_scrub_kept if n.spec.type in ('RECORD', 'STRING', 'JSON')
+            else _kept_if_valid(n.spec, text_input))
     elif n.method == 'record':
-      fn = _lenient_nodes(n.children, keys, default)
+      fn = _lenient_nodes(n.children, keys, default, text_input)
     else:
       fn = _guarded(METHODS[n.method].compile(n.spec, n.params, keys))
     by_name[n.spec.name.lower()] = (n, fn)
@@ -351,6 +354,8 @@ def _lenient_nodes(nodes, keys, default):
     if n.method == 'record':
       return fn(value) if isinstance(value, dict) else REDACTED
     if n.method == 'keep':
+      if n.spec.type == 'RECORD' and not isinstance(value, dict):
+        return REDACTED  # not a valid value of a RECORD: keep does not cover it
       return fn(value)
     if isinstance(value, (dict, list)) and n.spec.type != 'JSON':
       return REDACTED
@@ -377,13 +382,13 @@ def _lenient_nodes(nodes, keys, default):
   return mask_record
 
 
-def _kept_if_valid(spec):
+def _kept_if_valid(spec, text_input=False):
   """``keep`` says the column's *valid* values are not personal data. In a dead letter a value
   that is not a valid value of its type (a name in a TIMESTAMP column) is redacted."""
   from transforms.bq_types import CONVERTERS, FieldError
   from transforms.validate import ValidationPolicy
   convert = CONVERTERS[spec.type]
-  policy = ValidationPolicy(non_finite_floats='allow')
+  policy = ValidationPolicy(non_finite_floats='allow', text_input=text_input)
 
   def kept(value):
     if isinstance(value, (dict, list)):

@@ -13,6 +13,8 @@ from apache_beam.metrics import Metrics
 
 from transforms.errors import (DEAD_LETTER_TAG, ROWS_TAG, FallibleResult, make_dead_letter,
                                payload_bytes)
+from transforms import csv_format as csvf
+from transforms.masking import csv_payload
 from transforms.masking.erasure import EraseListCache, ReloadingEraseList
 from transforms.masking.keys import DerivedKeys, MaskingKey
 from transforms.masking.patterns import (looks_like_json, redact_patterns, scrub_json_text,
@@ -203,10 +205,11 @@ def _payload_values(obj, keep_keys, key=None, out=None):
 
 class _MaskDeadLettersFn(_EraseMixin, beam.DoFn):
 
-  def __init__(self, bound, key, mode, subject_field, static_erase):
+  def __init__(self, bound, key, mode, subject_field, static_erase, csv_config=None):
     self._bound = bound
     self._key = key
     self._mode = mode
+    self._csv = csv_config
     self._subject_field = subject_field
     self._static_erase = static_erase
     self._counters = {name: Metrics.counter('mask', f'dead_letters_{name}')
@@ -217,7 +220,12 @@ class _MaskDeadLettersFn(_EraseMixin, beam.DoFn):
   def setup(self):
     self._keys = DerivedKeys(self._key)
     self._lenient = compile_lenient_masker(self._bound, self._keys)
+    self._lenient_text = compile_lenient_masker(self._bound, self._keys, text_input=True)
     self._keep_keys = self._bound.keep_leaf_names()
+    self._csv_format = self._csv or csvf.CsvFormat()
+    # CSV cells are text: an empty cell is NULL for every type but STRING (as when parsed).
+    self._not_string = frozenset(f.name.lower() for f in self._bound.schema.fields
+                                 if f.type != 'STRING' or f.repeated)
     self._subject = (subject_getter(self._bound.schema, self._subject_field)
                      if self._subject_field else None)
     self._setup_erase()
@@ -226,9 +234,18 @@ class _MaskDeadLettersFn(_EraseMixin, beam.DoFn):
     erase = self._erase_set(erase_ids)
     out = dict(record)
     values = ()
+    attributes = record.get('attributes') or []
     if record.get('stage') in RAW_PAYLOAD_STAGES:
       payload = payload_bytes(record)
-      how, text, values, erased = self._mask_payload(payload, erase)
+      attrs = {a.get('key'): a.get('value') for a in attributes}
+      if csv_payload.is_csv_payload(attrs, self._csv):
+        how, text, values, erased, columns = self._mask_csv_payload(payload, attrs, erase)
+        if columns is not None:
+          header = json.dumps(columns, ensure_ascii=False)
+          attributes = [{'key': a.get('key'), 'value': header}
+                        if a.get('key') == csvf.COLUMNS_ATTRIBUTE else a for a in attributes]
+      else:
+        how, text, values, erased = self._mask_payload(payload, erase)
       if erased:
         self._erased.inc()
         self._erased_dead.inc()
@@ -250,7 +267,7 @@ class _MaskDeadLettersFn(_EraseMixin, beam.DoFn):
     out['stacktrace'] = scrub_message(record.get('stacktrace'), values)
     out['attributes'] = [
         {'key': a.get('key'), 'value': redact_patterns(a.get('value'))}
-        for a in (record.get('attributes') or [])] + [
+        for a in attributes] + [
             {'key': 'masking_key_id', 'value': self._keys.key_id},
             {'key': 'payload_masking', 'value': how}]
     yield out
@@ -261,8 +278,9 @@ class _MaskDeadLettersFn(_EraseMixin, beam.DoFn):
     subject = self._subject
     obj = _decode_json(payload) if payload.strip() else None
     values = ()
-    if isinstance(obj, dict):
+    if isinstance(obj, (dict, list)):
       values = _payload_values(obj, self._keep_keys)
+    if isinstance(obj, dict):
       if erase and subject is not None and subject.lenient(obj) in erase:
         return None, None, values, True
     if mode == 'drop':
@@ -279,8 +297,49 @@ class _MaskDeadLettersFn(_EraseMixin, beam.DoFn):
       scrubbed, erased = scrub_json_text(
           text, self._keep_keys, subject.leaf if subject is not None else None, erase)
       return 'scrubbed', scrubbed, values, erased
-    # Not JSON at all (a CSV line, binary...): nothing says which part is personal data.
+    # Not JSON at all (binary, a Python repr...): nothing says which part is personal data.
     return 'hashed', payload_hash(self._keys, payload), values, False
+
+  def _mask_csv_payload(self, payload, attributes, erase):
+    """(how, text, raw values, erased, masked columns or None) for one raw CSV record.
+
+    A record that maps onto its columns (strict CSV, as many cells as names) gets the policy
+    and is written back as CSV with the columns the policy keeps (``columns``: the new
+    ``csv_columns`` attribute). Anything else is hashed in ``mask`` mode: its cells cannot
+    be told apart, so none is kept.
+    """
+    mode = self._mode
+    subject = self._subject
+    fmt = self._csv_format
+    if not payload.strip():
+      return 'policy', payload.decode(fmt.encoding, errors='replace'), (), False, None
+    columns, obj = csv_payload.parse_payload(payload, attributes, fmt)
+    if obj is not None:
+      obj = {k: (None if v == '' and k.lower() in self._not_string else v)
+             for k, v in obj.items()}
+      values = _payload_values(obj, self._keep_keys)
+      if erase and subject is not None and subject.lenient(obj) in erase:
+        return None, None, values, True, None
+    else:
+      cells = csv_payload.lenient_cells(payload, fmt)
+      values = set()
+      for cell in cells:
+        if len(cell) >= 3:
+          values.add(cell)
+          values.update(m for m in _NUMBER_IN_TEXT.findall(cell) if len(m) >= 4)
+      if erase and any(cell in erase for cell in cells):
+        # The subject's column cannot be found; a cell equal to an erased id is enough.
+        return None, None, values, True, None
+    if mode == 'drop':
+      return 'hashed', payload_hash(self._keys, payload), values, False, None
+    if mode == 'redact':
+      text = payload.decode(fmt.encoding, errors='replace')
+      return 'redacted', redact_patterns(text), values, False, None
+    if obj is None:
+      return 'hashed', payload_hash(self._keys, payload), values, False, None
+    masked = self._lenient_text(obj)
+    kept = [c for c in columns if c in masked]
+    return 'policy', csv_payload.to_csv_text(kept, masked, fmt), values, False, kept
 
 
 class MaskDeadLetters(beam.PTransform):
@@ -292,8 +351,11 @@ class MaskDeadLetters(beam.PTransform):
     (tolerantly: a value a method cannot handle becomes ``[REDACTED]``; kept values and
     unknown fields under ``default: keep`` are pattern-redacted). JSON-like text that does
     not parse (truncated, invalid UTF-8) is scrubbed token by token: every value is
-    ``[REDACTED]`` unless its key names only kept fields. Anything else (not JSON) is
-    replaced by a keyed hash.
+    ``[REDACTED]`` unless its key names only kept fields. A CSV record (attribute
+    ``format: csv``, or any raw payload when ``csv`` is given) is mapped onto its
+    ``csv_columns`` attribute (else ``csv.columns``), masked with the policy as text cells and
+    written back as CSV with the kept columns (``csv_columns`` updated). Anything else (not
+    JSON, or CSV that does not map onto its columns) is replaced by a keyed hash.
   - ``redact``: pattern redaction only (e-mails, phones, IPs, card numbers, IBANs); names,
     ids and other unshaped values survive. Readable, weaker.
   - ``drop``: the payload is replaced by ``hmac-sha256:<key_id>:<hex>``.
@@ -307,8 +369,11 @@ class MaskDeadLetters(beam.PTransform):
   """
 
   def __init__(self, policy, schema, key, mode='mask', subject_field=None, erase_ids=None,
-               label=None):
+               csv=None, label=None):
     super().__init__(label)
+    if csv is not None and not isinstance(csv, csvf.CsvFormat):
+      raise ValueError(f'csv must be a CsvFormat, got {type(csv).__name__}')
+    self._csv = csv
     if mode not in DEAD_LETTER_PAYLOAD_MODES:
       raise ValueError(f'dead_letter_payload must be one of {DEAD_LETTER_PAYLOAD_MODES}, '
                        f'got {mode!r}')
@@ -325,5 +390,6 @@ class MaskDeadLetters(beam.PTransform):
       dead_letters = dead_letters | 'Flatten' >> beam.Flatten()
     side, static = _erase_side_input(self._erase_ids)
     return dead_letters | 'Mask' >> beam.ParDo(
-        _MaskDeadLettersFn(self._bound, self._key, self._mode, self._subject_field, static),
+        _MaskDeadLettersFn(self._bound, self._key, self._mode, self._subject_field, static,
+                           self._csv),
         **side)
