@@ -8,8 +8,9 @@
 Parameters are checked with the rules the Dataflow UI applies (unknown names, required
 parameters, each regex must match the whole value, enum values) before anything runs; every
 problem is listed and the exit code is 2. ``--local`` runs the pipeline in this process on
-the DirectRunner (``--with_emulators`` starts a local BigQuery emulator first and creates the
-datasets the parameters name). ``--dataflow`` calls
+the DirectRunner (``--with_emulators`` starts local BigQuery and, for streaming templates, Pub/Sub emulators
+first, creates the datasets, topic and subscription the parameters name and publishes sample
+events; streaming runs stop after ``--duration`` seconds). ``--dataflow`` calls
 ``FlexTemplatesServiceClient.launch_flex_template``.
 """
 
@@ -22,6 +23,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_TEMPLATES_DIR = os.path.join(os.path.dirname(HERE), 'templates')
+SAMPLE_EVENTS = os.path.join(os.path.dirname(HERE), 'samples', 'events.jsonl')
 
 
 class LaunchError(ValueError):
@@ -91,19 +93,69 @@ def _table_datasets(parameters):
   return datasets
 
 
-def run_local(template, parameters, with_emulators=False, extra_args=()):
+def _is_streaming(parameters):
+  return bool(parameters.get('input_subscription') or parameters.get('input_topic'))
+
+
+def _publish_sample(publisher, topic, path, id_attribute):
+  """Publishes each line of ``path`` to ``topic``; the id attribute from the JSON when set."""
+  import orjson
+  futures = []
+  with open(path, 'rb') as f:
+    for number, line in enumerate(f, 1):
+      line = line.rstrip(b'\n')
+      attributes = {}
+      if id_attribute:
+        try:
+          attributes[id_attribute] = str(orjson.loads(line).get(id_attribute, number))
+        except (orjson.JSONDecodeError, AttributeError):
+          attributes[id_attribute] = f'line-{number}'
+      futures.append(publisher.publish(topic, line, **attributes))
+  for future in futures:
+    future.result(timeout=60)
+  return len(futures)
+
+
+def _local_pubsub(stack, parameters, publish_file):
+  """Starts the Pub/Sub emulator, creates the topic/subscription the parameters name and
+  publishes ``publish_file`` to it."""
+  from google.cloud import pubsub_v1
+  from beam_pipelines.local_emulators import PubSubEmulator
+  pubsub = stack.enter_context(PubSubEmulator())
+  os.environ.update(pubsub.environment())
+  publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
+  topic = parameters.get('input_topic')
+  subscription = parameters.get('input_subscription')
+  if topic is None:
+    project, _, name = subscription.split('/', 3)[1:]
+    topic = f'projects/{project}/topics/{name.removesuffix("-sub")}-topic'
+  publisher.create_topic(name=topic)
+  if subscription:
+    subscriber.create_subscription(name=subscription, topic=topic)
+  count = _publish_sample(publisher, topic, publish_file, parameters.get('id_attribute'))
+  print(f'Pub/Sub emulator on {pubsub.host}; published {count} messages to {topic}')
+
+
+def run_local(template, parameters, with_emulators=False, duration=None, publish_file=None):
+  """Runs the template's pipeline here. Streaming pipelines stop after ``duration`` s."""
+  import contextlib
   module = importlib.import_module(f'beam_pipelines.{template}')
-  argv = [f'--{k}={v}' for k, v in parameters.items()] + list(extra_args)
-  if not with_emulators:
-    return module.run(argv)
-  from beam_pipelines.local_emulators import BigQueryEmulator, prepare_duckdb_extensions
-  prepare_duckdb_extensions()
-  with BigQueryEmulator() as bq:
-    os.environ.update(bq.environment())
-    client = bq.client()
-    for dataset in sorted(_table_datasets(parameters)):
-      client.create_dataset(dataset, exists_ok=True)
-    print(f'BigQuery emulator on {bq.endpoint}; datasets: {sorted(_table_datasets(parameters))}')
+  argv = [f'--{k}={v}' for k, v in parameters.items()]
+  if _is_streaming(parameters) and duration:
+    argv += ['--duration', str(duration)]
+  with contextlib.ExitStack() as stack:
+    if with_emulators:
+      from beam_pipelines.local_emulators import BigQueryEmulator, prepare_duckdb_extensions
+      prepare_duckdb_extensions()
+      bq = stack.enter_context(BigQueryEmulator())
+      os.environ.update(bq.environment())
+      client = bq.client()
+      for dataset in sorted(_table_datasets(parameters)):
+        client.create_dataset(dataset, exists_ok=True)
+      print(f'BigQuery emulator on {bq.endpoint}; datasets: '
+            f'{sorted(_table_datasets(parameters))}')
+      if _is_streaming(parameters):
+        _local_pubsub(stack, parameters, publish_file or SAMPLE_EVENTS)
     return module.run(argv)
 
 
@@ -152,7 +204,14 @@ def main(argv=None):
   where.add_argument('--local', action='store_true', help='run here on the DirectRunner')
   where.add_argument('--dataflow', action='store_true', help='launch the Flex Template')
   parser.add_argument('--with_emulators', action='store_true',
-                      help='with --local: start a local BigQuery emulator first')
+                      help='with --local: start local BigQuery (and, for a streaming template, '
+                           'Pub/Sub) emulators first, creating the datasets, topic and '
+                           'subscription the parameters name')
+  parser.add_argument('--duration', type=float, default=30.0,
+                      help='with --local, streaming templates: stop after this many seconds')
+  parser.add_argument('--publish_file', default=None,
+                      help='with --with_emulators, streaming: JSONL lines to publish first '
+                           '(default samples/events.jsonl)')
   parser.add_argument('--project')
   parser.add_argument('--region')
   parser.add_argument('--template_spec', help='gs:// path of the built template spec')
@@ -176,7 +235,7 @@ def main(argv=None):
     print(f'launch: error: {e}', file=sys.stderr)
     return 2
   if args.local:
-    run_local(args.template, parameters, args.with_emulators)
+    run_local(args.template, parameters, args.with_emulators, args.duration, args.publish_file)
     return 0
   response = launch_dataflow(args.template, parameters, args.project, args.region,
                              args.template_spec, args.job_name, args.endpoint,
