@@ -16,7 +16,7 @@ Source syntax (``--enrichment_source``):
 
 from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions
 
-from beam_pipelines.options import ConfigError
+from beam_pipelines.options import ConfigError, _convert  # pylint: disable=protected-access
 from transforms.enrichment import (COLLISION_POLICIES, DEFAULT_REFRESH_HORIZON_SECONDS,
                                    DUPLICATE_POLICIES, MISSING_POLICIES, MODES,
                                    REFRESH_TIMES, EnrichmentConfig, EnrichWithSideInput)
@@ -83,15 +83,6 @@ def parse_source(text, project=None):
 
 def _split(text):
   return [part.strip() for part in (text or '').split(',') if part.strip()]
-
-
-def _convert(name, fn, *args, **kwargs):
-  try:
-    return fn(*args, **kwargs)
-  except ConfigError:
-    raise
-  except ValueError as e:
-    raise ConfigError(f'--{name}: {e}') from None
 
 
 def _number(name, text):

@@ -30,11 +30,9 @@ from beam_pipelines.local_emulators import (BigQueryEmulator, PubSubEmulator,  #
 SAMPLES = os.path.join(REPO, 'samples')
 
 
-@pytest.fixture(scope='session')
-def bigquery_emulator(tmp_path_factory):
-  """A bqemulator process for the session; BIGQUERY_EMULATOR_HOST points at it."""
-  prepare_duckdb_extensions()
-  emulator = BigQueryEmulator(log_dir=str(tmp_path_factory.mktemp('bqemulator')))
+def _serve(emulator):
+  """Starts an emulator, points its environment variables at it, yields it; on teardown
+  kills it (by process group) and restores the variables."""
   emulator.start()
   saved = {k: os.environ.get(k) for k in emulator.environment()}
   os.environ.update(emulator.environment())
@@ -47,6 +45,13 @@ def bigquery_emulator(tmp_path_factory):
         os.environ.pop(key, None)
       else:
         os.environ[key] = value
+
+
+@pytest.fixture(scope='session')
+def bigquery_emulator(tmp_path_factory):
+  """A bqemulator process for the session; BIGQUERY_EMULATOR_HOST points at it."""
+  prepare_duckdb_extensions()
+  yield from _serve(BigQueryEmulator(log_dir=str(tmp_path_factory.mktemp('bqemulator'))))
 
 
 @pytest.fixture(scope='session')
@@ -55,19 +60,7 @@ def pubsub_emulator(tmp_path_factory):
 
   Fails (not skips) with a clear message when the jar or java is missing.
   """
-  emulator = PubSubEmulator(log_dir=str(tmp_path_factory.mktemp('pubsub')))
-  emulator.start()
-  saved = {k: os.environ.get(k) for k in emulator.environment()}
-  os.environ.update(emulator.environment())
-  try:
-    yield emulator
-  finally:
-    emulator.stop()
-    for key, value in saved.items():
-      if value is None:
-        os.environ.pop(key, None)
-      else:
-        os.environ[key] = value
+  yield from _serve(PubSubEmulator(log_dir=str(tmp_path_factory.mktemp('pubsub'))))
 
 
 @pytest.fixture
