@@ -16,9 +16,10 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from beam_pipelines import masking_options
+from beam_pipelines import quality_options
 from beam_pipelines import options as opts
 from beam_pipelines.enrichment_options import apply_enrichment
-from beam_pipelines.summary import build_summary, collect_counters, format_summary
+from beam_pipelines.summary import format_summary, run_summary, write_summary
 from transforms.dead_letters import WriteDeadLetters
 from transforms.enrichment import enriched_schema
 from transforms.lake_sink import WriteRowsToFiles
@@ -41,7 +42,11 @@ class PipelineOutputs(NamedTuple):
 def build_pipeline(p, cfg):
   """Adds the files -> BigQuery chain to ``p`` and returns its important outputs."""
   read = p | 'ReadEvents' >> ReadEvents(cfg.source)
-  parsed = read.rows | 'ParseAndValidate' >> ParseAndValidate(cfg.schema, cfg.parse)
+  parse = quality_options.parse_config(cfg.parse, cfg.quality)  # new fields: schema_drift
+  parsed = read.rows | 'ParseAndValidate' >> ParseAndValidate(cfg.schema, parse)
+  # step 'SchemaDrift' (--schema_drift dead_letter|evolve): evolved rows join the others
+  parsed = quality_options.apply_drift(parsed, cfg.quality, cfg.schema, parse,
+                                       cfg.pipeline_name)
   rows, stage_dead_letters = parsed.rows, (read.dead_letters, parsed.dead_letters)
   masked = None
   if cfg.masking is not None:  # GDPR: step 'MaskPII' right after ParseAndValidate
@@ -52,6 +57,10 @@ def build_pipeline(p, cfg):
     enriched = apply_enrichment(rows, cfg.enrichment)
     rows, stage_dead_letters = enriched.rows, stage_dead_letters + (enriched.dead_letters,)
     output_schema = enriched_schema(output_schema, cfg.enrichment)
+  checked = quality_options.apply_quality(rows, cfg.quality, cfg.pipeline_name)
+  if checked.dead_letters is not None:  # steps 'CheckQuality' + 'WriteQualityScores'
+    rows, stage_dead_letters = checked.rows, stage_dead_letters + (checked.dead_letters,)
+    output_schema = quality_options.output_schema(cfg.quality, output_schema)
   if cfg.lake is not None:
     sink_failures = rows | 'WriteFiles' >> WriteRowsToFiles(
         cfg.lake, output_schema, pipeline_name=cfg.pipeline_name)
@@ -86,9 +95,11 @@ def run(argv=None, print_summary=True):
   with beam.Pipeline(options=options) as p:
     build_pipeline(p, cfg)
   result = p.result
-  summary = build_summary(collect_counters(result))
+  summary = run_summary(result, cfg)  # counters, quality scores, sources/sinks, lineage
   if print_summary:
     print(format_summary(summary, f'{cfg.pipeline_name} summary'))
+  if cfg.quality is not None and cfg.quality.summary_path:
+    write_summary(summary, cfg.quality.summary_path)
   return result, summary
 
 

@@ -106,6 +106,8 @@ class FilesToBigQueryConfig:
   masking: object = None  # a masking_options.MaskingConfig, or None (no masking)
   # From beam_pipelines.enrichment_options.enrichment_config; None = no Enrich step.
   enrichment: Optional[EnrichmentConfig] = None
+  # From beam_pipelines.quality_options.quality_config: quality rules, drift, summary path.
+  quality: object = None
 
 
 def _require(value, name):
@@ -236,9 +238,22 @@ def files_to_bigquery_config(options):
   from beam_pipelines.masking_options import masking_config
   masking = masking_config(options, schema)
   enrichment = enrichment_config(options, name)
+  from beam_pipelines.quality_options import quality_config
+  from transforms.enrichment import enriched_schema
+  from beam_pipelines.masking_options import output_schema as masked_output_schema
+  # Quality rules see rows as they are written: masked and enriched.
+  written_schema = masked_output_schema(masking, schema)
+  if enrichment is not None:
+    written_schema = enriched_schema(written_schema, enrichment)
+  common = options.view_as(CommonOptions)
+  quality = quality_config(
+      options, written_schema, output_table=sink.table if sink else None,
+      output_path=lake.path if lake else None,
+      write_method=sink.write_method if sink else 'STREAMING_INSERTS',
+      temp_location=temp_location_of(options), unknown_fields=common.unknown_fields)
   return FilesToBigQueryConfig(source=source, schema=schema, parse=parse, sink=sink,
                                dead_letters=dead, pipeline_name=name, lake=lake,
-                               masking=masking, enrichment=enrichment)
+                               masking=masking, enrichment=enrichment, quality=quality)
 
 
 def emulator_defaults(argv):
