@@ -79,7 +79,7 @@ class ScoreCombineFn(beam.CombineFn):
     acc[0] += 1
     acc[1] += obs['dead']
     acc[2] += obs['flagged']
-    for pair, (checked, failed) in zip(acc[3], obs['checks']):
+    for pair, (checked, failed) in zip(acc[3], obs['checks'], strict=True):
       pair[0] += checked
       pair[1] += failed
     return acc
@@ -90,7 +90,7 @@ class ScoreCombineFn(beam.CombineFn):
       out[0] += acc[0]
       out[1] += acc[1]
       out[2] += acc[2]
-      for pair, other in zip(out[3], acc[3]):
+      for pair, other in zip(out[3], acc[3], strict=True):
         pair[0] += other[0]
         pair[1] += other[1]
     return out
@@ -123,7 +123,7 @@ class ScoreRowFn(beam.DoFn):
     rows, dead, flagged, pairs = acc
     per_score = {s: [0, 0] for s in SCORES}
     rules_out = []
-    for rule, (checked, failed) in zip(self._rules, pairs):
+    for rule, (checked, failed) in zip(self._rules, pairs, strict=True):
       per_score[rule.score][0] += checked
       per_score[rule.score][1] += failed
       rules_out.append({'rule_id': rule.id, 'kind': rule.kind, 'action': rule.action,
