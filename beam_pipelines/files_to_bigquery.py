@@ -29,7 +29,8 @@ from transforms.sources import ReadEvents
 
 _LOG = logging.getLogger(__name__)
 # The options this pipeline reads: its template's metadata.json documents exactly these.
-OPTIONS_CLASSES = (opts.CommonOptions, opts.FilesToBigQueryOptions)
+OPTIONS_CLASSES = (opts.CommonOptions, opts.FilesToBigQueryOptions,
+                   quality_options.QualityOptions)
 
 
 class PipelineOutputs(NamedTuple):
