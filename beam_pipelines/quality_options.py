@@ -48,6 +48,9 @@ class QualityOptions(PipelineOptions):
                              '(default: as --unknown_fields says).')
     parser.add_argument('--summary_path', default=None,
                         help='Write the run summary as JSON to this path.')
+    parser.add_argument('--summary_interval_seconds', default='0',
+                        help='Streaming: log (and rewrite --summary_path) the run summary '
+                             'every N seconds while the job runs (0: only at the end).')
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,7 @@ class QualityRunConfig:
   scores_path: Optional[str] = None                  # or JSONL files (lake runs)
   drift: SchemaDriftConfig = SchemaDriftConfig()
   summary_path: Optional[str] = None
+  summary_interval_seconds: float = 0
 
   @property
   def scores_destination(self):
@@ -71,9 +75,26 @@ def default_quality_table(output_table):
   return output_table + QUALITY_TABLE_SUFFIX
 
 
+def quality_stage_config(options, schema, masking=None, enrichment=None, sink=None,
+                         lake=None):
+  """QualityRunConfig for a pipeline of the shared chain: rules are checked against the
+  rows as written (masked, then enriched)."""
+  from apache_beam.options.pipeline_options import StandardOptions
+  from beam_pipelines.chain import processed_schema
+  from beam_pipelines.options import CommonOptions, temp_location_of
+  return quality_config(
+      options, processed_schema(schema, masking, enrichment),
+      output_table=sink.table if sink is not None else None,
+      output_path=lake.path if lake is not None else None,
+      write_method=sink.write_method if sink is not None else 'STREAMING_INSERTS',
+      temp_location=temp_location_of(options),
+      unknown_fields=options.view_as(CommonOptions).unknown_fields,
+      streaming=bool(options.view_as(StandardOptions).streaming))
+
+
 def quality_config(options, schema, output_table=None, output_path=None,
                    write_method='STREAMING_INSERTS', temp_location=None,
-                   unknown_fields='ignore'):
+                   unknown_fields='ignore', streaming=False):
   """QualityOptions -> QualityRunConfig (raises ConfigError naming the option)."""
   from beam_pipelines.options import ConfigError, _convert
   opts = options.view_as(QualityOptions)
@@ -81,6 +102,9 @@ def quality_config(options, schema, output_table=None, output_path=None,
   rules = None
   if opts.quality_rules:
     rules = _convert('quality_rules', load_quality_rules, opts.quality_rules, schema)
+    if streaming and rules.window_seconds is None:
+      raise ConfigError('--quality_rules: window_seconds is required in streaming pipelines '
+                        '(scores are emitted per window)')
   elif opts.quality_table:
     raise ConfigError('--quality_table needs --quality_rules')
   scores_sink = scores_path = None
@@ -116,8 +140,13 @@ def quality_config(options, schema, output_table=None, output_path=None,
                           '(load jobs carry a fixed schema)')
     drift = _convert('schema_drift', SchemaDriftConfig, mode=mode, table=output_table,
                      project=project)
+  interval = _convert('summary_interval_seconds', float, opts.summary_interval_seconds or 0)
+  if not interval >= 0:
+    raise ConfigError('--summary_interval_seconds must be 0 or positive, got '
+                      f'{opts.summary_interval_seconds!r}')
   return QualityRunConfig(rules=rules, scores_sink=scores_sink, scores_path=scores_path,
-                          drift=drift, summary_path=opts.summary_path)
+                          drift=drift, summary_path=opts.summary_path,
+                          summary_interval_seconds=interval)
 
 
 def parse_config(parse, quality):

@@ -114,6 +114,10 @@ def format_summary(summary, title='Run summary'):
   lines = [title, '=' * len(title)]
   for key in ('records_read', 'rows_written', 'dead_letters', 'erased'):
     lines.append(f'  {key.replace("_", " "):<28}{summary.get(key, 0):>10}')
+  for key in ('messages_read', 'duplicates_removed', 'windows_emitted',
+              'aggregate_rows_written', 'late_data'):  # streaming / windowed runs only
+    if key in summary:
+      lines.append(f'  {key.replace("_", " "):<28}{summary[key]:>10}')
   if summary.get('dead_letters_by_type'):
     lines.append('  dead letters by errorType:')
     for error_type, count in summary['dead_letters_by_type'].items():
@@ -214,7 +218,7 @@ class PeriodicSummary:
   Metrics of a running job are the runner's attempted values so far."""
 
   def __init__(self, result, interval_seconds, title='Run summary', cfg=None, path=None,
-               log=None):
+               log=None, summarize=None):
     if interval_seconds <= 0:
       raise ValueError(f'interval_seconds must be positive, got {interval_seconds}')
     self._result = result
@@ -223,12 +227,13 @@ class PeriodicSummary:
     self._cfg = cfg
     self._path = path
     self._log = log or _LOG.info
+    self._summarize = summarize or (lambda: run_summary(self._result, self._cfg))
     self._stop = threading.Event()
     self._thread = None
     self.last = None
 
   def emit(self):
-    self.last = run_summary(self._result, self._cfg)
+    self.last = self._summarize()
     self._log(format_summary(self.last, self._title))
     if self._path:
       write_summary(self.last, self._path)
