@@ -145,7 +145,7 @@ def format_summary(summary, title='Run summary'):
     if summary.get(key):
       lines.append(f'  {key}:')
       for item in summary[key]:
-        lines.append(f'    {item["role"]:<16}{item["kind"]:<10}{item["name"]}')
+        lines.append(f'    {item["role"]:<14}{item["kind"]:<12}{item["name"]}')
   lineage = summary.get('lineage')
   if lineage is not None:
     lines.append('  lineage (Beam metrics): sources '
