@@ -14,7 +14,7 @@ setuptools.setup(
                                                'beam_pipelines', 'beam_pipelines.*']),
     include_package_data=True,
     install_requires=[
-        'apache-beam[gcp]>=2.77.0,<3',
+        'apache-beam[gcp,yaml]>=2.77.0,<3',  # yaml: Beam YAML pipelines (examples/)
         'google-cloud-bigquery>=3.47,<4',
         'google-cloud-pubsub>=2.44,<3',
         'fastavro>=1.13,<2',

@@ -1,7 +1,8 @@
 """The one transform chain every pipeline of the suite builds; only the source differs.
 
-    ReadEvents -> ParseAndValidate -> [MaskPII] -> [Enrich] -> rows sink (BigQuery or files)
-                                                           \\-> [WindowAndAggregate -> sink]
+    ReadEvents -> ParseAndValidate -> [SchemaDrift] -> [MaskPII] -> [Enrich]
+        -> [CheckQuality -> quality table] -> rows sink (BigQuery or files)
+                                           \\-> [WindowAndAggregate -> sink]
     dead letters of every step -> Flatten -> [MaskDeadLetters] -> WriteDeadLetters
 
 ``files_to_bigquery`` and ``pubsub_to_bigquery`` both call ``build_chain``; a test runs the
@@ -15,6 +16,7 @@ import apache_beam as beam
 from apache_beam.transforms.window import GlobalWindows
 
 from beam_pipelines import masking_options
+from beam_pipelines import quality_options
 from beam_pipelines.enrichment_options import apply_enrichment
 from transforms.dead_letters import WriteDeadLetters
 from transforms.enrichment import enriched_schema
@@ -58,8 +60,12 @@ def build_chain(p, cfg):
   ``dead_letters``, ``pipeline_name`` and optional ``masking``, ``enrichment``, ``lake``
   (rows to files instead of BigQuery) and ``windowing`` (an AggregationConfig)."""
   name = cfg.pipeline_name
+  quality = getattr(cfg, 'quality', None)  # rules, schema drift (quality_options)
   read = p | 'ReadEvents' >> ReadEvents(cfg.source)
-  parsed = read.rows | 'ParseAndValidate' >> ParseAndValidate(cfg.schema, cfg.parse)
+  parse = quality_options.parse_config(cfg.parse, quality)  # new fields: schema_drift
+  parsed = read.rows | 'ParseAndValidate' >> ParseAndValidate(cfg.schema, parse)
+  # step 'SchemaDrift' (--schema_drift dead_letter|evolve): evolved rows join the others
+  parsed = quality_options.apply_drift(parsed, quality, cfg.schema, parse, cfg.pipeline_name)
   rows, dead = parsed.rows, [read.dead_letters, parsed.dead_letters]
   masking = getattr(cfg, 'masking', None)
   masked = None
@@ -73,9 +79,13 @@ def build_chain(p, cfg):
     rows = enriched.rows
     dead.append(enriched.dead_letters)
   schema = output_schema(cfg)
+  checked = quality_options.apply_quality(rows, quality, name)
+  if checked.dead_letters is not None:  # steps 'CheckQuality' + 'WriteQualityScores'
+    rows = checked.rows
+    dead.append(checked.dead_letters)
   lake = getattr(cfg, 'lake', None)
   dead.append(_write(rows, 'WriteFiles' if lake is not None else 'WriteRows', cfg.sink, lake,
-                     schema, name))
+                     quality_options.output_schema(quality, schema), name))
   aggregates = None
   windowing = getattr(cfg, 'windowing', None)
   if windowing is not None:

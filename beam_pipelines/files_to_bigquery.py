@@ -18,14 +18,15 @@ from beam_pipelines import options as opts
 from beam_pipelines.chain import PipelineOutputs, build_chain  # noqa: F401  (re-exported)
 from beam_pipelines.enrichment_options import EnrichmentOptions
 from beam_pipelines.masking_options import MaskingOptions
+from beam_pipelines.quality_options import QualityOptions
 from beam_pipelines.streaming_options import WindowingOptions
-from beam_pipelines.summary import build_summary, collect_counters, format_summary
+from beam_pipelines.summary import format_summary, run_summary, write_summary
 
 _LOG = logging.getLogger(__name__)
 NAME = 'files_to_bigquery'
 # The options this pipeline reads: its template's metadata.json documents exactly these.
 OPTIONS_CLASSES = (opts.CommonOptions, opts.FilesToBigQueryOptions, MaskingOptions,
-                   EnrichmentOptions, WindowingOptions)
+                   EnrichmentOptions, WindowingOptions, QualityOptions)
 
 
 def build_pipeline(p, cfg):
@@ -44,9 +45,11 @@ def run(argv=None, print_summary=True):
   with beam.Pipeline(options=options) as p:
     build_pipeline(p, cfg)
   result = p.result
-  summary = build_summary(collect_counters(result))
+  summary = run_summary(result, cfg)  # counters, quality scores, sources/sinks, lineage
   if print_summary:
     print(format_summary(summary, f'{cfg.pipeline_name} summary'))
+  if cfg.quality is not None and cfg.quality.summary_path:
+    write_summary(summary, cfg.quality.summary_path)
   return result, summary
 
 

@@ -107,6 +107,8 @@ class FilesToBigQueryConfig:
   # From beam_pipelines.enrichment_options.enrichment_config; None = no Enrich step.
   enrichment: Optional[EnrichmentConfig] = None
   windowing: Optional[object] = None  # streaming_options.AggregationConfig (--window)
+  # From beam_pipelines.quality_options.quality_stage_config: quality rules, drift, summary.
+  quality: object = None
 
 
 def _require(value, name):
@@ -237,9 +239,12 @@ def files_to_bigquery_config(options):
   if windowing is not None and windowing.window.event_time_field is None:
     raise ConfigError('--event_time_field is required with --window for files (a file '
                       'record has no event time of its own)')
+  from beam_pipelines.quality_options import quality_stage_config
+  quality = quality_stage_config(options, schema, masking, enrichment, sink, lake)
   return FilesToBigQueryConfig(source=source, schema=schema, parse=parse, sink=sink,
                                dead_letters=dead, pipeline_name=name, lake=lake,
-                               masking=masking, enrichment=enrichment, windowing=windowing)
+                               masking=masking, enrichment=enrichment, windowing=windowing,
+                               quality=quality)
 
 
 def stage_configs(options, schema, name, sink, lake=None):

@@ -28,13 +28,16 @@ from beam_pipelines.chain import build_chain
 from beam_pipelines.enrichment_options import EnrichmentOptions
 from beam_pipelines.masking_options import MaskingOptions
 from beam_pipelines.direct_runner_metrics import fix_direct_runner_metrics
-from beam_pipelines.summary import build_summary, collect_counters, format_summary
+from beam_pipelines.quality_options import QualityOptions
+from beam_pipelines.summary import (PeriodicSummary, build_summary, collect_counters,
+                                    collect_lineage, config_io, format_summary,
+                                    write_summary)
 
 _LOG = logging.getLogger(__name__)
 NAME = 'pubsub_to_bigquery'
 # The options this pipeline reads: its template's metadata.json documents exactly these.
 OPTIONS_CLASSES = (opts.CommonOptions, sopts.PubSubToBigQueryOptions, sopts.WindowingOptions,
-                   MaskingOptions, EnrichmentOptions)
+                   MaskingOptions, EnrichmentOptions, QualityOptions)
 
 
 def build_pipeline(p, cfg):
@@ -75,7 +78,10 @@ class RunningPipeline:
     return collect_counters(self.result)
 
   def summary(self):
-    return streaming_summary(self.counters())
+    summary = streaming_summary(self.counters())
+    summary['sources'], summary['sinks'] = config_io(self.cfg)
+    summary['lineage'] = collect_lineage(self.result)
+    return summary
 
   def cancel(self):
     """Stops the pipeline (idempotent); returns its final state."""
@@ -117,6 +123,13 @@ def run(argv=None, print_summary=True):
   argv = list(sys.argv[1:] if argv is None else argv)
   duration, argv = _split_duration(argv)
   running = start(argv)
+  quality = running.cfg.quality
+  periodic = None
+  if quality is not None and quality.summary_interval_seconds > 0:  # --summary_interval_seconds
+    periodic = PeriodicSummary(
+        running.result, quality.summary_interval_seconds,
+        f'{running.cfg.pipeline_name} summary (running)', path=quality.summary_path,
+        summarize=running.summary, log=_LOG.warning).__enter__()
   stop = threading.Event()
   if threading.current_thread() is threading.main_thread():
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -129,11 +142,15 @@ def run(argv=None, print_summary=True):
   except KeyboardInterrupt:
     pass
   finally:
+    if periodic is not None:
+      periodic.__exit__(None, None, None)
     state = running.cancel()
   summary = running.summary()
   summary['final_state'] = str(state)
   if print_summary:
     print(format_summary(summary, f'{running.cfg.pipeline_name} summary'))
+  if quality is not None and quality.summary_path:
+    write_summary(summary, quality.summary_path)
   return running.result, summary
 
 

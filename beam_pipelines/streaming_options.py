@@ -219,6 +219,7 @@ class PubSubToBigQueryConfig:
   windowing: AggregationConfig | None = None
   masking: object = None      # masking_options.MaskingConfig
   enrichment: object = None   # transforms.enrichment.EnrichmentConfig
+  quality: object = None      # quality_options.QualityRunConfig (rules, drift, summary)
 
 
 def pubsub_to_bigquery_config(options):
@@ -231,6 +232,8 @@ def pubsub_to_bigquery_config(options):
                       'STREAMING_INSERTS (or STORAGE_WRITE_API on Dataflow)')
   from beam_pipelines.options import stage_configs
   masking, enrichment, windowing = stage_configs(options, schema, name, sink)
+  from beam_pipelines.quality_options import quality_stage_config
+  quality = quality_stage_config(options, schema, masking, enrichment, sink)
   return PubSubToBigQueryConfig(source=source, schema=schema, parse=parse, sink=sink,
                                 dead_letters=dead, pipeline_name=name, windowing=windowing,
-                                masking=masking, enrichment=enrichment)
+                                masking=masking, enrichment=enrichment, quality=quality)

@@ -1,8 +1,16 @@
-"""The run summary: counters per stage and outcome, dead letters by errorType."""
+"""The run summary: counters per stage and outcome, dead letters by errorType, quality
+scores, schema drift, sources and sinks (our config and Beam's lineage metrics)."""
 
 import json
+import logging
+import threading
 
 from apache_beam.metrics.metric import MetricsFilter
+
+_LOG = logging.getLogger(__name__)
+# Counter namespaces that are not pipeline stages.
+_NOT_STAGES = ('dead_letters', 'lineage')
+QUALITY_SCORES = ('completeness', 'validity', 'uniqueness', 'freshness')
 
 
 def collect_counters(result):
@@ -15,8 +23,66 @@ def collect_counters(result):
   return counters
 
 
+def collect_lineage(result):
+  """{'sources': [...], 'sinks': [...]}: what Beam's lineage metrics report (Dataplex FQNs
+  such as ``bigquery:project.dataset.table`` or ``file:/path``), or empty lists when the
+  runner reports none. Beam 2.77 on the FnApiRunner: file sources read through Beam's
+  FileSystems/ReadFromText and FILE_LOADS BigQuery writes report; STREAMING_INSERTS and our
+  own readers do not (the configured sources/sinks are listed separately)."""
+  from apache_beam.metrics.metric import Lineage
+  out = {'sources': [], 'sinks': []}
+  try:
+    metrics = result.metrics()
+    out['sources'] = sorted(Lineage.query(metrics, Lineage.SOURCE))
+    out['sinks'] = sorted(Lineage.query(metrics, Lineage.SINK))
+  except Exception as e:  # pylint: disable=broad-except
+    _LOG.info('lineage metrics unavailable: %s', e)
+  return out
+
+
+def _rate(checked, failed):
+  return None if not checked else round((checked - failed) / checked, 6)
+
+
+def _stages(counters):
+  stages = {}
+  for (ns, name), value in sorted(counters.items()):
+    if ns in _NOT_STAGES:
+      continue
+    stages.setdefault(ns, {})[name] = value
+  return stages
+
+
+def _quality(counters):
+  """Run-level quality scores from the quality counters (None when no rules ran)."""
+  q = {name: value for (ns, name), value in counters.items() if ns == 'quality'}
+  if 'rows' not in q:
+    return None
+  scores = {s: _rate(q.get(f'{s}_checked', 0), q.get(f'{s}_failed', 0))
+            for s in QUALITY_SCORES}
+  rules = {}
+  for name, value in q.items():
+    for what in ('checked', 'failed'):
+      suffix = '_' + what
+      if name.endswith(suffix):
+        rule = name[:-len(suffix)]
+        if rule not in QUALITY_SCORES:
+          rules.setdefault(rule, {'checked': 0, 'failed': 0})[what] = value
+  for stats in rules.values():
+    stats['pass_rate'] = _rate(stats['checked'], stats['failed'])
+  return {
+      'rows': q.get('rows', 0), 'dead_letters': q.get('dead_letters', 0),
+      'flagged': q.get('flagged', 0), 'windows_scored': q.get('windows_scored', 0),
+      'scores': scores, 'rules': dict(sorted(rules.items())),
+  }
+
+
 def build_summary(counters, extra=None):
-  """A JSON-able summary dict from collected counters."""
+  """A JSON-able summary dict from collected counters.
+
+  Keys: records_read, files_read, rows_written, dead_letters, erased, dead_letters_by_type,
+  counters (``ns/name``), stages (``{stage: {outcome: n}}``), quality (run-level scores,
+  or None), drift (``drift/*`` counters); plus ``extra`` (sources, sinks, lineage)."""
   dead_by_type = {name: value for (ns, name), value in counters.items()
                   if ns == 'dead_letters' and name != 'total'}
   attempted = counters.get(('sink', 'rows_attempted'), 0)
@@ -30,9 +96,17 @@ def build_summary(counters, extra=None):
       'erased': counters.get(('mask', 'erased'), 0),
       'dead_letters_by_type': dict(sorted(dead_by_type.items(), key=lambda kv: (-kv[1], kv[0]))),
       'counters': {f'{ns}/{name}': value for (ns, name), value in sorted(counters.items())},
+      'stages': _stages(counters),
+      'quality': _quality(counters),
+      'drift': {name: value for (ns, name), value in sorted(counters.items())
+                if ns == 'drift'},
   }
   summary.update(extra or {})
   return summary
+
+
+def _fmt(value):
+  return '-' if value is None else f'{value:.4f}'
 
 
 def format_summary(summary, title='Run summary'):
@@ -48,12 +122,137 @@ def format_summary(summary, title='Run summary'):
     lines.append('  dead letters by errorType:')
     for error_type, count in summary['dead_letters_by_type'].items():
       lines.append(f'    {error_type:<40}{count:>8}')
-  lines.append('  counters:')
-  for name, value in summary.get('counters', {}).items():
-    lines.append(f'    {name:<40}{value:>8}')
+  quality = summary.get('quality')
+  if quality:
+    lines.append(f'  quality (run; {quality["rows"]} rows, {quality["dead_letters"]} dead '
+                 f'letters, {quality["flagged"]} flagged, {quality["windows_scored"]} '
+                 'window(s) scored):')
+    for score, value in quality['scores'].items():
+      lines.append(f'    {score:<40}{_fmt(value):>8}')
+    for rule, stats in quality['rules'].items():
+      lines.append(f'    rule {rule:<35}{_fmt(stats["pass_rate"]):>8}  '
+                   f'({stats["failed"]} of {stats["checked"]} failed)')
+  if summary.get('drift'):
+    lines.append('  schema drift:')
+    for name, value in summary['drift'].items():
+      lines.append(f'    {name:<40}{value:>8}')
+  if summary.get('stages'):
+    lines.append('  per stage and outcome:')
+    for stage, outcomes in summary['stages'].items():
+      for name, value in outcomes.items():
+        lines.append(f'    {stage + "/" + name:<40}{value:>8}')
+  for key in ('sources', 'sinks'):
+    if summary.get(key):
+      lines.append(f'  {key}:')
+      for item in summary[key]:
+        lines.append(f'    {item["role"]:<14}{item["kind"]:<12}{item["name"]}')
+  lineage = summary.get('lineage')
+  if lineage is not None:
+    lines.append('  lineage (Beam metrics): sources '
+                 f'{", ".join(lineage["sources"]) or "none reported"}; sinks '
+                 f'{", ".join(lineage["sinks"]) or "none reported"}')
   return '\n'.join(lines)
 
 
 def write_summary(summary, path):
-  with open(path, 'w', encoding='utf-8') as f:
-    json.dump(summary, f, indent=2, sort_keys=True)
+  """Writes the summary as JSON (local path or gs://)."""
+  from apache_beam.io.filesystems import FileSystems
+  data = json.dumps(summary, indent=2, sort_keys=True, default=str).encode('utf-8')
+  if '://' in path:
+    with FileSystems.create(path) as f:
+      f.write(data)
+  else:
+    with open(path, 'wb') as f:
+      f.write(data)
+
+
+def config_io(cfg):
+  """(sources, sinks) of a pipeline config, as [{'role', 'kind', 'name'}] lists."""
+  sources, sinks = [], []
+  source = getattr(cfg, 'source', None)
+  if source is not None:
+    kind = getattr(source, 'format', None) or type(source).__name__
+    name = (getattr(source, 'pattern', None) or getattr(source, 'subscription', None)
+            or getattr(source, 'topic', None) or str(source))
+    sources.append({'role': 'input', 'kind': str(kind), 'name': str(name)})
+  enrichment = getattr(cfg, 'enrichment', None)
+  if enrichment is not None:
+    describe = getattr(enrichment.source, 'describe', None)
+    sources.append({'role': 'lookup', 'kind': 'enrichment',
+                    'name': describe() if describe else str(enrichment.source)})
+  masking = getattr(cfg, 'masking', None)
+  if masking is not None and getattr(masking, 'erase_list', None):
+    sources.append({'role': 'erase_list', 'kind': 'masking', 'name': masking.erase_list})
+  lake = getattr(cfg, 'lake', None)
+  sink = getattr(cfg, 'sink', None)
+  if lake is not None:
+    sinks.append({'role': 'rows', 'kind': lake.format, 'name': lake.path})
+  elif sink is not None:
+    sinks.append({'role': 'rows', 'kind': 'bigquery', 'name': sink.table})
+  dead = getattr(cfg, 'dead_letters', None)
+  if dead is not None:
+    sinks.append({'role': 'dead_letters', 'kind': dead.kind,
+                  'name': dead.table or dead.path or dead.topic})
+  quality = getattr(cfg, 'quality', None)
+  if quality is not None and quality.rules is not None:
+    sinks.append({'role': 'quality', 'kind': 'bigquery' if quality.scores_sink else 'jsonl',
+                  'name': quality.scores_destination})
+  windowing = getattr(cfg, 'windowing', None)
+  if windowing is not None and getattr(windowing, 'sink', None) is not None:
+    sinks.append({'role': 'aggregates', 'kind': 'bigquery', 'name': windowing.sink.table})
+  return sources, sinks
+
+
+def run_summary(result, cfg=None):
+  """The whole summary of a run: counters, config sources/sinks and Beam's lineage."""
+  extra = {'lineage': collect_lineage(result)}
+  if cfg is not None:
+    extra['sources'], extra['sinks'] = config_io(cfg)
+  return build_summary(collect_counters(result), extra)
+
+
+class PeriodicSummary:
+  """Logs (and optionally writes) the summary of a running pipeline every N seconds.
+
+  For streaming runs: ``with PeriodicSummary(result, 60, title, cfg=cfg): ...wait...``.
+  Metrics of a running job are the runner's attempted values so far."""
+
+  def __init__(self, result, interval_seconds, title='Run summary', cfg=None, path=None,
+               log=None, summarize=None):
+    if interval_seconds <= 0:
+      raise ValueError(f'interval_seconds must be positive, got {interval_seconds}')
+    self._result = result
+    self._interval = interval_seconds
+    self._title = title
+    self._cfg = cfg
+    self._path = path
+    self._log = log or _LOG.info
+    self._summarize = summarize or (lambda: run_summary(self._result, self._cfg))
+    self._stop = threading.Event()
+    self._thread = None
+    self.last = None
+
+  def emit(self):
+    self.last = self._summarize()
+    self._log(format_summary(self.last, self._title))
+    if self._path:
+      write_summary(self.last, self._path)
+    return self.last
+
+  def _loop(self):
+    while not self._stop.wait(self._interval):
+      try:
+        self.emit()
+      except Exception as e:  # pylint: disable=broad-except
+        _LOG.warning('periodic summary failed: %s', e)
+
+  def __enter__(self):
+    self._thread = threading.Thread(target=self._loop, name='periodic-summary', daemon=True)
+    self._thread.start()
+    return self
+
+  def __exit__(self, *exc):
+    self._stop.set()
+    if self._thread is not None:
+      self._thread.join(timeout=self._interval + 5)
+    return False

@@ -37,3 +37,10 @@ from transforms.windowing import TriggerConfig, WindowAndAggregate, WindowConfig
 
 __all__ += ['AggregateConfig', 'PubSubSourceConfig', 'TriggerConfig', 'WindowAndAggregate',
             'WindowConfig']
+
+# Data quality and schema drift (issue 10).
+from transforms.quality import CheckQuality, QualityConfig, load_quality_rules  # noqa: E402
+from transforms.schema_drift import HandleSchemaDrift, SchemaDriftConfig  # noqa: E402
+
+__all__ += ['CheckQuality', 'HandleSchemaDrift', 'QualityConfig', 'SchemaDriftConfig',
+            'load_quality_rules']

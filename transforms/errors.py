@@ -21,7 +21,8 @@ DEAD_LETTER_TAG = 'dead_letters'
 # record rejected for being oversized still fits in a BigQuery row (10 MB insert limit).
 MAX_DEAD_LETTER_PAYLOAD_BYTES = 1024 * 1024
 
-STAGES = ('read', 'parse', 'validate', 'mask', 'enrich', 'window', 'sink', 'user')
+STAGES = ('read', 'parse', 'validate', 'mask', 'enrich', 'window', 'sink', 'user',
+          'quality')
 
 DEAD_LETTER_FIELDS = (
     {'name': 'timestamp', 'type': 'TIMESTAMP', 'mode': 'REQUIRED'},

@@ -22,6 +22,7 @@ from apache_beam.io import fileio
 from transforms import file_readers, typed_file_readers
 from transforms.csv_format import CsvFormat
 from transforms.errors import DEAD_LETTER_TAG, ROWS_TAG, FallibleResult
+from transforms.lineage import report_file_source
 
 _LOG = logging.getLogger(__name__)
 FILE_FORMATS = ('jsonl', 'csv', 'avro', 'parquet')
@@ -96,6 +97,7 @@ class ReadFiles(beam.PTransform):
             empty_match_treatment=(fileio.EmptyMatchTreatment.ALLOW
                                    if self._config.allow_empty_match
                                    else fileio.EmptyMatchTreatment.DISALLOW))
+        | 'ReportLineage' >> beam.Map(report_file_source)  # Beam lineage: source files
         | 'OpenFiles' >> fileio.ReadMatches()
         | 'ReadRecords' >> beam.ParDo(_reader_fn(self._config)).with_outputs(
             DEAD_LETTER_TAG, main=ROWS_TAG))

@@ -13,6 +13,7 @@ from apache_beam.metrics import Metrics
 
 from transforms.bigquery_endpoint import apply_emulator_endpoint
 from transforms.errors import make_dead_letter
+from transforms.lineage import ReportBigQuerySinkFn
 from transforms.schema import load_schema
 
 _LOG = logging.getLogger(__name__)
@@ -126,6 +127,7 @@ class WriteRowsToBigQuery(beam.PTransform):
     result = (
         rows
         | 'CountAttempted' >> beam.ParDo(_CountFn('sink', f'{self._metric_name}_attempted'))
+        | 'ReportLineage' >> beam.ParDo(ReportBigQuerySinkFn(config.table))  # Beam lineage
         | 'Write' >> WriteToBigQuery(
             config.table,
             schema=self._schema.to_json(),

@@ -13,7 +13,7 @@ from transforms import bq_types
 from transforms.bq_types import FieldError
 from transforms.schema import load_schema
 
-UNKNOWN_FIELD_POLICIES = ('ignore', 'dead_letter')
+UNKNOWN_FIELD_POLICIES = ('ignore', 'dead_letter', 'schema_drift')
 NON_FINITE_POLICIES = ('reject', 'allow', 'null')
 MAX_PROBLEMS_REPORTED = 20
 
@@ -24,7 +24,9 @@ class ValidationPolicy:
 
   Attributes:
     unknown_fields: ``ignore`` drops fields the schema lacks; ``dead_letter`` rejects the
-      record (errorType ``unknown_field:<path>``).
+      record (errorType ``unknown_field:<path>``); ``schema_drift`` rejects it with errorType
+      ``schema_drift`` (one code for any number of new fields, reported only when the record
+      has no other problem; see ``transforms.schema_drift``).
     coerce_types: accept strings such as ``"42"`` / ``"true"`` / ``"1.5"`` for INT64, BOOL,
       FLOAT64 and numbers for STRING. Off by default: a producer sending the wrong type is a
       bug worth seeing.
@@ -60,6 +62,8 @@ class FieldProblem(NamedTuple):
 
   @property
   def error_type(self):
+    if self.kind == 'schema_drift':
+      return self.kind
     return f'{self.kind}:{self.path}' if self.path else self.kind
 
   def describe(self):
@@ -99,6 +103,8 @@ class RecordValidator:
 
 def summarize(problems):
   """(errorType, message) for a list of problems: the first one's type, all the reasons."""
+  # New fields (schema drift) come last: a record with a real problem is reported as that.
+  problems = sorted(problems, key=lambda p: p.kind == 'schema_drift')
   first = problems[0]
   shown = [p.describe() for p in problems[:MAX_PROBLEMS_REPORTED]]
   more = len(problems) - len(shown)
@@ -117,6 +123,7 @@ def _compile_record(fields, prefix, policy):
     by_name[spec.name] = spec
     by_lower[spec.name.lower()] = spec.name
   dead_letter_unknown = policy.unknown_fields == 'dead_letter'
+  drift_unknown = policy.unknown_fields == 'schema_drift'
   text_input = policy.text_input
 
   def check_record(obj, location, ctx):
@@ -147,6 +154,9 @@ def _compile_record(fields, prefix, policy):
           continue  # matched case-insensitively above
         if dead_letter_unknown:
           ctx.add('unknown_field', prefix + key, location + key, 'field is not in the schema')
+        elif drift_unknown:
+          ctx.add('schema_drift', prefix + key, location + key,
+                  'new field, not in the table schema')
     return row
 
   return check_record
