@@ -42,6 +42,7 @@ def main(argv=None):
   parser.add_argument('--enrichment_source',
                       default=os.path.join(SAMPLES, 'country_regions.csv'))
   parser.add_argument('--enrichment_missing', default='keep')
+  parser.add_argument('--quality_rules', default=os.path.join(SAMPLES, 'quality_rules.yaml'))
   args = parser.parse_args(argv)
 
   prepare_duckdb_extensions()
@@ -67,6 +68,8 @@ def main(argv=None):
         '--erase_list', args.erase_list, '--subject_field', 'user.id',
         '--enrichment_source', args.enrichment_source, '--enrichment_keys', 'country_code',
         '--enrichment_fields', 'region', '--enrichment_missing', args.enrichment_missing,
+        '--quality_rules', args.quality_rules,
+        '--summary_path', os.path.join(args.data_dir, 'summary.json'),
     ])
     table_rows = list(client.query('SELECT COUNT(*) AS n FROM demo.events').result())[0].n
     error_rows = list(client.query(
@@ -87,6 +90,13 @@ def main(argv=None):
         'SELECT region, COUNT(*) AS n FROM demo.events GROUP BY region '
         'ORDER BY region').result():
       print(f'    {str(row.region):<40}{row.n:>6}')
+    print('  data-quality scores, first hours (demo.events_quality):')
+    for row in client.query(
+        'SELECT * FROM demo.events_quality ORDER BY window_start LIMIT 3').result():
+      scores = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()
+                if k in ('window_start', 'rows_checked', 'completeness', 'validity',
+                         'uniqueness', 'freshness')}
+      print('   ', scores)
     errors = client.query(
         'SELECT errorType, COUNT(*) AS n FROM demo.events_error_records '
         'GROUP BY errorType ORDER BY n DESC, errorType').result()
