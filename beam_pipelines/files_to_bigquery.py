@@ -19,6 +19,7 @@ from beam_pipelines import masking_options
 from beam_pipelines import options as opts
 from beam_pipelines.enrichment_options import apply_enrichment
 from beam_pipelines.summary import build_summary, collect_counters, format_summary
+from beam_pipelines.udf_options import apply_udf
 from transforms.dead_letters import WriteDeadLetters
 from transforms.enrichment import enriched_schema
 from transforms.lake_sink import WriteRowsToFiles
@@ -52,6 +53,9 @@ def build_pipeline(p, cfg):
     enriched = apply_enrichment(rows, cfg.enrichment)
     rows, stage_dead_letters = enriched.rows, stage_dead_letters + (enriched.dead_letters,)
     output_schema = enriched_schema(output_schema, cfg.enrichment)
+  if cfg.udf is not None:  # step 'ApplyUserFunction' after Enrich, before the sink
+    applied = apply_udf(rows, cfg.udf, pipeline_name=cfg.pipeline_name)
+    rows, stage_dead_letters = applied.rows, stage_dead_letters + (applied.dead_letters,)
   if cfg.lake is not None:
     sink_failures = rows | 'WriteFiles' >> WriteRowsToFiles(
         cfg.lake, output_schema, pipeline_name=cfg.pipeline_name)

@@ -106,6 +106,8 @@ class FilesToBigQueryConfig:
   masking: object = None  # a masking_options.MaskingConfig, or None (no masking)
   # From beam_pipelines.enrichment_options.enrichment_config; None = no Enrich step.
   enrichment: Optional[EnrichmentConfig] = None
+  # From beam_pipelines.udf_options.udf_config: the --udf spec, or None (no user function).
+  udf: Optional[str] = None
 
 
 def _require(value, name):
@@ -236,9 +238,11 @@ def files_to_bigquery_config(options):
   from beam_pipelines.masking_options import masking_config
   masking = masking_config(options, schema)
   enrichment = enrichment_config(options, name)
+  from beam_pipelines.udf_options import udf_config
+  udf = udf_config(options)
   return FilesToBigQueryConfig(source=source, schema=schema, parse=parse, sink=sink,
                                dead_letters=dead, pipeline_name=name, lake=lake,
-                               masking=masking, enrichment=enrichment)
+                               masking=masking, enrichment=enrichment, udf=udf)
 
 
 def emulator_defaults(argv):
