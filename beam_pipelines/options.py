@@ -126,6 +126,13 @@ def _convert(name, fn, *args, **kwargs):
     raise ConfigError(f'--{name}: {e}') from None
 
 
+def _check_non_finite(opts):
+  # ValidationPolicy checks it too, but its error would be reported under --unknown_fields.
+  if opts.non_finite_floats not in NON_FINITE_POLICIES:
+    raise ConfigError(f'--non_finite_floats must be one of {"|".join(NON_FINITE_POLICIES)}, '
+                      f'got {opts.non_finite_floats!r}')
+
+
 def temp_location_of(options):
   return options.view_as(GoogleCloudOptions).temp_location
 
@@ -151,6 +158,7 @@ def common_configs(options, default_name, lake_path=None):
   temp_location = temp_location_of(options)
   sink = _convert('output_table', BigQuerySinkConfig, table=output_table,
                   write_method=write_method, temp_location=temp_location)
+  _check_non_finite(opts)
   policy = _convert('unknown_fields', ValidationPolicy,
                     unknown_fields=opts.unknown_fields,
                     coerce_types=_convert('coerce_types', _bool, opts.coerce_types),
@@ -177,6 +185,7 @@ def _lake_configs(options, opts, name, lake_path):
   if opts.output_table:
     raise ConfigError('--output_table and --output_path are exclusive: rows go to BigQuery '
                       'or to files')
+  _check_non_finite(opts)
   policy = _convert('unknown_fields', ValidationPolicy,
                     unknown_fields=opts.unknown_fields,
                     coerce_types=_convert('coerce_types', _bool, opts.coerce_types),
