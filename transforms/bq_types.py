@@ -299,7 +299,8 @@ def to_timestamp(value, spec, policy):
     # The range is checked on whole microseconds: as a float, TIMESTAMP_MAX_SECONDS rounds up
     # to 253402300800.0, which let that value through to an OverflowError.
     micros = (value * 1_000_000 if isinstance(value, int)
-              else round(value * 1_000_000) if math.isfinite(value) else None)
+              else round(value * 1_000_000) if math.isfinite(value) and abs(value) < 1e15
+              else None)
     if micros is None or not _TIMESTAMP_MIN_MICROS <= micros <= _TIMESTAMP_MAX_MICROS:
       raise FieldError('out_of_range', f'{value!r} seconds is outside the TIMESTAMP range')
     moment = _EPOCH + datetime.timedelta(microseconds=micros)
