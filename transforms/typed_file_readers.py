@@ -139,7 +139,7 @@ class ReadParquetFn(_FileReaderFn):
     """A read dead letter for a row whose values Python cannot represent."""
     self._records.inc()
     cells = {}
-    for name, column in zip(batch.schema.names, batch.columns):
+    for name, column in zip(batch.schema.names, batch.columns, strict=True):
       try:
         cells[name] = column[index].as_py()
       except Exception:  # pylint: disable=broad-except

@@ -59,7 +59,7 @@ FILES_CASES = [
 
 def _argv(files, extra):
   base = {'--input': files['data'], '--schema': files['schema'], '--output_table': 'ds.t'}
-  for flag, value in zip(extra[::2], extra[1::2]):
+  for flag, value in zip(extra[::2], extra[1::2], strict=True):
     base[flag] = value.format(**files)
   return [a for kv in base.items() for a in kv]
 
