@@ -128,3 +128,38 @@ def test_forget_subprocess_exit_2():
   assert proc.returncode == 2, (proc.returncode, proc.stderr[-2000:])
   lines = proc.stderr.strip().splitlines()
   assert len(lines) == 1 and lines[0].startswith('forget: error: '), proc.stderr
+
+
+PUBSUB_BASE = ['--schema', '{schema}', '--output_table', 'ds.t']
+SUB = 'projects/test-project/subscriptions/events'
+TOPIC = 'projects/test-project/topics/events'
+
+
+@pytest.mark.parametrize('extra,names', [
+    (['--input_subscription', SUB, '--input_topic', TOPIC], 'exactly one of --input_subscription'),
+    ([], 'exactly one of --input_subscription'),
+    (['--input_subscription', SUB, '--udf', 'no_such_module_xyz:fn'], '--udf'),
+    (['--input_subscription', SUB, '--write_method', 'FILE_LOADS'], '--write_method'),
+    (['--input_subscription', SUB, '--output_table', 'bad table'], '--output_table'),
+])
+def test_pubsub_to_bigquery_config_errors_in_process(files, capsys, extra, names):
+  from beam_pipelines import pubsub_to_bigquery
+  argv = [a.format(**files) for a in PUBSUB_BASE] + extra
+  with pytest.raises(SystemExit) as info:
+    pubsub_to_bigquery.start(argv)
+  assert info.value.code == 2
+  err = capsys.readouterr().err.strip().splitlines()
+  assert len(err) == 1 and names in err[0], err
+
+
+@pytest.mark.parametrize('extra,names', [
+    (['--input_subscription', SUB, '--input_topic', TOPIC], 'exactly one of --input_subscription'),
+    (['--input_subscription', SUB, '--udf', '{udf}:missing_function'], '--udf'),
+])
+def test_pubsub_to_bigquery_subprocess_exit_2(files, extra, names):
+  argv = [a.format(**files) for a in PUBSUB_BASE + extra]
+  proc, seconds = _run_module('beam_pipelines.pubsub_to_bigquery', argv)
+  assert proc.returncode == 2, (proc.returncode, proc.stderr[-2000:])
+  lines = proc.stderr.strip().splitlines()
+  assert len(lines) == 1 and names in lines[0], proc.stderr[-2000:]
+  assert seconds < 60  # it did not start streaming
