@@ -1,8 +1,8 @@
 """The one transform chain every pipeline of the suite builds; only the source differs.
 
     ReadEvents -> ParseAndValidate -> [SchemaDrift] -> [MaskPII] -> [Enrich]
-        -> [CheckQuality -> quality table] -> rows sink (BigQuery or files)
-                                           \\-> [WindowAndAggregate -> sink]
+        -> [ApplyUserFunction] -> [CheckQuality -> quality table] -> rows sink (BigQuery or files)
+                                                                  \\-> [WindowAndAggregate -> sink]
     dead letters of every step -> Flatten -> [MaskDeadLetters] -> WriteDeadLetters
 
 ``files_to_bigquery`` and ``pubsub_to_bigquery`` both call ``build_chain``; a test runs the
@@ -18,6 +18,7 @@ from apache_beam.transforms.window import GlobalWindows
 from beam_pipelines import masking_options
 from beam_pipelines import quality_options
 from beam_pipelines.enrichment_options import apply_enrichment
+from beam_pipelines.udf_options import apply_udf
 from transforms.dead_letters import WriteDeadLetters
 from transforms.enrichment import enriched_schema
 from transforms.lake_sink import WriteRowsToFiles
@@ -57,7 +58,7 @@ def _write(rows, label, sink, lake, schema, pipeline_name, metric_name='rows'):
 
 def build_chain(p, cfg):
   """Adds the chain to ``p`` for a config with ``source``, ``schema``, ``parse``, ``sink``,
-  ``dead_letters``, ``pipeline_name`` and optional ``masking``, ``enrichment``, ``lake``
+  ``dead_letters``, ``pipeline_name`` and optional ``masking``, ``enrichment``, ``udf``, ``lake``
   (rows to files instead of BigQuery) and ``windowing`` (an AggregationConfig)."""
   name = cfg.pipeline_name
   quality = getattr(cfg, 'quality', None)  # rules, schema drift (quality_options)
@@ -78,6 +79,11 @@ def build_chain(p, cfg):
     enriched = apply_enrichment(rows, enrichment)
     rows = enriched.rows
     dead.append(enriched.dead_letters)
+  udf = getattr(cfg, 'udf', None)
+  if udf is not None:  # step 'ApplyUserFunction' after Enrich, before the sinks
+    applied = apply_udf(rows, udf, pipeline_name=name)
+    rows = applied.rows
+    dead.append(applied.dead_letters)
   schema = output_schema(cfg)
   checked = quality_options.apply_quality(rows, quality, name)
   if checked.dead_letters is not None:  # steps 'CheckQuality' + 'WriteQualityScores'

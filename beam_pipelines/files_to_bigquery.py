@@ -18,6 +18,7 @@ from beam_pipelines import options as opts
 from beam_pipelines.chain import PipelineOutputs, build_chain  # noqa: F401  (re-exported)
 from beam_pipelines.enrichment_options import EnrichmentOptions
 from beam_pipelines.masking_options import MaskingOptions
+from beam_pipelines.udf_options import UdfOptions
 from beam_pipelines.quality_options import QualityOptions
 from beam_pipelines.streaming_options import WindowingOptions
 from beam_pipelines.summary import format_summary, run_summary, write_summary
@@ -26,7 +27,7 @@ _LOG = logging.getLogger(__name__)
 NAME = 'files_to_bigquery'
 # The options this pipeline reads: its template's metadata.json documents exactly these.
 OPTIONS_CLASSES = (opts.CommonOptions, opts.FilesToBigQueryOptions, MaskingOptions,
-                   EnrichmentOptions, WindowingOptions, QualityOptions)
+                   EnrichmentOptions, WindowingOptions, QualityOptions, UdfOptions)
 
 
 def build_pipeline(p, cfg):

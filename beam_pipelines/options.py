@@ -109,6 +109,8 @@ class FilesToBigQueryConfig:
   windowing: Optional[object] = None  # streaming_options.AggregationConfig (--window)
   # From beam_pipelines.quality_options.quality_stage_config: quality rules, drift, summary.
   quality: object = None
+  # From beam_pipelines.udf_options.udf_config: the --udf spec, or None (no user function).
+  udf: Optional[str] = None
 
 
 def _require(value, name):
@@ -125,6 +127,13 @@ def _convert(name, fn, *args, **kwargs):
     raise
   except ValueError as e:
     raise ConfigError(f'--{name}: {e}') from None
+
+
+def _check_non_finite(opts):
+  # ValidationPolicy checks it too, but its error would be reported under --unknown_fields.
+  if opts.non_finite_floats not in NON_FINITE_POLICIES:
+    raise ConfigError(f'--non_finite_floats must be one of {"|".join(NON_FINITE_POLICIES)}, '
+                      f'got {opts.non_finite_floats!r}')
 
 
 def temp_location_of(options):
@@ -152,6 +161,7 @@ def common_configs(options, default_name, lake_path=None):
   temp_location = temp_location_of(options)
   sink = _convert('output_table', BigQuerySinkConfig, table=output_table,
                   write_method=write_method, temp_location=temp_location)
+  _check_non_finite(opts)
   policy = _convert('unknown_fields', ValidationPolicy,
                     unknown_fields=opts.unknown_fields,
                     coerce_types=_convert('coerce_types', _bool, opts.coerce_types),
@@ -178,6 +188,7 @@ def _lake_configs(options, opts, name, lake_path):
   if opts.output_table:
     raise ConfigError('--output_table and --output_path are exclusive: rows go to BigQuery '
                       'or to files')
+  _check_non_finite(opts)
   policy = _convert('unknown_fields', ValidationPolicy,
                     unknown_fields=opts.unknown_fields,
                     coerce_types=_convert('coerce_types', _bool, opts.coerce_types),
@@ -240,11 +251,12 @@ def files_to_bigquery_config(options):
     raise ConfigError('--event_time_field is required with --window for files (a file '
                       'record has no event time of its own)')
   from beam_pipelines.quality_options import quality_stage_config
+  from beam_pipelines.udf_options import udf_config
   quality = quality_stage_config(options, schema, masking, enrichment, sink, lake)
   return FilesToBigQueryConfig(source=source, schema=schema, parse=parse, sink=sink,
                                dead_letters=dead, pipeline_name=name, lake=lake,
                                masking=masking, enrichment=enrichment, windowing=windowing,
-                               quality=quality)
+                               quality=quality, udf=udf_config(options))
 
 
 def stage_configs(options, schema, name, sink, lake=None):

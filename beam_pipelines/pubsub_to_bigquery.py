@@ -27,6 +27,7 @@ from beam_pipelines import streaming_options as sopts
 from beam_pipelines.chain import build_chain
 from beam_pipelines.enrichment_options import EnrichmentOptions
 from beam_pipelines.masking_options import MaskingOptions
+from beam_pipelines.udf_options import UdfOptions
 from beam_pipelines.direct_runner_metrics import fix_direct_runner_metrics
 from beam_pipelines.quality_options import QualityOptions
 from beam_pipelines.summary import (PeriodicSummary, build_summary, collect_counters,
@@ -37,7 +38,7 @@ _LOG = logging.getLogger(__name__)
 NAME = 'pubsub_to_bigquery'
 # The options this pipeline reads: its template's metadata.json documents exactly these.
 OPTIONS_CLASSES = (opts.CommonOptions, sopts.PubSubToBigQueryOptions, sopts.WindowingOptions,
-                   MaskingOptions, EnrichmentOptions, QualityOptions)
+                   MaskingOptions, EnrichmentOptions, QualityOptions, UdfOptions)
 
 
 def build_pipeline(p, cfg):

@@ -220,6 +220,7 @@ class PubSubToBigQueryConfig:
   masking: object = None      # masking_options.MaskingConfig
   enrichment: object = None   # transforms.enrichment.EnrichmentConfig
   quality: object = None      # quality_options.QualityRunConfig (rules, drift, summary)
+  udf: str | None = None      # udf_options.udf_config: the --udf spec
 
 
 def pubsub_to_bigquery_config(options):
@@ -233,7 +234,9 @@ def pubsub_to_bigquery_config(options):
   from beam_pipelines.options import stage_configs
   masking, enrichment, windowing = stage_configs(options, schema, name, sink)
   from beam_pipelines.quality_options import quality_stage_config
+  from beam_pipelines.udf_options import udf_config
   quality = quality_stage_config(options, schema, masking, enrichment, sink)
   return PubSubToBigQueryConfig(source=source, schema=schema, parse=parse, sink=sink,
                                 dead_letters=dead, pipeline_name=name, windowing=windowing,
-                                masking=masking, enrichment=enrichment, quality=quality)
+                                masking=masking, enrichment=enrichment, quality=quality,
+                                udf=udf_config(options))

@@ -45,6 +45,8 @@ _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 # BigQuery's TIMESTAMP range, as seconds since the epoch.
 TIMESTAMP_MIN_SECONDS = -62135596800.0   # 0001-01-01 00:00:00 UTC
 TIMESTAMP_MAX_SECONDS = 253402300799.999999  # 9999-12-31 23:59:59.999999 UTC
+_TIMESTAMP_MIN_MICROS = -62135596800 * 1_000_000
+_TIMESTAMP_MAX_MICROS = 253402300800 * 1_000_000 - 1
 
 
 class FieldError(Exception):
@@ -294,9 +296,14 @@ def to_timestamp(value, spec, policy):
     raise _mismatch('a timestamp', value)
   if isinstance(value, (int, float)):
     # Numbers are seconds since the epoch, as in BigQuery's insertAll.
-    if not math.isfinite(value) or not TIMESTAMP_MIN_SECONDS <= value <= TIMESTAMP_MAX_SECONDS:
+    # The range is checked on whole microseconds: as a float, TIMESTAMP_MAX_SECONDS rounds up
+    # to 253402300800.0, which let that value through to an OverflowError.
+    micros = (value * 1_000_000 if isinstance(value, int)
+              else round(value * 1_000_000) if math.isfinite(value) and abs(value) < 1e15
+              else None)
+    if micros is None or not _TIMESTAMP_MIN_MICROS <= micros <= _TIMESTAMP_MAX_MICROS:
       raise FieldError('out_of_range', f'{value!r} seconds is outside the TIMESTAMP range')
-    moment = _EPOCH + datetime.timedelta(microseconds=round(value * 1_000_000))
+    moment = _EPOCH + datetime.timedelta(microseconds=micros)
     return _date_text(moment) + 'T' + _time_text(moment) + 'Z'
   if not isinstance(value, str):
     raise _mismatch('a timestamp string', value)

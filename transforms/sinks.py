@@ -68,6 +68,16 @@ class BigQuerySinkConfig:
 
 def _failed_row_to_dead_letter(failed, pipeline_name):
   destination, row, errors = failed
+  if isinstance(errors, str):
+    # Beam's insertAll writer hands back rows it refuses to send (over its 9 MB payload
+    # limit) with an error *string*, not BigQuery's list of error dicts.
+    reason = ('row_too_large' if 'exceeds the maximum insert payload size' in errors
+              else 'rejected')
+    errors = [{'reason': reason, 'message': errors}]
+  elif isinstance(errors, dict):
+    errors = [errors]
+  errors = [e if isinstance(e, dict) else {'reason': 'unknown', 'message': str(e)}
+            for e in (errors or [])]
   reasons = sorted({e.get('reason') or 'unknown' for e in errors or []}) or ['unknown']
   message = '; '.join(
       f"{e.get('location') or '<row>'}: {e.get('message') or e.get('reason')}"

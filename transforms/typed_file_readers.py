@@ -105,7 +105,23 @@ class ReadParquetFn(_FileReaderFn):
               if target is not None:
                 batch = batch.cast(target, safe=False)  # ns -> us: truncate, as BigQuery
               slow = has_maps or _has_non_finite(batch)
-              for row in batch.to_pylist():
+              try:
+                rows = batch.to_pylist()
+              except Exception:  # pylint: disable=broad-except
+                # A value Python cannot hold (a timestamp beyond year 9999...) must cost its
+                # own row only, not the row group: convert row by row.
+                rows = None
+              if rows is None:
+                for i in range(batch.num_rows):
+                  count += 1
+                  try:
+                    row = batch.slice(i, 1).to_pylist()[0]
+                  except Exception as e:  # pylint: disable=broad-except
+                    yield self._unconvertible(path, attributes, count, batch, i, e)
+                    continue
+                  yield self._message(path, attributes, count, row, slow, json_columns)
+                continue
+              for row in rows:
                 count += 1
                 yield self._message(path, attributes, count, row, slow, json_columns)
           except Exception as e:  # pylint: disable=broad-except
@@ -118,6 +134,20 @@ class ReadParquetFn(_FileReaderFn):
       yield self._failed(path, attributes, 'unreadable_file', count + 1,
                          f'after row {count}', e)
 
+
+  def _unconvertible(self, path, attributes, number, batch, index, exc):
+    """A read dead letter for a row whose values Python cannot represent."""
+    self._records.inc()
+    cells = {}
+    for name, column in zip(batch.schema.names, batch.columns, strict=True):
+      try:
+        cells[name] = column[index].as_py()
+      except Exception:  # pylint: disable=broad-except
+        cells[name] = repr(column[index])
+    return beam.pvalue.TaggedOutput(DEAD_LETTER_TAG, make_dead_letter(
+        repr(cells), stage='read', error_type='unencodable_record',
+        message=f'row {number} of {path} cannot be represented: {type(exc).__name__}: {exc}',
+        source_id=f'{path}:{number}', attributes=attributes))
 
   def _message(self, path, attributes, number, row, slow, json_columns):
     self._records.inc()
