@@ -6,6 +6,7 @@ bad field (paths like ``user.address.zip`` and ``items[2].sku``). It never raise
 data; the only exceptions are programming errors.
 """
 
+import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -209,6 +210,13 @@ def _compile_field(spec, path, policy):
         ctx.add(e.kind, path, location, e.detail)
         return None
 
+  fast = _fast_accept(spec, policy)
+  if fast is not None:
+    general = check_scalar
+
+    def check_scalar(value, location, ctx):  # pylint: disable=function-redefined
+      return value if fast(value) else general(value, location, ctx)
+
   if not spec.repeated:
     return check_scalar
 
@@ -227,3 +235,21 @@ def _compile_field(spec, path, policy):
     return out
 
   return check_repeated
+
+
+def _fast_accept(spec, policy):
+  """A predicate true for values the converter would return unchanged, or None.
+
+  The commonest values (an ASCII string for STRING, an int64 for INT64, a finite float for
+  FLOAT64, a bool for BOOL) skip the converter call; everything else goes through it, so the
+  result is the same either way.
+  """
+  if spec.type == 'STRING' and spec.max_length is None:
+    return lambda value: type(value) is str and value.isascii()  # pylint: disable=unidiomatic-typecheck
+  if spec.type == 'INT64':
+    return lambda value: type(value) is int and bq_types.INT64_MIN <= value <= bq_types.INT64_MAX  # pylint: disable=unidiomatic-typecheck
+  if spec.type == 'FLOAT64':
+    return lambda value: type(value) is float and math.isfinite(value)  # pylint: disable=unidiomatic-typecheck
+  if spec.type == 'BOOL':
+    return lambda value: type(value) is bool  # pylint: disable=unidiomatic-typecheck
+  return None
