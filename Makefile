@@ -9,7 +9,7 @@ export NO_GCE_CHECK := True
 export GCE_METADATA_HOST := 127.0.0.1:9
 export GCE_METADATA_IP := 127.0.0.1:9
 
-.PHONY: install run test lint clean bench bench-micro bench-streaming
+.PHONY: install run run-streaming test lint clean bench bench-micro bench-streaming
 
 install: $(STAMP)
 
@@ -21,6 +21,9 @@ $(STAMP): setup.py constraints.txt
 
 run: install
 	$(PY) -m beam_pipelines.demo
+
+run-streaming: install
+	$(PY) -m beam_pipelines.streaming_demo
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -106,6 +106,7 @@ class FilesToBigQueryConfig:
   masking: object = None  # a masking_options.MaskingConfig, or None (no masking)
   # From beam_pipelines.enrichment_options.enrichment_config; None = no Enrich step.
   enrichment: Optional[EnrichmentConfig] = None
+  windowing: Optional[object] = None  # streaming_options.AggregationConfig (--window)
 
 
 def _require(value, name):
@@ -232,13 +233,51 @@ def files_to_bigquery_config(options):
     _convert('output_format', WriteRowsToFiles, lake, schema)  # schema fits the format
   elif sink.write_method == 'FILE_LOADS' and not temp_location_of(options):
     raise ConfigError('--temp_location is required with --write_method FILE_LOADS')
-  from beam_pipelines.enrichment_options import enrichment_config
-  from beam_pipelines.masking_options import masking_config
-  masking = masking_config(options, schema)
-  enrichment = enrichment_config(options, name)
+  masking, enrichment, windowing = stage_configs(options, schema, name, sink, lake)
+  if windowing is not None and windowing.window.event_time_field is None:
+    raise ConfigError('--event_time_field is required with --window for files (a file '
+                      'record has no event time of its own)')
   return FilesToBigQueryConfig(source=source, schema=schema, parse=parse, sink=sink,
                                dead_letters=dead, pipeline_name=name, lake=lake,
-                               masking=masking, enrichment=enrichment)
+                               masking=masking, enrichment=enrichment, windowing=windowing)
+
+
+def stage_configs(options, schema, name, sink, lake=None):
+  """(masking, enrichment, windowing) configs shared by every pipeline; each None when off.
+
+  Windowing is checked against the schema of the rows it aggregates: masked, then enriched.
+  """
+  from beam_pipelines.chain import processed_schema
+  from beam_pipelines.enrichment_options import enrichment_config
+  from beam_pipelines.masking_options import masking_config
+  from beam_pipelines.streaming_options import windowing_config
+  masking = masking_config(options, schema)
+  enrichment = enrichment_config(options, name)
+  windowing = windowing_config(
+      options, processed_schema(schema, masking, enrichment),
+      sink.table if sink is not None else None,
+      sink.write_method if sink is not None else None, temp_location_of(options), lake=lake)
+  return masking, enrichment, windowing
+
+
+def options_and_config(argv, prog, runner, to_config, streaming=False):
+  """argv -> (PipelineOptions, config) for a pipeline's ``run()``.
+
+  Names a runner when argv does not, adds emulator defaults, and turns a ConfigError into
+  one line on stderr and exit code 2 before any pipeline is built.
+  """
+  import sys
+  argv = list(sys.argv[1:] if argv is None else argv)
+  argv += default_runner(argv, runner) + emulator_defaults(argv)
+  options = PipelineOptions(argv)
+  if streaming:
+    from apache_beam.options.pipeline_options import StandardOptions
+    options.view_as(StandardOptions).streaming = True
+  try:
+    return options, to_config(options)
+  except ConfigError as e:
+    print(f'{prog}: error: {e}', file=sys.stderr)
+    raise SystemExit(2) from None
 
 
 def emulator_defaults(argv):

@@ -26,7 +26,6 @@ dead-letter lines are counted as ``unreadable``. The summary printed at the end 
 import base64
 import json
 import logging
-import sys
 
 import apache_beam as beam
 from apache_beam import coders
@@ -39,6 +38,9 @@ from transforms.pubsub_publish import PublishToPubSub, check_topic
 from transforms.sinks import parse_table_spec
 
 _LOG = logging.getLogger(__name__)
+# The options this pipeline reads (its template's metadata.json documents exactly these):
+# its own class (OPTIONS_CLASSES, below) plus two dead-letter flags shared with CommonOptions.
+EXTRA_FLAGS = ('dead_letter_path', 'dead_letter_table')
 TRUNCATION_MARK = '(payload truncated from'
 _GLOB_CHARS = set('*?[')
 
@@ -80,6 +82,10 @@ class ErrorTypeFilter:
     error_type = error_type or ''
     return error_type in self.exact or (bool(self.prefixes)
                                         and error_type.startswith(self.prefixes))
+
+
+def config_from_options(options):
+  return replay_config(options)
 
 
 def replay_config(options):
@@ -218,7 +224,8 @@ def build_pipeline(p, cfg):
   """Adds the replay chain to ``p``; returns the PCollection of (payload, attributes)."""
   if cfg['path']:
     records = (p
-               | 'ReadFiles' >> beam.io.ReadFromText(cfg['path'])
+               # validate=False: a gs:// glob is not looked up while the graph is built
+               | 'ReadFiles' >> beam.io.ReadFromText(cfg['path'], validate=False)
                | 'ParseDeadLetters' >> beam.ParDo(_ParseDeadLetterLineFn()))
   else:
     records = (p
@@ -238,6 +245,9 @@ def build_pipeline(p, cfg):
   return selected
 
 
+OPTIONS_CLASSES = (ReplayOptions,)
+
+
 def summarize(counters):
   keys = ('read', 'matched', 'replayed', 'skipped_truncated', 'skipped_multiline',
           'unreadable')
@@ -246,14 +256,8 @@ def summarize(counters):
 
 def run(argv=None, print_summary=True):
   """Parses argv, replays, returns (result, summary dict)."""
-  argv = list(sys.argv[1:] if argv is None else argv)
-  argv += opts.default_runner(argv, 'FnApiRunner') + opts.emulator_defaults(argv)
-  options = PipelineOptions(argv)
-  try:
-    cfg = replay_config(options)
-  except opts.ConfigError as e:
-    print(f'replay_dead_letters: error: {e}', file=sys.stderr)
-    raise SystemExit(2) from None
+  options, cfg = opts.options_and_config(argv, 'replay_dead_letters', 'FnApiRunner',
+                                         replay_config)
   with beam.Pipeline(options=options) as p:
     build_pipeline(p, cfg)
   summary = summarize(collect_counters(p.result))

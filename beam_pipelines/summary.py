@@ -40,6 +40,10 @@ def format_summary(summary, title='Run summary'):
   lines = [title, '=' * len(title)]
   for key in ('records_read', 'rows_written', 'dead_letters', 'erased'):
     lines.append(f'  {key.replace("_", " "):<28}{summary.get(key, 0):>10}')
+  for key in ('messages_read', 'duplicates_removed', 'windows_emitted',
+              'aggregate_rows_written', 'late_data'):  # streaming / windowed runs only
+    if key in summary:
+      lines.append(f'  {key.replace("_", " "):<28}{summary[key]:>10}')
   if summary.get('dead_letters_by_type'):
     lines.append('  dead letters by errorType:')
     for error_type, count in summary['dead_letters_by_type'].items():

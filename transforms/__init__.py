@@ -29,3 +29,11 @@ __all__ = [
     # enrichment
     'BigQueryLookupSource', 'EnrichWithSideInput', 'EnrichmentConfig', 'FileLookupSource',
 ]
+
+# Streaming source and event-time windowing (issue 4).
+from transforms.aggregates import AggregateConfig  # noqa: E402
+from transforms.pubsub_source import PubSubSourceConfig  # noqa: E402
+from transforms.windowing import TriggerConfig, WindowAndAggregate, WindowConfig  # noqa: E402
+
+__all__ += ['AggregateConfig', 'PubSubSourceConfig', 'TriggerConfig', 'WindowAndAggregate',
+            'WindowConfig']

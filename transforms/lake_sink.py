@@ -91,13 +91,13 @@ class _ToLakeRowFn(beam.DoFn):
   """Typed rows for the file sink; a row that cannot be typed becomes a sink dead letter."""
   FAILED = 'failed'
 
-  def __init__(self, schema, target, pipeline_name):
+  def __init__(self, schema, target, pipeline_name, metric_name='rows'):
     self._schema = schema
     self._target = target
     self._pipeline_name = pipeline_name
     self._convert = None
-    self._attempted = Metrics.counter('sink', 'rows_attempted')
-    self._failed = Metrics.counter('sink', 'rows_failed')
+    self._attempted = Metrics.counter('sink', f'{metric_name}_attempted')
+    self._failed = Metrics.counter('sink', f'{metric_name}_failed')
 
   def setup(self):
     if self._target == 'jsonl':
@@ -209,8 +209,9 @@ class WriteRowsToFiles(beam.PTransform):
       failed = rows | WriteRowsToFiles(LakeSinkConfig('/lake/events/part', 'parquet'), schema)
   """
 
-  def __init__(self, config, schema, pipeline_name=None, label=None):
+  def __init__(self, config, schema, pipeline_name=None, metric_name='rows', label=None):
     super().__init__(label)
+    self._metric_name = metric_name
     if not isinstance(config, LakeSinkConfig):
       raise ValueError(f'config must be a LakeSinkConfig, got {type(config).__name__}')
     self._config = config
@@ -228,7 +229,8 @@ class WriteRowsToFiles(beam.PTransform):
     config = self._config
     streaming = {}
     typed = rows | 'Type' >> beam.ParDo(
-        _ToLakeRowFn(self._schema, config.format, self._pipeline_name)).with_outputs(
+        _ToLakeRowFn(self._schema, config.format, self._pipeline_name,
+                     self._metric_name)).with_outputs(
             _ToLakeRowFn.FAILED, main='rows')
     suffix = SUFFIXES[config.format]
     if not rows.is_bounded:

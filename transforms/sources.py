@@ -8,9 +8,11 @@ the rest of the chain is the same for every source, batch or streaming.
 import apache_beam as beam
 
 from transforms.file_sources import FILE_FORMATS, FileSourceConfig, ReadFiles
+from transforms.pubsub_source import PubSubSourceConfig, ReadPubSub
 
 # config type -> PTransform class taking that config. New sources register here.
 READERS = {FileSourceConfig: ReadFiles}
+READERS[PubSubSourceConfig] = ReadPubSub
 
 __all__ = ['FILE_FORMATS', 'FileSourceConfig', 'READERS', 'ReadEvents']
 

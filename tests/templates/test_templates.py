@@ -36,8 +36,13 @@ REGEX_EXAMPLES = {
     'coerce_types': ('true', 'yes please'),
     'max_record_bytes': ('10485760', '-1'),
     'pipeline_name': ('nightly-load', 'has space'),
+    'error_type': ('type_mismatch:,invalid_json', 'a, b'),
+    'replay_to_path': ('gs://my-bucket/replay/events', 'two words'),
+    'replay_suffix': ('.jsonl', 'a/b'),
+    'replay_to_topic': ('projects/my-project/topics/events', 'events'),
 }
 EXPECTED_STEPS = {
+    'replay_dead_letters': ['ReadFiles', 'ParseDeadLetters', 'Select', 'Count', 'WriteFiles'],
     'files_to_bigquery': ['ReadEvents', 'ParseAndValidate', 'WriteRows', 'FlattenDeadLetters',
                           'WriteDeadLetters'],
 }
@@ -58,7 +63,8 @@ def pipeline_flags(template):
   parser = argparse.ArgumentParser()
   for cls in module.OPTIONS_CLASSES:
     cls._add_argparse_args(parser)  # pylint: disable=protected-access
-  return {a.dest for a in parser._actions if a.dest != 'help'}  # pylint: disable=protected-access
+  flags = {a.dest for a in parser._actions if a.dest != 'help'}  # pylint: disable=protected-access
+  return flags | set(getattr(module, 'EXTRA_FLAGS', ()))
 
 
 def test_every_runnable_pipeline_has_a_template():
@@ -150,6 +156,7 @@ def test_gcloud_builds_a_spec_offline(template, tmp_path):
 @pytest.mark.parametrize('template', TEMPLATES)
 def test_translates_to_a_dataflow_job_offline(template, monkeypatch):
   import apache_beam as beam
+  monkeypatch.chdir(REPO)  # sample parameters use repository-relative paths
   from apache_beam.options.pipeline_options import PipelineOptions
   monkeypatch.delenv('BIGQUERY_EMULATOR_HOST', raising=False)
   module = __import__(f'beam_pipelines.{template}', fromlist=['build_pipeline'])
