@@ -46,8 +46,9 @@ BENCH_KEY = 'benchmark-key-not-secret'
 MARK_BEGIN = '<!-- BEGIN run_bench table -->'
 MARK_END = '<!-- END run_bench table -->'
 # Extra suite flags for the windowed count per (event_type, 60 s event-time window), the same
-# aggregation the baselines do. Filled in when files_to_bigquery has windowing options.
-SUITE_WINDOW_ARGS = []
+# aggregation the baselines do (aggregate rows go to files at <output_path>_aggregates).
+SUITE_WINDOW_ARGS = ['--window', 'fixed', '--window_size', '60s', '--event_time_field', 'event_time',
+                     '--aggregate_keys', 'event_type']
 
 
 def _count_lines(pattern):
@@ -83,7 +84,7 @@ def commands(program, input_path, out_dir, suite_args=()):
 
 def outputs(program, out_dir):
   """(rows written, dead letters) as found in the output files."""
-  if program == 'suite':
+  if program == 'suite':  # rows-*.jsonl only: aggregates are rows_aggregates-*
     return (_count_lines(os.path.join(out_dir, 'rows-*.jsonl')),
             _count_lines(os.path.join(out_dir, 'rows_error_records*')))
   if program == 'beam':
@@ -91,6 +92,19 @@ def outputs(program, out_dir):
             _count_lines(os.path.join(out_dir, 'dead_letters-*')))
   return (_count_lines(os.path.join(out_dir, 'rows.jsonl')),
           _count_lines(os.path.join(out_dir, 'dead_letters.jsonl')))
+
+
+def windows(program, out_dir):
+  """(event_type, window) count rows written."""
+  if program == 'suite':
+    return _count_lines(os.path.join(out_dir, 'rows_aggregates-*'))
+  if program == 'beam':
+    return _count_lines(os.path.join(out_dir, 'window_counts-*'))
+  path = os.path.join(out_dir, 'window_counts.json')
+  if not os.path.exists(path):
+    return 0
+  with open(path, encoding='utf-8') as f:
+    return len(json.load(f))
 
 
 def run_one(program, size, input_path, work_dir, timeout, suite_args):
@@ -104,6 +118,7 @@ def run_one(program, size, input_path, work_dir, timeout, suite_args):
   result = {'program': program, 'events': size, 'seconds': round(m['seconds'], 2),
             'peak_rss_mib': round(m['peak_rss_mib'], 1), 'timed_out': m['timed_out'],
             'returncode': m['returncode'], 'rows': rows, 'dead_letters': dead,
+            'windows': windows(program, out_dir) if not m['timed_out'] else None,
             'load1_before': round(load_before, 2), 'load1_after': round(os.getloadavg()[0], 2)}
   result['events_per_s'] = round(size / m['seconds'], 1)
   if m['timed_out']:
@@ -133,7 +148,8 @@ def summarise(runs, sizes):
           'peak_rss_mib_max': max(r['peak_rss_mib'] for r in items),
           'timed_out': any(r['timed_out'] for r in items),
           'failed': any('error' in r for r in items),
-          'rows': items[-1]['rows'], 'dead_letters': items[-1]['dead_letters']}
+          'rows': items[-1]['rows'], 'dead_letters': items[-1]['dead_letters'],
+          'windows': items[-1].get('windows')}
     for other in ('beam', 'python'):
       ratios = []
       for repeat in sorted({r['repeat'] for r in by_program.get('suite', [])}):
@@ -192,8 +208,9 @@ def markdown(report):
                f'{report["load_min"]}–{report["load_max"]} during the runs; '
                f'{report["repeat"]} repeat(s) per size, median (min–max).')
   lines.append('')
-  lines.append('| events | program | events/s | wall s | peak RSS MiB | rows | dead letters |')
-  lines.append('|---:|---|---:|---:|---:|---:|---:|')
+  lines.append('| events | program | events/s | wall s | peak RSS MiB | rows | dead letters | '
+               'window counts |')
+  lines.append('|---:|---|---:|---:|---:|---:|---:|---:|')
   for entry in report['summary']:
     for program in ('suite', 'beam', 'python'):
       p = entry['programs'].get(program)
@@ -202,7 +219,8 @@ def markdown(report):
       wall = (f'>{p["seconds_median"]:.0f}' if p['timed_out'] else f'{p["seconds_median"]:.1f}')
       lines.append(f'| {entry["events"]:,} | {program} | {_fmt_rate(p)} | {wall} | '
                    f'{p["peak_rss_mib_max"]:,.0f} | {p["rows"] if p["rows"] is not None else "—"}'
-                   f' | {p["dead_letters"] if p["dead_letters"] is not None else "—"} |')
+                   f' | {p["dead_letters"] if p["dead_letters"] is not None else "—"}'
+                   f' | {p["windows"] if p["windows"] is not None else "—"} |')
   lines.append('')
   lines.append('| events | suite/beam (target ≥ 2.0) | suite/python (target ≥ 0.5) | '
                'suite peak RSS (target < 1536 MiB) |')
