@@ -112,7 +112,7 @@ def run_rate(rate, args, pubsub, bq, log_dir):
   subscription = subscriber.subscription_path(PROJECT, sub_id)
   publisher.create_topic(name=topic)
   subscriber.create_subscription(name=subscription, topic=topic)
-  env = dict(os.environ, **pubsub.environment(), **bq.environment())
+  env = {**os.environ, **pubsub.environment(), **bq.environment()}
   env['PYTHONPATH'] = ROOT + os.pathsep + env.get('PYTHONPATH', '')
   command = [sys.executable, '-m', 'beam_pipelines.pubsub_to_bigquery',
              '--input_subscription', subscription, '--schema', SCHEMA,
