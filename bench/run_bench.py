@@ -250,7 +250,7 @@ def main(argv=None):
                       help='comma-separated input sizes (events)')
   parser.add_argument('--repeat', type=int, default=1, help='runs per program and size')
   parser.add_argument('--programs', default='suite,beam,python')
-  parser.add_argument('--beam-timeout', type=float, default=60.0,
+  parser.add_argument('--beam-timeout', type=float, default=45.0,
                       help='seconds before the Beam baseline is stopped and reported as a bound')
   parser.add_argument('--timeout', type=float, default=900.0, help='for the other programs')
   parser.add_argument('--data-dir', default=os.path.join(HERE, 'data'))
