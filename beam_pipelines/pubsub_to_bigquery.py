@@ -28,6 +28,7 @@ from beam_pipelines.chain import build_chain
 from beam_pipelines.enrichment_options import EnrichmentOptions
 from beam_pipelines.masking_options import MaskingOptions
 from beam_pipelines.direct_runner_metrics import fix_direct_runner_metrics
+from beam_pipelines.direct_runner_speedups import speed_up_direct_runner
 from beam_pipelines.summary import build_summary, collect_counters, format_summary
 
 _LOG = logging.getLogger(__name__)
@@ -106,6 +107,7 @@ def start(argv):
   """Builds and starts the pipeline without waiting; returns a RunningPipeline."""
   options, cfg = pipeline_options(argv)
   fix_direct_runner_metrics()  # exact counters on the BundleBasedDirectRunner
+  speed_up_direct_runner()  # per-bundle DoFn inspection: ~45% of the runner's CPU (profile)
   p = beam.Pipeline(options=options)
   outputs = build_pipeline(p, cfg)
   result = p.run()
