@@ -26,6 +26,7 @@ never lost. Batch (bounded) pipelines skip the gate: nothing is late there. See 
 "Late data" for the exact guarantee.
 """
 
+import datetime
 import json
 import zlib
 from dataclasses import dataclass, field
@@ -56,6 +57,8 @@ ACCUMULATION_MODES = ('discarding', 'accumulating')
 # Default: ~100 years, i.e. Beam's GroupByKey never drops (see README 'Late data').
 DEFAULT_LATE_CAPTURE_SECONDS = 100 * 365 * 24 * 3600.0
 _MICROS = 1_000_000
+_EPOCH_NAIVE = datetime.datetime(1970, 1, 1)
+_ONE_MICROSECOND = datetime.timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
@@ -200,6 +203,15 @@ def parse_event_time(value):
     raise ValueError('a boolean is not a timestamp')
   if isinstance(value, (int, float)):
     return float(value)
+  if (type(value) is str and len(value) == 27 and value[26] == 'Z'  # pylint: disable=unidiomatic-typecheck
+      and value[19] == '.' and value.isascii()):
+    # The validated form YYYY-MM-DDTHH:MM:SS.ffffffZ: the C ISO parser, exact microseconds.
+    try:
+      moment = datetime.datetime.fromisoformat(value[:26])
+    except ValueError:
+      pass
+    else:
+      return ((moment - _EPOCH_NAIVE) // _ONE_MICROSECOND) / _MICROS
   return Timestamp.from_rfc3339(str(value).replace(' ', 'T')).micros / _MICROS
 
 
@@ -228,10 +240,39 @@ class _AssignEventTimeFn(beam.DoFn):
         return
       except (ValueError, TypeError, OverflowError) as e:
         kind, reason = 'invalid_event_time', f'event-time field {self._field}: {e}'
+    yield self._dead(row, kind, reason)
+
+  def _dead(self, row, kind, reason):
     self._bad.inc()
-    yield beam.pvalue.TaggedOutput(DEAD_LETTER_TAG, make_dead_letter(
+    return beam.pvalue.TaggedOutput(DEAD_LETTER_TAG, make_dead_letter(
         json.dumps(row, ensure_ascii=False, default=str), stage='window',
         error_type=f'{kind}:{self._field}', message=reason, pipeline=self._pipeline_name))
+
+
+class _KeyByEventWindowFn(_AssignEventTimeFn):
+  """Batch single-pane path: row -> ((key, window start, window end), row) for each window
+  of its event time, in the global window (see ``WindowAndAggregate._batch_aggregates``).
+  Event-time dead letters exactly as ``_AssignEventTimeFn``."""
+
+  def __init__(self, window_config, aggregate_config, pipeline_name):
+    super().__init__(window_config, aggregate_config, pipeline_name)
+    self._window_fn = window_config.window_fn()
+
+  def process(self, row, timestamp=beam.DoFn.TimestampParam):
+    key = key_of(row, self._keys)
+    if self._field is not None:
+      value = _get_path(row, self._field)
+      if value is None:
+        yield self._dead(row, 'missing_event_time',
+                         f'event-time field {self._field} is missing or null')
+        return
+      try:
+        timestamp = Timestamp.of(parse_event_time(value))
+      except (ValueError, TypeError, OverflowError) as e:
+        yield self._dead(row, 'invalid_event_time', f'event-time field {self._field}: {e}')
+        return
+    for w in self._window_fn.assign(beam_window.WindowFn.AssignContext(timestamp, element=row)):
+      yield ((key, w.start.micros, w.end.micros), row)
 
 
 class _DetectLateDataFn(beam.DoFn):
@@ -496,6 +537,13 @@ class WindowAndAggregate(beam.PTransform):
 
   def expand(self, rows):
     cfg = self._window
+    if _single_pane_batch(cfg, rows.pipeline):
+      keyed = rows | 'KeyByEventWindow' >> beam.ParDo(_KeyByEventWindowFn(
+          cfg, self._aggregate, self._pipeline_name)).with_output_types(
+              tuple[Any, Any]).with_outputs(
+              DEAD_LETTER_TAG, main=ROWS_TAG)
+      return FallibleResult(rows=self._batch_aggregates(keyed[ROWS_TAG]),
+                            dead_letters=keyed[DEAD_LETTER_TAG])
     timed = rows | 'AssignEventTime' >> beam.ParDo(_AssignEventTimeFn(
         cfg, self._aggregate, self._pipeline_name)).with_output_types(
             tuple[int, Any]).with_outputs(DEAD_LETTER_TAG, main=ROWS_TAG)
@@ -510,9 +558,6 @@ class WindowAndAggregate(beam.PTransform):
       # nothing can be late and the stateful gate is not needed.
       passed = timed[ROWS_TAG] | 'AssignWindows' >> beam.ParDo(_AllWindowsFn(cfg.window_fn()))
       late = rows.pipeline | 'NoLateData' >> beam.Create([])
-    if _single_pane_batch(cfg, rows.pipeline):
-      return FallibleResult(rows=self._batch_aggregates(passed), dead_letters=(
-          (timed[DEAD_LETTER_TAG], late) | 'FlattenWindowDeadLetters' >> beam.Flatten()))
     aggregates = (
         passed
         | 'WindowInto' >> beam.WindowInto(
@@ -529,13 +574,12 @@ class WindowAndAggregate(beam.PTransform):
                     | 'FlattenWindowDeadLetters' >> beam.Flatten())
     return FallibleResult(rows=aggregates, dead_letters=dead_letters)
 
-  def _batch_aggregates(self, passed):
+  def _batch_aggregates(self, keyed):
     """Bounded input, fixed or sliding windows, no early panes: every (key, window) gets
     exactly one pane, the ON_TIME one, so the window can travel in the key. The combine runs
     in the global window (no per-window trigger state or timers, which the FnApiRunner's
     GroupByKey processes in time quadratic in the windows per key) and is lifted into the
     fused stage before the shuffle. Same rows as the windowed path (a test compares them)."""
-    return (passed
-            | 'KeyByWindow' >> beam.Map(lambda kv: ((kv[0], kv[1][0], kv[1][1]), kv[1][2]))
+    return (keyed
             | 'Aggregate' >> beam.CombinePerKey(AggregateFn(self._aggregate, self._schema))
             | 'FormatAggregates' >> beam.ParDo(_FormatBatchAggregates(self._aggregate)))
