@@ -28,6 +28,7 @@ import glob
 import json
 import os
 import platform
+import resource
 import statistics
 import sys
 import tempfile
@@ -112,8 +113,13 @@ def run_one(program, size, input_path, work_dir, timeout, suite_args):
   env = dict(os.environ, **{KEY_VARIABLE: BENCH_KEY})
   env['PYTHONPATH'] = ROOT + os.pathsep + env.get('PYTHONPATH', '')
   load_before = os.getloadavg()[0]
+  cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
   m = procmon.run_measured(commands(program, input_path, out_dir, suite_args), env=env,
                            cwd=ROOT, timeout=timeout)
+  cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+  # CPU seconds of the program's whole (reaped) process tree: less sensitive to the other
+  # work on a shared machine than wall time.
+  cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
   rows, dead = outputs(program, out_dir) if not m['timed_out'] else (None, None)
   result = {'program': program, 'events': size, 'seconds': round(m['seconds'], 2),
             'peak_rss_mib': round(m['peak_rss_mib'], 1), 'timed_out': m['timed_out'],
@@ -121,6 +127,8 @@ def run_one(program, size, input_path, work_dir, timeout, suite_args):
             'windows': windows(program, out_dir) if not m['timed_out'] else None,
             'load1_before': round(load_before, 2), 'load1_after': round(os.getloadavg()[0], 2)}
   result['events_per_s'] = round(size / m['seconds'], 1)
+  result['cpu_s'] = round(cpu, 2)
+  result['events_per_cpu_s'] = round(size / cpu, 1) if cpu > 0 else None
   if m['timed_out']:
     result['bound'] = f'>{m["seconds"]:.0f} s, <{size / m["seconds"]:.0f} events/s'
   elif m['returncode'] != 0:
@@ -145,6 +153,7 @@ def summarise(runs, sizes):
           'events_per_s_median': round(statistics.median(rates), 1),
           'events_per_s_min': min(rates), 'events_per_s_max': max(rates),
           'seconds_median': round(statistics.median(r['seconds'] for r in items), 2),
+          'cpu_s_median': round(statistics.median(r['cpu_s'] for r in items), 2),
           'peak_rss_mib_max': max(r['peak_rss_mib'] for r in items),
           'timed_out': any(r['timed_out'] for r in items),
           'failed': any('error' in r for r in items),
@@ -157,14 +166,18 @@ def summarise(runs, sizes):
         base = [r for r in by_program.get(other, []) if r['repeat'] == repeat]
         if suite and base:
           ratios.append((suite[0]['events_per_s'] / base[0]['events_per_s'],
-                         base[0]['timed_out']))
+                         base[0]['timed_out'],
+                         base[0]['cpu_s'] / suite[0]['cpu_s'] if suite[0]['cpu_s'] else 0))
       if ratios:
-        values = [r for r, _ in ratios]
+        values = [r for r, _, _ in ratios]
+        cpu_values = [c for _, _, c in ratios]
         entry['ratios'][f'suite/{other}'] = {
             'median': round(statistics.median(values), 2), 'min': round(min(values), 2),
             'max': round(max(values), 2),
             # The baseline did not finish: its rate is an upper bound, the ratio a lower one.
-            'lower_bound': any(t for _, t in ratios)}
+            'lower_bound': any(t for _, t, _ in ratios),
+            # Same ratio from CPU seconds (events per CPU-second), robust to machine load.
+            'cpu_median': round(statistics.median(cpu_values), 2)}
     summary.append(entry)
   return summary
 
@@ -208,27 +221,31 @@ def markdown(report):
                f'{report["load_min"]}–{report["load_max"]} during the runs; '
                f'{report["repeat"]} repeat(s) per size, median (min–max).')
   lines.append('')
-  lines.append('| events | program | events/s | wall s | peak RSS MiB | rows | dead letters | '
-               'window counts |')
-  lines.append('|---:|---|---:|---:|---:|---:|---:|---:|')
+  lines.append('| events | program | events/s | wall s | CPU s | peak RSS MiB | rows | '
+               'dead letters | window counts |')
+  lines.append('|---:|---|---:|---:|---:|---:|---:|---:|---:|')
   for entry in report['summary']:
     for program in ('suite', 'beam', 'python'):
       p = entry['programs'].get(program)
       if p is None:
         continue
       wall = (f'>{p["seconds_median"]:.0f}' if p['timed_out'] else f'{p["seconds_median"]:.1f}')
-      lines.append(f'| {entry["events"]:,} | {program} | {_fmt_rate(p)} | {wall} | '
+      cpu = f'>{p["cpu_s_median"]:.0f}' if p['timed_out'] else f'{p["cpu_s_median"]:.1f}'
+      lines.append(f'| {entry["events"]:,} | {program} | {_fmt_rate(p)} | {wall} | {cpu} | '
                    f'{p["peak_rss_mib_max"]:,.0f} | {p["rows"] if p["rows"] is not None else "—"}'
                    f' | {p["dead_letters"] if p["dead_letters"] is not None else "—"}'
                    f' | {p["windows"] if p["windows"] is not None else "—"} |')
   lines.append('')
-  lines.append('| events | suite/beam (target ≥ 2.0) | suite/python (target ≥ 0.5) | '
-               'suite peak RSS (target < 1536 MiB) |')
-  lines.append('|---:|---:|---:|---:|')
+  lines.append('| events | suite/beam events/s (target ≥ 2.0) | suite/python events/s (target '
+               '≥ 0.5) | same ratios per CPU-second (beam, python) | suite peak RSS (target '
+               '< 1536 MiB) |')
+  lines.append('|---:|---:|---:|---:|---:|')
   for entry in report['summary']:
     suite = entry['programs'].get('suite', {})
-    lines.append(f'| {entry["events"]:,} | {_fmt_ratio(entry["ratios"].get("suite/beam"))} | '
-                 f'{_fmt_ratio(entry["ratios"].get("suite/python"))} | '
+    beam, python = entry['ratios'].get('suite/beam'), entry['ratios'].get('suite/python')
+    cpu = ', '.join(('n/a' if r is None else ('≥' if r['lower_bound'] else '')
+                     + f'{r["cpu_median"]:.2f}×') for r in (beam, python))
+    lines.append(f'| {entry["events"]:,} | {_fmt_ratio(beam)} | {_fmt_ratio(python)} | {cpu} | '
                  f'{suite.get("peak_rss_mib_max", 0):,.0f} MiB |')
   return '\n'.join(lines)
 
