@@ -451,7 +451,8 @@ class _FormatBatchAggregates(beam.DoFn):
   def process(self, element):
     (key, start, end), values = element
     self._panes.inc()
-    row = {column_name(path): value for path, value in zip(self._config.key_fields, key)}
+    row = {column_name(path): value
+           for path, value in zip(self._config.key_fields, key, strict=True)}
     row['window_start'] = format_timestamp(start / 1e6)
     row['window_end'] = format_timestamp(end / 1e6)
     row['pane_timing'] = 'ON_TIME'
