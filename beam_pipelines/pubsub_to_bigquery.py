@@ -29,6 +29,7 @@ from beam_pipelines.enrichment_options import EnrichmentOptions
 from beam_pipelines.masking_options import MaskingOptions
 from beam_pipelines.udf_options import UdfOptions
 from beam_pipelines.direct_runner_metrics import fix_direct_runner_metrics
+from beam_pipelines.direct_runner_speedups import speed_up_direct_runner
 from beam_pipelines.quality_options import QualityOptions
 from beam_pipelines.summary import (PeriodicSummary, build_summary, collect_counters,
                                     collect_lineage, config_io, format_summary,
@@ -36,6 +37,7 @@ from beam_pipelines.summary import (PeriodicSummary, build_summary, collect_coun
 
 _LOG = logging.getLogger(__name__)
 NAME = 'pubsub_to_bigquery'
+STREAMING = True
 # The options this pipeline reads: its template's metadata.json documents exactly these.
 OPTIONS_CLASSES = (opts.CommonOptions, sopts.PubSubToBigQueryOptions, sopts.WindowingOptions,
                    MaskingOptions, EnrichmentOptions, QualityOptions, UdfOptions)
@@ -113,6 +115,7 @@ def start(argv):
   """Builds and starts the pipeline without waiting; returns a RunningPipeline."""
   options, cfg = pipeline_options(argv)
   fix_direct_runner_metrics()  # exact counters on the BundleBasedDirectRunner
+  speed_up_direct_runner()  # per-bundle DoFn inspection: ~45% of the runner's CPU (profile)
   p = beam.Pipeline(options=options)
   outputs = build_pipeline(p, cfg)
   result = p.run()

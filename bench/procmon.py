@@ -4,6 +4,8 @@ Reads /proc every 20 ms and sums VmRSS over the process and all its descendants 
 multi-process workers included), so the peak is what the machine actually had to hold.
 """
 
+import os
+import signal
 import subprocess
 import threading
 import time
@@ -38,10 +40,11 @@ def tree_rss_kib(pid):
 
 
 def run_measured(command, env=None, cwd=None, timeout=1800):
-  """Runs ``command``; returns dict(seconds, peak_rss_mib, returncode, stdout, stderr)."""
+  """Runs ``command``; returns dict(seconds, peak_rss_mib, returncode, stdout, stderr,
+  timed_out). After ``timeout`` seconds the process group is killed and timed_out is True."""
   start = time.perf_counter()
   process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+                             stderr=subprocess.PIPE, text=True, start_new_session=True)
   peak = [0]
   done = threading.Event()
 
@@ -52,10 +55,18 @@ def run_measured(command, env=None, cwd=None, timeout=1800):
 
   sampler = threading.Thread(target=sample, daemon=True)
   sampler.start()
+  timed_out = False
   try:
-    stdout, stderr = process.communicate(timeout=timeout)
+    try:
+      stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+      # Stop the whole process group we started (the program and its workers), then reap.
+      timed_out = True
+      os.killpg(process.pid, signal.SIGKILL)
+      stdout, stderr = process.communicate()
   finally:
     done.set()
     sampler.join()
   return {'seconds': time.perf_counter() - start, 'peak_rss_mib': peak[0] / 1024,
-          'returncode': process.returncode, 'stdout': stdout, 'stderr': stderr}
+          'returncode': process.returncode, 'stdout': stdout, 'stderr': stderr,
+          'timed_out': timed_out}

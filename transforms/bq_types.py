@@ -41,6 +41,13 @@ _DATETIME = re.compile(r'^(\d{4})-(\d{1,2})-(\d{1,2})(?:[Tt ]' + _TIME + ')?$')
 _TIMESTAMP = re.compile(
     r'^(\d{4})-(\d{1,2})-(\d{1,2})(?:[Tt ]' + _TIME + r')?'
     r'\s*(Z|z|UTC|[+-]\d{1,2}(?::?\d{2})?)?$')
+# Fast paths for the canonical forms (ASCII digits only; anything else takes the general
+# path, so results are identical): 2026-11-01T00:00:03.000Z and 112.65.
+_CANONICAL_TIMESTAMP = re.compile(
+    r'([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,9}))?Z\Z')
+_CANONICAL_DATETIME = re.compile(
+    r'([0-9]{4})-([0-9]{2})-([0-9]{2})[T ]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,9}))?\Z')
+_CANONICAL_NUMERIC = re.compile(r'-?(?:0|[1-9][0-9]{0,28})(?:\.[0-9]{1,9})?\Z')
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 # BigQuery's TIMESTAMP range, as seconds since the epoch.
 TIMESTAMP_MIN_SECONDS = -62135596800.0   # 0001-01-01 00:00:00 UTC
@@ -222,6 +229,9 @@ def _check_decimal(number, max_integer_digits, max_scale, type_name):
 
 
 def to_numeric(value, spec, policy):
+  if (spec.precision is None and isinstance(value, str) and _CANONICAL_NUMERIC.match(value)
+      and not value.startswith('-0')):
+    return value  # <= 29 integer and <= 9 fractional digits, no leading zeros: as is
   number = _to_decimal(value, policy)
   if spec.precision is not None:  # parameterised NUMERIC(P[, S])
     scale = spec.scale or 0
@@ -307,6 +317,12 @@ def to_timestamp(value, spec, policy):
     return _date_text(moment) + 'T' + _time_text(moment) + 'Z'
   if not isinstance(value, str):
     raise _mismatch('a timestamp string', value)
+  match = _CANONICAL_TIMESTAMP.match(value)
+  if match:  # UTC, zero-padded: checked as a real date/time, the text reused
+    year, month, day, hour, minute, second, frac = match.groups()
+    micros = _fraction_micros(frac)
+    _make_datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micros)
+    return f'{year}-{month}-{day}T{hour}:{minute}:{second}.{micros:06d}Z'
   match = _TIMESTAMP.match(value.strip())
   if not match:
     raise FieldError('invalid_value', f'{_preview(value)} is not a BigQuery TIMESTAMP '
@@ -360,6 +376,12 @@ def to_time(value, spec, policy):
 def to_datetime(value, spec, policy):
   if not isinstance(value, str):
     raise _mismatch('a datetime string', value)
+  match = _CANONICAL_DATETIME.match(value)
+  if match:  # zero-padded: checked as a real date/time, the text reused
+    year, month, day, hour, minute, second, frac = match.groups()
+    micros = _fraction_micros(frac)
+    _make_datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micros)
+    return f'{year}-{month}-{day}T{hour}:{minute}:{second}.{micros:06d}'
   match = _DATETIME.match(value.strip())
   if not match:
     raise FieldError('invalid_value', f'{_preview(value)} is not a DATETIME '

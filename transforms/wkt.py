@@ -20,8 +20,16 @@ class _Bad(Exception):
   pass
 
 
+# The commonest value, a plain POINT with ASCII decimals, checked without tokenizing; any
+# other text (or a point out of range) takes the general parser, so results are identical.
+_SIMPLE_POINT = re.compile(r'POINT ?\(([-+]?[0-9]+(?:\.[0-9]*)?) ([-+]?[0-9]+(?:\.[0-9]*)?)\)\Z')
+
+
 def problem(text):
   """None when ``text`` is acceptable WKT, else a short reason."""
+  simple = _SIMPLE_POINT.match(text)
+  if simple and -180 <= float(simple.group(1)) <= 180 and -90 <= float(simple.group(2)) <= 90:
+    return None
   if len(text) > MAX_LENGTH:
     return 'WKT text too long'
   try:

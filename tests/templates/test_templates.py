@@ -181,13 +181,15 @@ def test_gcloud_builds_a_spec_offline(template, tmp_path):
 def test_translates_to_a_dataflow_job_offline(template, monkeypatch):
   import apache_beam as beam
   monkeypatch.chdir(REPO)  # sample parameters use repository-relative paths
-  from apache_beam.options.pipeline_options import PipelineOptions
+  from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
   monkeypatch.delenv('BIGQUERY_EMULATOR_HOST', raising=False)
   module = __import__(f'beam_pipelines.{template}', fromlist=['build_pipeline'])
   argv = [f'--{k}={v}' for k, v in samples(template).items()] + [
       '--runner=DataflowRunner', '--dry_run=True', '--project=my-project',
       '--region=europe-west1', '--temp_location=gs://my-bucket/tmp']
   options = PipelineOptions(argv)
+  # As run() does: a streaming pipeline is built with --streaming.
+  options.view_as(StandardOptions).streaming = getattr(module, 'STREAMING', False)
   cfg = module.config_from_options(options)
   pipeline = beam.Pipeline(options=options)
   module.build_pipeline(pipeline, cfg)
