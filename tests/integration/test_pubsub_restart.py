@@ -1,8 +1,12 @@
 """Fault injection for the streaming pipeline (BundleBasedDirectRunner): messages pulled but
-never acknowledged by a crashed consumer are redelivered, and the Pub/Sub emulator restarted
-mid-stream (same port; the emulator keeps no state, so topic and subscription are re-created)
-does not stop the pipeline; duplicates (same id attribute) are removed; the final count in
-BigQuery is exact."""
+never acknowledged by a crashed consumer are redelivered; Pub/Sub becoming unreachable
+mid-stream (every connection cut and new ones refused for a few seconds, then back on the
+same address, as a service restart looks to a client) does not stop the pipeline; duplicates
+(same id attribute) are removed; the final count in BigQuery is exact.
+
+The outage is a TCP proxy in front of the emulator (tests/integration/tcp_outage.py): a
+restarted *emulator* forgets its topics and subscriptions, and a pull landing before they are
+re-created gets 404 NotFound, which races with the test and is not what a real restart does."""
 
 import json
 import os
@@ -13,21 +17,13 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 'e2e'))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from streaming_helpers import publish, table_rows, wait_for  # noqa: E402
+from tcp_outage import TcpOutageProxy  # noqa: E402
 
 from beam_pipelines.local_emulators import PubSubEmulator  # noqa: E402
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
-
-
-class _SamePortPubSub(PubSubEmulator):
-  def _command(self):
-    port = self.port
-    command = super()._command()
-    if port:
-      self.port = port
-      command[-1] = f'--port={port}'
-    return command
 
 
 def _topic_and_subscription(project):
@@ -51,12 +47,13 @@ def test_redelivery_restart_and_dedup_give_an_exact_count(tmp_path, monkeypatch,
   from google.cloud import pubsub_v1
 
   from beam_pipelines import pubsub_to_bigquery
-  emulator = _SamePortPubSub(log_dir=str(tmp_path))
+  emulator = PubSubEmulator(log_dir=str(tmp_path))
   emulator.start()
+  proxy = TcpOutageProxy(emulator.port).up()
   running = None
   try:
-    for key, value in emulator.environment().items():
-      monkeypatch.setenv(key, value)
+    monkeypatch.setenv('PUBSUB_EMULATOR_HOST', f'127.0.0.1:{proxy.port}')
+    monkeypatch.setenv('GOOGLE_CLOUD_PROJECT', emulator.project)
     topic, subscription = _topic_and_subscription(emulator.project)
     publish(topic, _messages(range(0, 60)))
     # A consumer that crashes after pulling: 20 messages pulled and never acknowledged.
@@ -77,10 +74,9 @@ def test_redelivery_restart_and_dedup_give_an_exact_count(tmp_path, monkeypatch,
     seen = wait_for(ids, lambda s: len(s) >= 60, timeout=45)
     assert seen == {f'e{i}' for i in range(60)}, sorted(seen)
 
-    emulator.stop()  # the emulator keeps nothing: topic and subscription are re-created
-    time.sleep(2)
-    emulator.start()
-    topic, subscription = _topic_and_subscription(emulator.project)
+    proxy.down()  # Pub/Sub unreachable: connections cut, new ones refused
+    time.sleep(3)
+    proxy.up()  # back on the same address
     publish(topic, _messages(range(50, 100)))  # e50..e59 again: duplicates by id
     seen = wait_for(ids, lambda s: len(s) >= 100, timeout=45)
     counters = wait_for(running.counters,
@@ -90,6 +86,7 @@ def test_redelivery_restart_and_dedup_give_an_exact_count(tmp_path, monkeypatch,
   finally:
     if running is not None:
       running.cancel()
+    proxy.down()
     emulator.stop()
   assert sorted(r['event_id'] for r in rows) == sorted(f'e{i}' for i in range(100))
   assert counters[('dedup', 'duplicates')] == 10
