@@ -108,7 +108,8 @@ class AggregateConfig:
     return {'fields': fields}
 
 
-def _get(row, path):
+def get_path(row, path):
+  """The value at a dotted path (names matched case-insensitively), or None."""
   value = row
   for part in path.split('.'):
     if not isinstance(value, dict):
@@ -124,7 +125,7 @@ def key_of(row, key_fields):
   """The key of a row: a tuple of the key fields' values as text (None for NULL)."""
   out = []
   for path in key_fields:
-    value = _get(row, path)
+    value = get_path(row, path)
     out.append(None if value is None else
                value if isinstance(value, str) else json.dumps(value, sort_keys=True))
   return tuple(out)
@@ -162,14 +163,14 @@ class AggregateFn(beam.CombineFn):
   def add_input(self, acc, row):
     acc[0] += 1
     for path in self._config.sum_fields:
-      value = _get(row, path)
+      value = get_path(row, path)
       if value is not None:
         number = self._sum_value(path, value)
         acc[1][path] = number if path not in acc[1] else acc[1][path] + number
     for index, paths, better in ((2, self._config.min_fields, lambda a, b: a < b),
                                  (3, self._config.max_fields, lambda a, b: a > b)):
       for path in paths:
-        value = _get(row, path)
+        value = get_path(row, path)
         if value is None:
           continue
         ftype = self._types[path]
@@ -178,7 +179,7 @@ class AggregateFn(beam.CombineFn):
         if best is None or better(comparable, best[0]):
           acc[index][path] = (comparable, value)
     for path in self._config.distinct_fields:
-      value = _get(row, path)
+      value = get_path(row, path)
       if value is not None:
         acc[4][path].add(json.dumps(value, sort_keys=True))
     return acc

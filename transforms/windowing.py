@@ -42,7 +42,7 @@ from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.utils.timestamp import Duration, Timestamp
 
 from transforms.aggregates import (AggregateConfig, AggregateFn, FormatAggregates, column_name,
-                                   key_of)
+                                   get_path, key_of)
 from transforms.errors import (
   DEAD_LETTER_TAG,
   ROWS_TAG,
@@ -185,18 +185,6 @@ def _window_text(start_micros, end_micros):
   return f'[{format_timestamp(start_micros / _MICROS)}, {format_timestamp(end_micros / _MICROS)})'
 
 
-def _get_path(row, path):
-  value = row
-  for part in path.split('.'):
-    if not isinstance(value, dict):
-      return None
-    match = next((k for k in value if k.lower() == part.lower()), None)
-    if match is None:
-      return None
-    value = value[match]
-  return value
-
-
 def parse_event_time(value):
   """A TIMESTAMP value (validated RFC 3339 text, or seconds since the epoch) -> seconds."""
   if isinstance(value, bool):
@@ -231,7 +219,7 @@ class _AssignEventTimeFn(beam.DoFn):
     if self._field is None:
       yield (shard, (key, row))
       return
-    value = _get_path(row, self._field)
+    value = get_path(row, self._field)
     if value is None:
       kind, reason = 'missing_event_time', f'event-time field {self._field} is missing or null'
     else:
@@ -261,7 +249,7 @@ class _KeyByEventWindowFn(_AssignEventTimeFn):
   def process(self, row, timestamp=beam.DoFn.TimestampParam):
     key = key_of(row, self._keys)
     if self._field is not None:
-      value = _get_path(row, self._field)
+      value = get_path(row, self._field)
       if value is None:
         yield self._dead(row, 'missing_event_time',
                          f'event-time field {self._field} is missing or null')
