@@ -9,6 +9,10 @@ import os
 import sys
 import uuid
 
+# Imported up front: hypothesis's pytest plugin otherwise imports it lazily at session end,
+# and on CPython 3.11.7 pytest's assertion rewriting of it then failed with "SystemError: AST
+# constructor recursion depth mismatch" (seen when running a subset of the tests).
+import hypothesis  # noqa: F401  pylint: disable=unused-import
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
