@@ -82,3 +82,22 @@ def test_emulator_is_killed_on_stop(tmp_path):
   assert process.poll() is not None
   with pytest.raises(OSError):
     socket.create_connection(('127.0.0.1', emulator.port), timeout=1)
+
+
+def test_emulator_dies_with_its_parent():
+  """A killed test run or demo must not leave emulators behind (PR_SET_PDEATHSIG)."""
+  import os
+  import signal
+  import subprocess
+  import sys
+  import time
+  code = ('from beam_pipelines.local_emulators import BigQueryEmulator\nimport time\n'
+          'e = BigQueryEmulator().start()\nprint(e.process.pid, flush=True)\ntime.sleep(120)')
+  parent = subprocess.Popen([sys.executable, '-c', code], stdout=subprocess.PIPE, text=True)
+  child = int(parent.stdout.readline())
+  os.kill(parent.pid, signal.SIGKILL)
+  parent.wait()
+  deadline = time.monotonic() + 20
+  while time.monotonic() < deadline and os.path.exists(f'/proc/{child}'):
+    time.sleep(0.2)
+  assert not os.path.exists(f'/proc/{child}'), 'the emulator outlived its parent'
