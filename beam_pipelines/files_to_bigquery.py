@@ -6,7 +6,8 @@ in JSONL/Avro/Parquet files with ``--output_path``), bad records as dead letters
 
 The chain (``beam_pipelines.chain``) is the one ``pubsub_to_bigquery`` runs: parse and
 validate, optional masking, enrichment and windowed aggregation, one dead-letter writer.
-Runs on the FnApiRunner unless ``--runner`` says otherwise, and honours
+Runs on the FnApiRunner unless ``--runner`` says otherwise (with one worker process per core
+for a large local input, see ``beam_pipelines.local_parallelism``), and honours
 ``BIGQUERY_EMULATOR_HOST`` for every BigQuery call.
 """
 
@@ -17,6 +18,7 @@ import apache_beam as beam
 from beam_pipelines import options as opts
 from beam_pipelines.chain import PipelineOutputs, build_chain  # noqa: F401  (re-exported)
 from beam_pipelines.enrichment_options import EnrichmentOptions
+from beam_pipelines.local_parallelism import use_local_cores
 from beam_pipelines.masking_options import MaskingOptions
 from beam_pipelines.udf_options import UdfOptions
 from beam_pipelines.quality_options import QualityOptions
@@ -42,7 +44,10 @@ def config_from_options(options):
 
 def run(argv=None, print_summary=True):
   """Parses argv, runs the pipeline to completion and returns (result, summary)."""
+  import sys
+  argv = list(sys.argv[1:] if argv is None else argv)
   options, cfg = opts.options_and_config(argv, NAME, 'FnApiRunner', config_from_options)
+  use_local_cores(options, argv, cfg.source)
   with beam.Pipeline(options=options) as p:
     build_pipeline(p, cfg)
   result = p.result

@@ -19,6 +19,7 @@ from transforms.lake_sink import LAKE_FORMATS, LakeSinkConfig, WriteRowsToFiles
 from transforms.parse import DEFAULT_MAX_RECORD_BYTES, ParseConfig
 from transforms.schema import TableSchema, load_schema
 from transforms.sinks import WRITE_METHODS, BigQuerySinkConfig, parse_table_spec
+from transforms.file_splits import DEFAULT_SPLIT_BYTES
 from transforms.sources import FILE_FORMATS, FileSourceConfig
 from transforms.validate import NON_FINITE_POLICIES, UNKNOWN_FIELD_POLICIES, ValidationPolicy
 
@@ -34,6 +35,16 @@ def _bool(text):
   if value in ('false', '0', 'no'):
     return False
   raise ValueError(f'expected true or false, got {text!r}')
+
+
+def _non_negative_int(text):
+  try:
+    value = int(str(text).strip())
+  except ValueError:
+    raise ValueError(f'expected a whole number of bytes, got {text!r}') from None
+  if value < 0:
+    raise ValueError(f'must be 0 or more, got {value}')
+  return value
 
 
 class CommonOptions(PipelineOptions):
@@ -84,6 +95,10 @@ class FilesToBigQueryOptions(PipelineOptions):
     parser.add_argument('--csv_columns', default=None,
                         help='CSV column names a,b,c (required with --csv_header=false).')
     parser.add_argument('--csv_encoding', default='utf-8', help='CSV text encoding.')
+    parser.add_argument('--input_split_bytes', default=str(DEFAULT_SPLIT_BYTES),
+                        help='Read uncompressed JSONL files larger than this many bytes as '
+                             'line-aligned ranges shared by the workers (0: every file '
+                             'whole).')
     parser.add_argument('--output_path', default=None,
                         help='Write validated rows as files under this prefix instead of '
                              'BigQuery (a lake sink).')
@@ -229,7 +244,9 @@ def files_to_bigquery_config(options):
                           encoding=opts.csv_encoding)
   source = _convert('input_format', FileSourceConfig,
                     pattern=_require(opts.input, 'input'), format=opts.input_format,
-                    csv=csv_format)
+                    csv=csv_format,
+                    split_bytes=_convert('input_split_bytes', _non_negative_int,
+                                         opts.input_split_bytes))
   lake = None
   if opts.output_path:
     lake = _convert('output_format', LakeSinkConfig, path=opts.output_path,

@@ -110,25 +110,55 @@ class AggregateConfig:
 
 def get_path(row, path):
   """The value at a dotted path (names matched case-insensitively), or None."""
-  value = row
-  for part in path.split('.'):
+  return _walk(row, path.split('.'))
+
+
+def _walk(value, parts):
+  for part in parts:
     if not isinstance(value, dict):
       return None
-    match = next((k for k in value if k.lower() == part.lower()), None)
+    if part in value:  # the usual case: a validated row spells names as the schema does
+      value = value[part]
+      continue
+    lower = part.lower()
+    match = next((k for k in value if k.lower() == lower), None)
     if match is None:
       return None
     value = value[match]
   return value
 
 
+def path_getter(path):
+  """``get_path`` for one path, split once: row -> value or None."""
+  parts = path.split('.')
+  if len(parts) == 1:
+    (name,) = parts
+
+    def top_level(row):
+      if isinstance(row, dict) and name in row:
+        return row[name]
+      return _walk(row, parts)
+    return top_level
+  return lambda row: _walk(row, parts)
+
+
+def key_text(value):
+  return None if value is None else value if isinstance(value, str) else json.dumps(
+      value, sort_keys=True)
+
+
 def key_of(row, key_fields):
   """The key of a row: a tuple of the key fields' values as text (None for NULL)."""
-  out = []
-  for path in key_fields:
-    value = get_path(row, path)
-    out.append(None if value is None else
-               value if isinstance(value, str) else json.dumps(value, sort_keys=True))
-  return tuple(out)
+  return tuple(key_text(get_path(row, path)) for path in key_fields)
+
+
+def key_getter(key_fields):
+  """``key_of`` for fixed key fields: row -> key tuple."""
+  getters = [path_getter(path) for path in key_fields]
+  if len(getters) == 1:
+    (getter,) = getters
+    return lambda row: (key_text(getter(row)),)
+  return lambda row: tuple(key_text(g(row)) for g in getters)
 
 
 def _number(value, ftype):
@@ -141,6 +171,14 @@ def _number(value, ftype):
   return decimal.Decimal(str(value))
 
 
+def _less(a, b):
+  return a < b
+
+
+def _greater(a, b):
+  return a > b
+
+
 class AggregateFn(beam.CombineFn):
   """Accumulator: [count, {sum}, {min}, {max}, {distinct set}]; exact and order-free."""
 
@@ -148,6 +186,8 @@ class AggregateFn(beam.CombineFn):
     self._config = config
     self._types = {path: schema.find(path).type for path in
                    config.sum_fields + config.min_fields + config.max_fields}
+    # Built once: add_input runs per row.
+    self._extremes = ((2, config.min_fields, _less), (3, config.max_fields, _greater))
 
   def create_accumulator(self):
     return [0, {}, {}, {}, {f: set() for f in self._config.distinct_fields}]
@@ -167,8 +207,7 @@ class AggregateFn(beam.CombineFn):
       if value is not None:
         number = self._sum_value(path, value)
         acc[1][path] = number if path not in acc[1] else acc[1][path] + number
-    for index, paths, better in ((2, self._config.min_fields, lambda a, b: a < b),
-                                 (3, self._config.max_fields, lambda a, b: a > b)):
+    for index, paths, better in self._extremes:
       for path in paths:
         value = get_path(row, path)
         if value is None:
@@ -190,7 +229,7 @@ class AggregateFn(beam.CombineFn):
       out[0] += acc[0]
       for path, number in acc[1].items():
         out[1][path] = number if path not in out[1] else out[1][path] + number
-      for index, better in ((2, lambda a, b: a < b), (3, lambda a, b: a > b)):
+      for index, better in ((2, _less), (3, _greater)):
         for path, best in acc[index].items():
           mine = out[index].get(path)
           if mine is None or better(best[0], mine[0]):

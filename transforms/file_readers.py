@@ -27,6 +27,7 @@ from apache_beam.metrics import Metrics
 
 from transforms import csv_format as csvf
 from transforms.errors import DEAD_LETTER_TAG, make_dead_letter
+from transforms.file_splits import FileRange
 from transforms.messages import RawMessage
 
 _LOG = logging.getLogger(__name__)
@@ -88,17 +89,33 @@ class _FileReaderFn(beam.DoFn):
 
 
 class ReadJsonLinesFn(_FileReaderFn):
-  """One RawMessage per line of a file; source id ``path:line`` (1-based)."""
+  """One RawMessage per line of a file; source id ``path:line`` (1-based).
+
+  Takes a whole file (a ``ReadableFile``, or a whole-file ``FileRange``) or a range of one
+  (a ``FileRange`` from ``transforms.file_splits``: the lines that start in
+  ``[start, end)``, numbered from its ``first_line``).
+  """
   format = 'jsonl'
 
-  def process(self, readable_file):
-    path = readable_file.metadata.path
+  def process(self, element):
+    if isinstance(element, FileRange):
+      path, start, end, line_number = element.path, element.start, element.end, element.first_line
+    else:
+      path, start, end, line_number = element.metadata.path, 0, None, 1
     attributes = {'file': path, 'format': 'jsonl'}
-    line_number = 0
+    line_number -= 1  # the number of the last line read
     try:
       with open_decompressed(path) as handle:
-        self._files.inc()
-        for line_number, line in enumerate(iter_lines(handle), start=1):
+        if start:
+          handle.seek(start)
+        else:
+          self._files.inc()
+        position = start
+        for line in iter_lines(handle):
+          if end is not None and position >= end:
+            break
+          position += len(line)
+          line_number += 1
           if line_number == 1 and line.startswith(UTF8_BOM):
             line = line[len(UTF8_BOM):]  # a BOM marks the file, not the first record
           if line.endswith(b'\n'):

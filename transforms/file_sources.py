@@ -5,11 +5,12 @@ Formats: ``jsonl`` (one JSON document per line), ``csv`` (see ``transforms.csv_f
 The per-format readers live in ``transforms.file_readers`` (JSONL, CSV) and
 ``transforms.typed_file_readers`` (Avro, Parquet).
 
-File sources read each matched file in one DoFn so that every record keeps an exact
-``file:line`` (or ``file:N`` record number) source id. Files are matched at run time, never
-at construction, so a ``gs://`` pattern needs no network while the pipeline is built
-(Dataflow dry runs, offline tests). A pattern that matches nothing fails the run with an
-error naming the pattern; a file that cannot be read becomes a dead letter naming the file.
+Every record keeps an exact ``file:line`` (or ``file:N`` record number) source id. Files are
+matched at run time, never at construction, so a ``gs://`` pattern needs no network while the
+pipeline is built (Dataflow dry runs, offline tests). A pattern that matches nothing fails the
+run with an error naming the pattern; a file that cannot be read becomes a dead letter naming
+the file. Large uncompressed JSONL files are read as line-aligned ranges spread over the
+workers (``transforms.file_splits``); other files are read whole, one per DoFn call.
 """
 
 import logging
@@ -22,6 +23,7 @@ from apache_beam.io import fileio
 from transforms import file_readers, typed_file_readers
 from transforms.csv_format import CsvFormat
 from transforms.errors import DEAD_LETTER_TAG, ROWS_TAG, FallibleResult
+from transforms.file_splits import DEFAULT_SPLIT_BYTES, PlanFileReads, SpreadFileReads
 from transforms.lineage import report_file_source
 
 _LOG = logging.getLogger(__name__)
@@ -42,11 +44,15 @@ class FileSourceConfig:
       batch input path should not look like an empty day).
     csv: how CSV files are read (format ``csv``; defaults to ``CsvFormat()``: comma,
       double quote, header row).
+    split_bytes: uncompressed JSONL files larger than this are read as several line-aligned
+      ranges so that several workers can share one file (``transforms.file_splits``); 0
+      reads every file whole.
   """
   pattern: str
   format: str = 'jsonl'
   allow_empty_match: bool = False
   csv: Optional[CsvFormat] = None
+  split_bytes: int = DEFAULT_SPLIT_BYTES
 
   def __post_init__(self):
     if not self.pattern or not isinstance(self.pattern, str):
@@ -55,6 +61,9 @@ class FileSourceConfig:
       raise ValueError(f'format must be one of {FILE_FORMATS}, got {self.format!r}')
     if self.csv is not None and not isinstance(self.csv, CsvFormat):
       raise ValueError(f'csv must be a CsvFormat, got {type(self.csv).__name__}')
+    if isinstance(self.split_bytes, bool) or not isinstance(self.split_bytes, int) or \
+        self.split_bytes < 0:
+      raise ValueError(f'split_bytes must be a non-negative int, got {self.split_bytes!r}')
     if self.format == 'csv' and self.csv is None:
       object.__setattr__(self, 'csv', CsvFormat())
 
@@ -98,7 +107,8 @@ class ReadFiles(beam.PTransform):
                                    if self._config.allow_empty_match
                                    else fileio.EmptyMatchTreatment.DISALLOW))
         | 'ReportLineage' >> beam.Map(report_file_source)  # Beam lineage: source files
-        | 'OpenFiles' >> fileio.ReadMatches()
+        | 'PlanReads' >> PlanFileReads(self._config.format, self._config.split_bytes)
+        | 'SpreadReads' >> SpreadFileReads()
         | 'ReadRecords' >> beam.ParDo(_reader_fn(self._config)).with_outputs(
             DEAD_LETTER_TAG, main=ROWS_TAG))
     return FallibleResult(rows=outputs[ROWS_TAG], dead_letters=outputs[DEAD_LETTER_TAG])

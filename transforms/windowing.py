@@ -26,7 +26,6 @@ never lost. Batch (bounded) pipelines skip the gate: nothing is late there. See 
 "Late data" for the exact guarantee.
 """
 
-import datetime
 import json
 import zlib
 from dataclasses import dataclass, field
@@ -41,8 +40,7 @@ from apache_beam.transforms import window as beam_window
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.utils.timestamp import Duration, Timestamp
 
-from transforms.aggregates import (AggregateConfig, AggregateFn, FormatAggregates, column_name,
-                                   get_path, key_of)
+from transforms.aggregates import (AggregateConfig, AggregateFn, FormatAggregates, get_path, key_of)
 from transforms.errors import (
   DEAD_LETTER_TAG,
   ROWS_TAG,
@@ -51,14 +49,14 @@ from transforms.errors import (
   make_dead_letter,
 )
 from transforms.schema import load_schema
+from transforms.window_batch import (EventTimeFn, FormatBatchAggregatesFn, key_by_window_fn,
+                                     parse_event_time)
 
 WINDOW_KINDS = ('fixed', 'sliding', 'session')
 ACCUMULATION_MODES = ('discarding', 'accumulating')
 # Default: ~100 years, i.e. Beam's GroupByKey never drops (see README 'Late data').
 DEFAULT_LATE_CAPTURE_SECONDS = 100 * 365 * 24 * 3600.0
 _MICROS = 1_000_000
-_EPOCH_NAIVE = datetime.datetime(1970, 1, 1)
-_ONE_MICROSECOND = datetime.timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
@@ -185,33 +183,12 @@ def _window_text(start_micros, end_micros):
   return f'[{format_timestamp(start_micros / _MICROS)}, {format_timestamp(end_micros / _MICROS)})'
 
 
-def parse_event_time(value):
-  """A TIMESTAMP value (validated RFC 3339 text, or seconds since the epoch) -> seconds."""
-  if isinstance(value, bool):
-    raise ValueError('a boolean is not a timestamp')
-  if isinstance(value, (int, float)):
-    return float(value)
-  if (type(value) is str and len(value) == 27 and value[26] == 'Z'  # pylint: disable=unidiomatic-typecheck
-      and value[19] == '.' and value.isascii()):
-    # The validated form YYYY-MM-DDTHH:MM:SS.ffffffZ: the C ISO parser, exact microseconds.
-    try:
-      moment = datetime.datetime.fromisoformat(value[:26])
-    except ValueError:
-      pass
-    else:
-      return ((moment - _EPOCH_NAIVE) // _ONE_MICROSECOND) / _MICROS
-  return Timestamp.from_rfc3339(str(value).replace(' ', 'T')).micros / _MICROS
-
-
-class _AssignEventTimeFn(beam.DoFn):
+class _AssignEventTimeFn(EventTimeFn):
   """row -> (gate shard, (key, row)) stamped with the event time."""
 
   def __init__(self, window_config, aggregate_config, pipeline_name):
-    self._field = window_config.event_time_field
+    super().__init__(window_config, aggregate_config, pipeline_name)
     self._shards = window_config.gate_shards
-    self._keys = aggregate_config.key_fields
-    self._pipeline_name = pipeline_name
-    self._bad = Metrics.counter('window', 'invalid_event_time')
 
   def process(self, row, timestamp=beam.DoFn.TimestampParam):
     key = key_of(row, self._keys)
@@ -229,38 +206,6 @@ class _AssignEventTimeFn(beam.DoFn):
       except (ValueError, TypeError, OverflowError) as e:
         kind, reason = 'invalid_event_time', f'event-time field {self._field}: {e}'
     yield self._dead(row, kind, reason)
-
-  def _dead(self, row, kind, reason):
-    self._bad.inc()
-    return beam.pvalue.TaggedOutput(DEAD_LETTER_TAG, make_dead_letter(
-        json.dumps(row, ensure_ascii=False, default=str), stage='window',
-        error_type=f'{kind}:{self._field}', message=reason, pipeline=self._pipeline_name))
-
-
-class _KeyByEventWindowFn(_AssignEventTimeFn):
-  """Batch single-pane path: row -> ((key, window start, window end), row) for each window
-  of its event time, in the global window (see ``WindowAndAggregate._batch_aggregates``).
-  Event-time dead letters exactly as ``_AssignEventTimeFn``."""
-
-  def __init__(self, window_config, aggregate_config, pipeline_name):
-    super().__init__(window_config, aggregate_config, pipeline_name)
-    self._window_fn = window_config.window_fn()
-
-  def process(self, row, timestamp=beam.DoFn.TimestampParam):
-    key = key_of(row, self._keys)
-    if self._field is not None:
-      value = get_path(row, self._field)
-      if value is None:
-        yield self._dead(row, 'missing_event_time',
-                         f'event-time field {self._field} is missing or null')
-        return
-      try:
-        timestamp = Timestamp.of(parse_event_time(value))
-      except (ValueError, TypeError, OverflowError) as e:
-        yield self._dead(row, 'invalid_event_time', f'event-time field {self._field}: {e}')
-        return
-    for w in self._window_fn.assign(beam_window.WindowFn.AssignContext(timestamp, element=row)):
-      yield ((key, w.start.micros, w.end.micros), row)
 
 
 class _DetectLateDataFn(beam.DoFn):
@@ -428,28 +373,6 @@ def _single_pane_batch(window_config, rows):
           and window_config.trigger.early_after_count is None)
 
 
-class _FormatBatchAggregates(beam.DoFn):
-  """((key, start, end), aggregates) -> the row FormatAggregates writes for the single
-  ON_TIME pane (index 0) of that window, timestamped at the window's end like
-  OUTPUT_AT_EOW."""
-
-  def __init__(self, config):
-    self._config = config
-    self._panes = Metrics.counter('window', 'panes_emitted')
-
-  def process(self, element):
-    (key, start, end), values = element
-    self._panes.inc()
-    row = {column_name(path): value
-           for path, value in zip(self._config.key_fields, key, strict=True)}
-    row['window_start'] = format_timestamp(start / 1e6)
-    row['window_end'] = format_timestamp(end / 1e6)
-    row['pane_timing'] = 'ON_TIME'
-    row['pane_index'] = 0
-    row.update(values)
-    yield beam.window.TimestampedValue(row, Timestamp(micros=end - 1))
-
-
 class _CarriedWindows(beam_window.WindowFn):
   """Puts each ``(key, (start, end, row))`` in the window the gate chose; merges like the
   configured WindowFn (sessions merge, fixed and sliding do not)."""
@@ -528,7 +451,7 @@ class WindowAndAggregate(beam.PTransform):
   def expand(self, rows):
     cfg = self._window
     if _single_pane_batch(cfg, rows):
-      keyed = rows | 'KeyByEventWindow' >> beam.ParDo(_KeyByEventWindowFn(
+      keyed = rows | 'KeyByEventWindow' >> beam.ParDo(key_by_window_fn(
           cfg, self._aggregate, self._pipeline_name)).with_output_types(
               tuple[Any, Any]).with_outputs(
               DEAD_LETTER_TAG, main=ROWS_TAG)
@@ -572,4 +495,4 @@ class WindowAndAggregate(beam.PTransform):
     fused stage before the shuffle. Same rows as the windowed path (a test compares them)."""
     return (keyed
             | 'Aggregate' >> beam.CombinePerKey(AggregateFn(self._aggregate, self._schema))
-            | 'FormatAggregates' >> beam.ParDo(_FormatBatchAggregates(self._aggregate)))
+            | 'FormatAggregates' >> beam.ParDo(FormatBatchAggregatesFn(self._aggregate)))
