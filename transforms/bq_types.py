@@ -401,6 +401,10 @@ def to_geography(value, spec, policy):
   return value
 
 
+# One encoder for every value: json.dumps with these options builds a new one per call.
+_JSON_TEXT = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(',', ':'))
+
+
 def to_json(value, spec, policy):
   # The field's value *is* the JSON value (an object, array, string, number...); it is
   # stored as JSON text. Text input (CSV) carries JSON text and is parsed first (choice).
@@ -412,7 +416,7 @@ def to_json(value, spec, policy):
     except RecursionError:
       raise FieldError('invalid_value', 'JSON nested too deeply') from None
   try:
-    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(',', ':'))
+    return _JSON_TEXT.encode(value)
   except ValueError:
     raise FieldError('non_finite', 'JSON value contains NaN or Infinity') from None
   except RecursionError:

@@ -7,7 +7,7 @@ from typing import Any, Optional
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from transforms import decoders
+from transforms import beam_speedups, decoders
 from transforms.csv_format import CsvFormat, check_schema_for_csv
 from transforms.errors import (DEAD_LETTER_TAG, ROWS_TAG, FallibleResult,
                                dead_letter_from_message)
@@ -66,6 +66,7 @@ class _ParseAndValidateFn(beam.DoFn):
     self._invalid = Metrics.counter('validate', 'failed')
 
   def setup(self):
+    beam_speedups.apply()
     self._validator = RecordValidator(self._schema, self._config.policy)
     self._decode = decoders.make_decoder(self._config, self._schema)
 
