@@ -76,7 +76,8 @@ class DirectRunnerPullClient:
 
   def pull(self, *args, **kwargs):
     if self._fatal is not None:  # past the grace period: Beam retries the bundle, fail fast
-      raise self._fatal
+      message, cause = self._fatal
+      raise PubSubReadError(message) from cause
     if self.timeout is not None:
       kwargs['timeout'] = min(kwargs.get('timeout') or self.timeout, self.timeout)
     started = self._clock()
@@ -105,14 +106,14 @@ class DirectRunnerPullClient:
       failing_for = now - self._failing_since
       reason = f'{type(error).__name__}: {error}'
       if failing_for > self.grace:
-        self._fatal = PubSubReadError(
+        message = (
             f'Pub/Sub read of {self._name(subscription)} failed: every pull for '
             f'{failing_for:.0f} s ({self._failures} pulls) failed, longer than the grace '
             f'period of {self.grace:g} s (--pubsub_pull_grace). Last error: {reason}. If the '
             'subscription was deleted, re-create it (and re-publish what it lost) and '
             'restart the pipeline.')
-        self._fatal.__cause__ = error
-        raise self._fatal
+        self._fatal = (message, error)
+        raise PubSubReadError(message) from error
       if self._warned_at is None or now - self._warned_at >= _WARN_EVERY:
         self._warned_at = now
         _LOG.warning('Pub/Sub pull from %s failed for %.0f s (%d pulls; %s); retrying for up '

@@ -170,3 +170,52 @@ def test_a_really_restarted_emulator_loses_its_state_and_the_run_goes_on(
   assert summary['messages_read'] == 300 + duplicates
   assert summary['messages_read'] == (summary['rows_written'] + summary['dead_letters']
                                       + summary['duplicates_removed'])
+
+
+def test_a_subscription_gone_past_the_grace_period_fails_the_run_loudly(
+    tmp_path, pubsub_emulator, bigquery_emulator, bq_client, bq_dataset):
+  """``run()`` (what ``python -m beam_pipelines.pubsub_to_bigquery`` calls) raises the read's
+  error soon after the grace period, instead of waiting on a deleted subscription."""
+  import threading
+  import uuid
+
+  from google.cloud import pubsub_v1
+
+  from beam_pipelines import pubsub_to_bigquery
+  from transforms.pubsub_direct_pull import PubSubReadError
+  publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
+  name = 'gone-' + uuid.uuid4().hex[:8]
+  topic = publisher.topic_path(pubsub_emulator.project, name)
+  subscription = subscriber.subscription_path(pubsub_emulator.project, name)
+  publisher.create_topic(name=topic)
+  subscriber.create_subscription(name=subscription, topic=topic)
+  outcome = {}
+
+  def run():
+    try:
+      outcome['summary'] = pubsub_to_bigquery.run([
+          '--input_subscription', subscription, '--schema', _schema(tmp_path),
+          '--output_table', f'{bigquery_emulator.project}:{bq_dataset}.events',
+          '--pubsub_pull_timeout', '0.5s', '--pubsub_pull_grace', '3s', '--duration', '60'],
+          print_summary=False)[1]
+    except Exception as e:  # pylint: disable=broad-except
+      outcome['error'] = e
+  runner = threading.Thread(target=run, daemon=True)
+  runner.start()
+  try:
+    publish(topic, _messages(range(3)))
+    rows = wait_for(lambda: table_rows(bq_client, f'{bq_dataset}.events', 'event_id'),
+                    lambda r: len(r) >= 3, timeout=30)
+    assert len(rows) == 3  # the read has pulled: the grace period applies from now on
+    subscriber.delete_subscription(subscription=subscription)  # and nobody re-creates it
+    deleted = time.monotonic()
+    runner.join(timeout=30)
+    failed_after = time.monotonic() - deleted
+  finally:
+    publisher.delete_topic(topic=topic)
+  assert not runner.is_alive() and 'summary' not in outcome, 'the run did not fail'
+  error = outcome['error']
+  assert isinstance(error, PubSubReadError), repr(error)
+  assert subscription in str(error) and 'longer than the grace period of 3 s' in str(error)
+  assert 'NotFound' in str(error)
+  assert 3 <= failed_after < 20, failed_after
