@@ -8,8 +8,10 @@
 
 The same chain as ``files_to_bigquery`` (``beam_pipelines.chain.build_chain``); only the
 source differs. Streaming, on the BundleBasedDirectRunner unless ``--runner`` says otherwise.
-Runs until cancelled (Ctrl-C, or ``--duration`` seconds), then prints the run summary. A bad
-option prints one line naming it and exits with code 2 before anything starts.
+Runs until cancelled (Ctrl-C, or ``--duration`` seconds), then prints the run summary; if a
+step fails for good (e.g. Pub/Sub pulls failing past ``--pubsub_pull_grace``) it prints the
+summary and raises that error (exit code 1). A bad option prints one line naming it and exits
+with code 2 before anything starts.
 """
 
 import argparse

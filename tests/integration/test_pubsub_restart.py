@@ -1,5 +1,5 @@
 """Fault injection for the streaming pipeline (BundleBasedDirectRunner) against Pub/Sub going
-away mid-stream; every test ends with an exact count in BigQuery (each id exactly once).
+away mid-stream; the two outage tests end with an exact count in BigQuery (each id once).
 
 ``test_redelivery_restart_and_dedup_give_an_exact_count``: messages pulled but never
 acknowledged by a crashed consumer are redelivered; Pub/Sub becoming unreachable (a TCP proxy,
@@ -16,6 +16,9 @@ until the harness re-creates them; the read treats that as an empty pull within 
 period (``--pubsub_pull_grace``, transforms/pubsub_direct_pull.py) instead of failing. The
 harness then does what a publisher that retries its unconfirmed publishes does, and
 re-publishes every message with the same id attribute.
+
+``test_a_subscription_gone_past_the_grace_period_fails_the_run_loudly``: the other side of
+the grace period: a subscription deleted for good fails the run, naming it.
 """
 
 import json
