@@ -163,6 +163,16 @@ def test_the_evaluator_gets_one_wrapper_per_read(monkeypatch):
     assert _PubSubReadEvaluator._get_subscriber_client(transform) is first
     assert isinstance(first, DirectRunnerPullClient)
     assert (first.timeout, first.grace) == (2, 30)
+    # A topic read pulls from Beam's temporary subscription: errors say which topic it is for.
+    topic_read = Transform()
+    topic_read.transform = Transform()
+    topic_read.transform._source = Transform()
+    topic_read.transform._source.full_topic = 'projects/p/topics/events'
+    topic_read.transform._source.full_subscription = None
+    wrapper = _PubSubReadEvaluator._get_subscriber_client(topic_read)
+    assert wrapper._name('projects/p/subscriptions/beam_1') == (
+        'projects/p/subscriptions/beam_1 (temporary subscription of topic '
+        'projects/p/topics/events)')
   finally:
     set_direct_runner_pull_timeout(previous[0])
     set_direct_runner_pull_grace(previous[1])
