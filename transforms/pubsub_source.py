@@ -26,10 +26,11 @@ The Python DirectRunner pulls with a hard-coded 30 s timeout
 (``apache_beam/runners/direct/transform_evaluator.py``, ``_PubSubReadEvaluator``), so an idle
 subscription holds the wall-clock watermark (and everything downstream of a window) for up to
 30 s. ``direct_runner_pull_timeout`` (or ``set_direct_runner_pull_timeout``) shortens that
-for tests and local runs. Its read also failed the run on the first pull that got NotFound
-(a restarted emulator, a re-created subscription) or an ack error; ``direct_runner_pull_grace``
-lets pulls fail for that long before the run fails (``transforms/pubsub_direct_pull.py``).
-Neither has any effect on another runner.
+for tests and local runs. Beam's read also fails the run on the first pull that gets
+NotFound (a restarted emulator, a re-created subscription) and on any ack error; with our
+wrapper pulls may fail for ``direct_runner_pull_grace`` seconds before the run fails, and a
+failed ack is counted instead (``transforms/pubsub_direct_pull.py``). Neither setting has any
+effect on another runner.
 """
 
 import logging
