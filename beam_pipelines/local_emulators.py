@@ -173,16 +173,23 @@ def pubsub_emulator_jar():
 
 
 class PubSubEmulator(_Emulator):
-  """The official Pub/Sub emulator jar on a free loopback port."""
+  """The official Pub/Sub emulator jar on a loopback port (``port``, else a free one).
+
+  ``stop()`` then ``start()`` restarts it on the same port, as a service restart looks to a
+  client; it keeps everything in memory, so it comes back with no topics, subscriptions or
+  messages (the real service is durable).
+  """
   name = 'pubsub-emulator'
 
-  def __init__(self, project=DEFAULT_PROJECT, log_dir=None):
+  def __init__(self, project=DEFAULT_PROJECT, log_dir=None, port=None):
     super().__init__(log_dir)
     self.project = project
+    self.port = port
 
   def _command(self):
     jar = pubsub_emulator_jar()
-    self.port = free_port()
+    if self.port is None:
+      self.port = free_port()
     return ['java', '-Xmx512m', '-jar', jar, '--host=127.0.0.1', f'--port={self.port}']
 
   @property

@@ -8,8 +8,10 @@
 
 The same chain as ``files_to_bigquery`` (``beam_pipelines.chain.build_chain``); only the
 source differs. Streaming, on the BundleBasedDirectRunner unless ``--runner`` says otherwise.
-Runs until cancelled (Ctrl-C, or ``--duration`` seconds), then prints the run summary. A bad
-option prints one line naming it and exits with code 2 before anything starts.
+Runs until cancelled (Ctrl-C, or ``--duration`` seconds), then prints the run summary; if a
+step fails for good (e.g. Pub/Sub pulls failing past ``--pubsub_pull_grace``) it prints the
+summary and raises that error (exit code 1). A bad option prints one line naming it and exits
+with code 2 before anything starts.
 """
 
 import argparse
@@ -68,7 +70,13 @@ def config_from_options(options):
 
 
 class RunningPipeline:
-  """A started streaming pipeline: ``summary()`` any time, ``cancel()`` to stop it."""
+  """A started streaming pipeline: ``summary()`` any time, ``cancel()`` to stop it.
+
+  ``result.state`` turns FAILED when a step fails for good, and ``error`` is its exception.
+  The BundleBasedDirectRunner does not do that by itself: after a step's last retry fails
+  (Beam logs "Giving up after 4 attempts") the pipeline stops making progress but its result
+  stays RUNNING until someone calls ``wait_until_finish()``; a watcher thread does.
+  """
 
   def __init__(self, pipeline, result, cfg, outputs):
     self.pipeline = pipeline
@@ -76,6 +84,28 @@ class RunningPipeline:
     self.cfg = cfg
     self.outputs = outputs
     self.started = time.monotonic()
+    self._error = None
+    self._cancelled = False
+    self._watcher = None
+    from apache_beam.runners.direct.direct_runner import DirectPipelineResult
+    if isinstance(result, DirectPipelineResult):
+      self._watcher = threading.Thread(target=self._watch, name='pipeline-watcher',
+                                       daemon=True)
+      self._watcher.start()
+
+  def _watch(self):
+    try:
+      self.result.wait_until_finish()  # blocks until the pipeline fails or finishes
+    except Exception as e:  # pylint: disable=broad-except
+      if not self._cancelled:  # a cancelled run is not a failed one
+        self._error = e
+
+  @property
+  def error(self):
+    """The exception that failed the run, or None."""
+    if self.result.state == PipelineState.FAILED and self._watcher is not None:
+      self._watcher.join(timeout=5)  # the state is set just before the exception is kept
+    return self._error
 
   def counters(self):
     return collect_counters(self.result)
@@ -89,6 +119,7 @@ class RunningPipeline:
   def cancel(self):
     """Stops the pipeline (idempotent); returns its final state."""
     if not PipelineState.is_terminal(self.result.state):
+      self._cancelled = True
       self.result.cancel()
     return self.result.state
 
@@ -155,6 +186,8 @@ def run(argv=None, print_summary=True):
     print(format_summary(summary, f'{running.cfg.pipeline_name} summary'))
   if quality is not None and quality.summary_path:
     write_summary(summary, quality.summary_path)
+  if running.error is not None:
+    raise running.error  # e.g. Pub/Sub pulls failing past --pubsub_pull_grace: exit non-zero
   return running.result, summary
 
 

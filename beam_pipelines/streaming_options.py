@@ -114,6 +114,9 @@ class PubSubToBigQueryOptions(PipelineOptions):
                         help='How long the in-pipeline de-dup step remembers an id.')
     parser.add_argument('--pubsub_pull_timeout', default='1s',
                         help='DirectRunner only: how long an idle pull waits (Beam: 30s).')
+    parser.add_argument('--pubsub_pull_grace', default='90s',
+                        help='DirectRunner only: how long pulls may keep failing (subscription '
+                             'not found, Pub/Sub unreachable) before the run fails.')
 
 
 @dataclass(frozen=True)
@@ -196,6 +199,9 @@ def pubsub_source_config(options):
   if bool(opts.input_subscription) == bool(opts.input_topic):
     raise ConfigError('exactly one of --input_subscription and --input_topic is required')
   name = 'input_subscription' if opts.input_subscription else 'input_topic'
+  grace = _duration_option(opts.pubsub_pull_grace, 'pubsub_pull_grace')
+  if grace is not None and grace <= 0:
+    raise ConfigError(f'--pubsub_pull_grace: must be more than 0, got {opts.pubsub_pull_grace!r}')
   return _convert(name, PubSubSourceConfig,
                   subscription=opts.input_subscription or None,
                   topic=opts.input_topic or None,
@@ -204,7 +210,9 @@ def pubsub_source_config(options):
                   dedupe=opts.dedupe,
                   dedupe_seconds=_duration_option(opts.dedupe_window, 'dedupe_window'),
                   direct_runner_pull_timeout=_duration_option(opts.pubsub_pull_timeout,
-                                                              'pubsub_pull_timeout'))
+                                                              'pubsub_pull_timeout'),
+                  # An empty option keeps the config's default.
+                  **({} if grace is None else {'direct_runner_pull_grace': grace}))
 
 
 @dataclass(frozen=True)

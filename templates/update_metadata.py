@@ -31,7 +31,7 @@ PATH_REGEX = r'^\S+$'
 READ_FILES = {'input', 'schema', 'masking_policy', 'erase_list', 'enrichment_source'}
 WRITE_FOLDERS = {'output_path', 'dead_letter_path', 'replay_to_path'}
 DURATIONS = {'window_size', 'window_period', 'session_gap', 'allowed_lateness',
-             'early_firing_after', 'dedupe_window', 'pubsub_pull_timeout'}
+             'early_firing_after', 'dedupe_window', 'pubsub_pull_timeout', 'pubsub_pull_grace'}
 EXTRA_ENUMS = {'dead_letter_payload': ['mask', 'redact', 'drop']}
 
 

@@ -26,11 +26,14 @@ The Python DirectRunner pulls with a hard-coded 30 s timeout
 (``apache_beam/runners/direct/transform_evaluator.py``, ``_PubSubReadEvaluator``), so an idle
 subscription holds the wall-clock watermark (and everything downstream of a window) for up to
 30 s. ``direct_runner_pull_timeout`` (or ``set_direct_runner_pull_timeout``) shortens that
-for tests and local runs; it has no effect on any other runner.
+for tests and local runs. Beam's read also fails the run on the first pull that gets
+NotFound (a restarted emulator, a re-created subscription) and on any ack error; with our
+wrapper pulls may fail for ``direct_runner_pull_grace`` seconds before the run fails, and a
+failed ack is counted instead (``transforms/pubsub_direct_pull.py``). Neither setting has any
+effect on another runner.
 """
 
 import logging
-import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +51,11 @@ from transforms.errors import (
   make_dead_letter,
 )
 from transforms.messages import RawMessage
+from transforms.pubsub_direct_pull import (  # noqa: F401  (re-exported: documented API)
+  DEFAULT_PULL_GRACE_SECONDS,
+  set_direct_runner_pull_grace,
+  set_direct_runner_pull_timeout,
+)
 
 _LOG = logging.getLogger(__name__)
 DEDUPE_MODES = ('auto', 'native', 'pipeline', 'off')
@@ -68,6 +76,8 @@ class PubSubSourceConfig:
       or ``off``. Ignored without ``id_attribute``.
     dedupe_seconds: how long (processing time) an id is remembered by the in-pipeline step.
     direct_runner_pull_timeout: seconds an idle pull waits on the DirectRunner (Beam: 30).
+    direct_runner_pull_grace: seconds the DirectRunner's pulls may keep failing (subscription
+      not found, Pub/Sub unreachable) before the read fails the run.
   """
   subscription: str | None = None
   topic: str | None = None
@@ -76,6 +86,7 @@ class PubSubSourceConfig:
   dedupe: str = 'auto'
   dedupe_seconds: float = DEFAULT_DEDUPE_SECONDS
   direct_runner_pull_timeout: float | None = None
+  direct_runner_pull_grace: float = DEFAULT_PULL_GRACE_SECONDS
 
   def __post_init__(self):
     if bool(self.subscription) == bool(self.topic):
@@ -95,59 +106,13 @@ class PubSubSourceConfig:
         0 < self.direct_runner_pull_timeout <= 30):
       raise ValueError('direct_runner_pull_timeout must be in (0, 30] seconds, got '
                        f'{self.direct_runner_pull_timeout}')
+    if not self.direct_runner_pull_grace > 0:
+      raise ValueError('direct_runner_pull_grace must be a positive number of seconds, got '
+                       f'{self.direct_runner_pull_grace}')
     for name in ('id_attribute', 'timestamp_attribute'):
       value = getattr(self, name)
       if value is not None and not value:
         raise ValueError(f'{name} must be a non-empty attribute name')
-
-
-# --- the DirectRunner pull timeout ---------------------------------------------------------
-
-_PULL_LOCK = threading.Lock()
-_pull_timeout = None
-
-
-class _ShortPullClient:
-  """Wraps a SubscriberClient so ``pull`` waits at most the configured timeout."""
-
-  def __init__(self, client, timeout):
-    self._client = client
-    self._timeout = timeout
-
-  def pull(self, *args, **kwargs):
-    kwargs['timeout'] = min(kwargs.get('timeout') or self._timeout, self._timeout)
-    return self._client.pull(*args, **kwargs)
-
-  def __getattr__(self, name):
-    return getattr(self._client, name)
-
-
-def set_direct_runner_pull_timeout(seconds):
-  """Makes the DirectRunner's Pub/Sub read wait at most ``seconds`` per idle pull.
-
-  Beam's ``_PubSubReadEvaluator._read_from_pubsub`` calls ``pull(..., timeout=30)`` on the
-  client returned by its ``_get_subscriber_client`` classmethod. We wrap that classmethod
-  once so the client it returns clamps ``timeout``; ``seconds=None`` restores Beam's 30 s.
-  Process-wide (the evaluator is a class), idempotent, and a no-op for other runners.
-  Returns the previous setting.
-  """
-  global _pull_timeout
-  from apache_beam.runners.direct import transform_evaluator as te
-  evaluator = te._PubSubReadEvaluator  # pylint: disable=protected-access
-  with _PULL_LOCK:
-    previous = _pull_timeout
-    _pull_timeout = seconds
-    if not getattr(evaluator, '_beam_pipelines_wrapped', False):
-      original = evaluator.__dict__['_get_subscriber_client'].__func__
-
-      def _get_subscriber_client(cls, transform):
-        client = original(cls, transform)
-        timeout = _pull_timeout
-        return client if timeout is None else _ShortPullClient(client, timeout)
-
-      evaluator._get_subscriber_client = classmethod(_get_subscriber_client)
-      evaluator._beam_pipelines_wrapped = True
-  return previous
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -271,8 +236,6 @@ class ReadPubSub(beam.PTransform):
     if not isinstance(config, PubSubSourceConfig):
       raise ValueError(f'config must be a PubSubSourceConfig, got {type(config).__name__}')
     self._config = config
-    if config.direct_runner_pull_timeout is not None:
-      set_direct_runner_pull_timeout(config.direct_runner_pull_timeout)
 
   def expand(self, pbegin):
     config = self._config
@@ -282,6 +245,10 @@ class ReadPubSub(beam.PTransform):
     pipeline_dedupe = bool(config.id_attribute) and (
         config.dedupe == 'pipeline' or (config.dedupe == 'auto' and not dataflow))
     native_timestamp = bool(config.timestamp_attribute) and dataflow
+    if not dataflow:  # Dataflow reads with its native source; Beam's evaluator is unused
+      if config.direct_runner_pull_timeout is not None:
+        set_direct_runner_pull_timeout(config.direct_runner_pull_timeout)
+      set_direct_runner_pull_grace(config.direct_runner_pull_grace)
     messages = pbegin | 'ReadFromPubSub' >> beam.io.ReadFromPubSub(
         topic=config.topic, subscription=config.subscription, with_attributes=True,
         id_label=config.id_attribute if native_dedupe else None,

@@ -61,6 +61,7 @@ REGEX_EXAMPLES = {
     'aggregate_table': ('my-project:analytics.event_counts', 'event counts'),
     'dedupe_window': ('10m', '10 minutes'),
     'pubsub_pull_timeout': ('1s', 'fast'),
+    'pubsub_pull_grace': ('2m', 'two minutes'),
     'quality_table': ('my-project:analytics.events_quality', 'quality'),
     'summary_interval_seconds': ('60', '1m'),
 }

@@ -1,13 +1,11 @@
-"""The Pub/Sub source: config validation, per-runner de-dup and timestamp handling, the
-DirectRunner pull-timeout override."""
+"""The Pub/Sub source: config validation, per-runner de-dup and timestamp handling (the
+DirectRunner pull wrapper is tested in test_pubsub_direct_pull.py)."""
 
 import apache_beam as beam
 import pytest
 
 from beam_pipelines import pubsub_to_bigquery
-from transforms.pubsub_source import (PubSubSourceConfig, _ShortPullClient,
-                                      parse_timestamp_attribute,
-                                      set_direct_runner_pull_timeout)
+from transforms.pubsub_source import PubSubSourceConfig, parse_timestamp_attribute
 from transforms.sources import READERS, ReadEvents
 
 SUB = 'projects/my-project/subscriptions/events'
@@ -27,6 +25,7 @@ def test_registered_in_read_events():
     ({'topic': 'events'}, 'topic must look like'),
     ({'subscription': SUB, 'dedupe': 'sometimes'}, 'dedupe must be one of'),
     ({'subscription': SUB, 'direct_runner_pull_timeout': 60}, 'direct_runner_pull_timeout'),
+    ({'subscription': SUB, 'direct_runner_pull_grace': 0}, 'direct_runner_pull_grace'),
     ({'subscription': SUB, 'id_attribute': ''}, 'id_attribute'),
 ])
 def test_config_errors(kwargs, message):
@@ -44,29 +43,6 @@ def test_timestamp_attribute_formats(text, seconds):
 def test_bad_timestamp_attribute_names_the_value():
   with pytest.raises(ValueError, match="'yesterday' is neither RFC 3339 nor milliseconds"):
     parse_timestamp_attribute('yesterday')
-
-
-def test_pull_timeout_is_clamped():
-  calls = []
-
-  class FakeClient:
-    def pull(self, **kwargs):
-      calls.append(kwargs)
-      return 'response'
-
-    def acknowledge(self, **kwargs):
-      return 'acked'
-
-  client = _ShortPullClient(FakeClient(), 0.5)
-  assert client.pull(subscription='s', max_messages=10, timeout=30) == 'response'
-  assert calls == [{'subscription': 's', 'max_messages': 10, 'timeout': 0.5}]
-  assert client.acknowledge(subscription='s', ack_ids=[]) == 'acked'
-  previous = set_direct_runner_pull_timeout(2)
-  try:
-    from apache_beam.runners.direct.transform_evaluator import _PubSubReadEvaluator
-    assert getattr(_PubSubReadEvaluator, '_beam_pipelines_wrapped', False)
-  finally:
-    set_direct_runner_pull_timeout(previous)
 
 
 def _transform_names(pipeline):
@@ -89,7 +65,14 @@ def test_dataflow_dedupes_natively_dry_run():
       '--runner', 'DataflowRunner', '--dry_run', 'True', '--project', 'my-project',
       '--region', 'europe-west1', '--temp_location', 'gs://my-bucket/tmp'])
   p = beam.Pipeline(options=options)
-  pubsub_to_bigquery.build_pipeline(p, cfg)
+  from transforms import pubsub_direct_pull
+  previous = pubsub_direct_pull.set_direct_runner_pull_grace(1234)
+  try:
+    pubsub_to_bigquery.build_pipeline(p, cfg)
+    # The DirectRunner's pull settings are left alone: Dataflow reads natively.
+    assert pubsub_direct_pull._settings['grace'] == 1234
+  finally:
+    pubsub_direct_pull.set_direct_runner_pull_grace(previous)
   result = p.run()
   transforms = result.job.proto_pipeline.components.transforms.values()
   names = [t.unique_name for t in transforms]

@@ -31,6 +31,8 @@ def test_durations(text, seconds):
     (BASE + SUB + ['--window_size', '1m'], '--window_size needs --window'),
     (BASE + SUB + ['--write_method', 'FILE_LOADS'], 'FILE_LOADS is for batch'),
     (BASE + SUB + ['--dedupe', 'maybe'], 'dedupe must be one of'),
+    (BASE + SUB + ['--pubsub_pull_grace', '0s'], '--pubsub_pull_grace: must be more than 0'),
+    (BASE + SUB + ['--pubsub_pull_grace', 'long'], '--pubsub_pull_grace: expected a duration'),
 ])
 def test_bad_options_exit_2_naming_the_option(argv, message, capsys):
   with pytest.raises(SystemExit) as exit_info:
@@ -45,10 +47,12 @@ def test_good_options_become_typed_configs():
       '--window_size', '10m', '--window_period', '1m', '--allowed_lateness', '30s',
       '--early_firing_count', '100', '--accumulation', 'accumulating',
       '--aggregate_keys', 'event_type,user.address.country', '--aggregate_sum', 'quantity',
-      '--aggregate_distinct', 'user.id', '--pubsub_pull_timeout', '2s'])
+      '--aggregate_distinct', 'user.id', '--pubsub_pull_timeout', '2s',
+      '--pubsub_pull_grace', '2m'])
   assert cfg.source.subscription == 'projects/test-project/subscriptions/events'
   assert (cfg.source.id_attribute, cfg.source.timestamp_attribute) == ('event_id', 'ts')
   assert cfg.source.direct_runner_pull_timeout == 2.0
+  assert cfg.source.direct_runner_pull_grace == 120.0
   window = cfg.windowing.window
   assert (window.kind, window.size_seconds, window.period_seconds) == ('sliding', 600, 60)
   assert window.allowed_lateness_seconds == 30
