@@ -161,14 +161,24 @@ class FormatBatchAggregatesFn(beam.DoFn):
   def __init__(self, config):
     self._config = config
     self._panes = Metrics.counter('window', 'panes_emitted')
+    self._texts = {}
+
+  def _text(self, micros):
+    # Every key of a window formats the same two bounds: remember the last few thousand.
+    text = self._texts.get(micros)
+    if text is None:
+      if len(self._texts) >= 4096:
+        self._texts.clear()
+      text = self._texts[micros] = format_timestamp(micros / _MICROS)
+    return text
 
   def process(self, element):
     (key, start, end), values = element
     self._panes.inc()
     row = {column_name(path): value
            for path, value in zip(self._config.key_fields, key, strict=True)}
-    row['window_start'] = format_timestamp(start / _MICROS)
-    row['window_end'] = format_timestamp(end / _MICROS)
+    row['window_start'] = self._text(start)
+    row['window_end'] = self._text(end)
     row['pane_timing'] = 'ON_TIME'
     row['pane_index'] = 0
     row.update(values)
