@@ -12,11 +12,20 @@ import time
 
 
 def _children(pid):
+  # Every thread's list: /proc/P/task/P/children names only the children the main thread
+  # started, and Beam's FnApiRunner starts its worker processes from other threads.
+  out = []
   try:
-    with open(f'/proc/{pid}/task/{pid}/children', encoding='ascii') as f:
-      return [int(p) for p in f.read().split()]
+    tasks = os.listdir(f'/proc/{pid}/task')
   except OSError:
-    return []
+    return out
+  for task in tasks:
+    try:
+      with open(f'/proc/{pid}/task/{task}/children', encoding='ascii') as f:
+        out += [int(p) for p in f.read().split()]
+    except OSError:
+      pass
+  return out
 
 
 def _rss_kib(pid):
