@@ -94,17 +94,19 @@ def _key(dataset, table):
   return unquote(dataset), unquote(table).split('$')[0]
 
 
-def register_retry_budget(table, seconds):
+def register_retry_budget(table, seconds, fresh=False):
   """Sets the retry budget of ``table`` ([PROJECT:]DATASET.TABLE); the latest call wins.
 
-  Registering the same budget again keeps the table's current streak.
+  Registering the same budget again keeps the table's current streak (DoFn.setup runs once per
+  DoFn instance), unless ``fresh``: a sink built for a new pipeline must not inherit the streak
+  of an earlier run in the same process (tests, notebooks), which would fail it at once.
   """
   dataset, name = table.rsplit(':', 1)[-1].split('.')[-2:]
   key = _key(dataset, name)
   seconds = check_retry_budget(seconds)
   with _LOCK:
     current = _BUDGETS.get(key)
-    if current is None or current.seconds != seconds or current.table != table:
+    if fresh or current is None or current.seconds != seconds or current.table != table:
       _BUDGETS[key] = RetryBudget(table, seconds)
 
 

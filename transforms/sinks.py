@@ -96,12 +96,13 @@ def _failed_row_to_dead_letter(failed, pipeline_name):
       message=f'{destination}: {message}', pipeline=pipeline_name)
 
 
-def _prepare_bigquery(config):
-  """Emulator endpoint and retry budget for this process (idempotent, cheap)."""
+def _prepare_bigquery(config, fresh=False):
+  """Emulator endpoint and retry budget for this process (idempotent, cheap); ``fresh``
+  (pipeline construction) starts the table's failure streak afresh."""
   apply_emulator_endpoint()
   if config is not None:
     apply_retry_budget()
-    register_retry_budget(config.table, config.retry_budget_seconds)
+    register_retry_budget(config.table, config.retry_budget_seconds, fresh=fresh)
 
 
 class _CountFn(beam.DoFn):
@@ -143,7 +144,7 @@ class WriteRowsToBigQuery(beam.PTransform):
     self._schema = load_schema(schema)
     self._pipeline_name = pipeline_name
     self._metric_name = metric_name
-    _prepare_bigquery(config)
+    _prepare_bigquery(config, fresh=True)
 
   def expand(self, rows):
     config = self._config
