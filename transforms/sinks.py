@@ -173,5 +173,6 @@ class WriteRowsToBigQuery(beam.PTransform):
     pipeline_name = self._pipeline_name
     return (
         result.failed_rows_with_errors
-        | 'CountFailed' >> beam.ParDo(_CountFn('sink', f'{self._metric_name}_failed'))
+        # Fused with Beam's BigQueryWriteFn: its setup prepares the process that runs it.
+        | 'CountFailed' >> beam.ParDo(_CountFn('sink', f'{self._metric_name}_failed', config))
         | 'FailedToDeadLetters' >> beam.Map(_failed_row_to_dead_letter, pipeline_name))

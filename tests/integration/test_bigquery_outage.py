@@ -98,9 +98,17 @@ def test_sink_outage_is_retried_and_nothing_is_lost(tmp_path, monkeypatch, metho
     emulator.stop()
 
 
-@pytest.mark.parametrize('method', ['STREAMING_INSERTS', 'FILE_LOADS'])
-def test_sink_outage_past_the_budget_fails_loudly(tmp_path, monkeypatch, method):
+@pytest.mark.parametrize('method, known_tables', [
+    ('STREAMING_INSERTS', False), ('STREAMING_INSERTS', True), ('FILE_LOADS', False)],
+    ids=['STREAMING_INSERTS-table_lookup', 'STREAMING_INSERTS-insert_all', 'FILE_LOADS'])
+def test_sink_outage_past_the_budget_fails_loudly(tmp_path, monkeypatch, method, known_tables):
+  """STREAMING_INSERTS first looks the table up (apitools, Beam's get_or_create_table loops)
+  unless Beam's process-wide cache already knows it; then it goes straight to insertAll
+  (google-cloud-bigquery, its 600 s DEFAULT_RETRY). Both paths are cut by the budget."""
+  from apache_beam.io.gcp import bigquery
   from transforms.bigquery_retry_budget import RetryBudgetExceeded
+  known = {'test-project:ds.events', 'test-project:ds.events_error_records'}
+  monkeypatch.setattr(bigquery, '_KNOWN_TABLES', known if known_tables else set())
   emulator, argv = _start(tmp_path, monkeypatch, method, SHORT_BUDGET_SECONDS)
   emulator.stop()  # and never started again
   thread, outcome = _run_in_thread(argv)
@@ -108,7 +116,7 @@ def test_sink_outage_past_the_budget_fails_loudly(tmp_path, monkeypatch, method)
   assert not thread.is_alive(), 'still retrying 90 s into an outage with a 5 s budget'
   error = outcome.get('error')
   assert error is not None, f'the run did not fail: {outcome}'
-  print(f'{method}: budget {SHORT_BUDGET_SECONDS}s, failed after {outcome["seconds"]:.1f}s: '
+  print(f'{method} (known tables: {known_tables}): budget {SHORT_BUDGET_SECONDS}s, failed after {outcome["seconds"]:.1f}s: '
         f'{str(error)[:300]}')
   message = str(error)
   # The runner re-raises the DoFn's error as its own type, with the message kept.
