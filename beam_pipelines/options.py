@@ -9,8 +9,10 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Optional
 
-from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions
+from apache_beam.options.pipeline_options import (GoogleCloudOptions, PipelineOptions,
+                                                  StandardOptions)
 
+from transforms.bigquery_retry_budget import check_retry_budget
 from transforms.csv_format import CsvFormat, check_schema_for_csv, parse_columns
 from transforms.dead_letters import (DEAD_LETTER_SINKS, DeadLetterSinkConfig,
                                      default_dead_letter_path, default_dead_letter_table)
@@ -26,6 +28,13 @@ from transforms.validate import NON_FINITE_POLICIES, UNKNOWN_FIELD_POLICIES, Val
 
 class ConfigError(ValueError):
   """A bad option value; the message names the option."""
+
+
+# --bigquery_retry_budget_seconds: a batch run should end, as a failure, within minutes of
+# BigQuery going away. A streaming run should ride an outage out instead: Dataflow retries a
+# failed streaming bundle forever anyway, and the DirectRunner acks Pub/Sub messages when it
+# pulls them, so failing the run would lose the rows in flight.
+BATCH_RETRY_BUDGET_SECONDS = 600
 
 
 def _bool(text):
@@ -75,6 +84,11 @@ class CommonOptions(PipelineOptions):
                         help='Larger records become payload_too_large dead letters.')
     parser.add_argument('--pipeline_name', default=None,
                         help='Name recorded in each dead letter (default: the pipeline).')
+    parser.add_argument('--bigquery_retry_budget_seconds', default=None,
+                        help='Once BigQuery calls for a table have failed this many seconds '
+                             'with no success, the next failure fails the run loudly; 0: '
+                             f'retry without limit. Default {BATCH_RETRY_BUDGET_SECONDS} for '
+                             'batch, 0 for streaming.')
 
 
 # Beam registers only *direct* subclasses of PipelineOptions with its parser, so every
@@ -151,6 +165,18 @@ def _check_non_finite(opts):
                       f'got {opts.non_finite_floats!r}')
 
 
+def retry_budget_of(options):
+  """--bigquery_retry_budget_seconds as a float: its default depends on batch/streaming."""
+  text = options.view_as(CommonOptions).bigquery_retry_budget_seconds
+  if text is None or str(text).strip() == '':
+    return 0.0 if options.view_as(StandardOptions).streaming else BATCH_RETRY_BUDGET_SECONDS
+  try:
+    return check_retry_budget(float(text))
+  except ValueError:
+    raise ConfigError('--bigquery_retry_budget_seconds must be 0 (retry without limit) or a '
+                      f'positive number of seconds, got {text!r}') from None
+
+
 def temp_location_of(options):
   return options.view_as(GoogleCloudOptions).temp_location
 
@@ -165,6 +191,7 @@ def common_configs(options, default_name, lake_path=None):
   opts = options.view_as(CommonOptions)
   name = opts.pipeline_name or default_name
   schema = _convert('schema', load_schema, _require(opts.schema, 'schema'))
+  budget = retry_budget_of(options)  # checked even when no table will use it
   if lake_path is not None:
     return (schema,) + _lake_configs(options, opts, name, lake_path)
   output_table = _require(opts.output_table, 'output_table')
@@ -175,7 +202,8 @@ def common_configs(options, default_name, lake_path=None):
   _convert('output_table', parse_table_spec, output_table, 'table')
   temp_location = temp_location_of(options)
   sink = _convert('output_table', BigQuerySinkConfig, table=output_table,
-                  write_method=write_method, temp_location=temp_location)
+                  write_method=write_method, temp_location=temp_location,
+                  retry_budget_seconds=budget)
   _check_non_finite(opts)
   policy = _convert('unknown_fields', ValidationPolicy,
                     unknown_fields=opts.unknown_fields,
@@ -194,7 +222,8 @@ def common_configs(options, default_name, lake_path=None):
     table = opts.dead_letter_table or default_dead_letter_table(output_table)
     dead_method = 'FILE_LOADS' if write_method == 'FILE_LOADS' else 'STREAMING_INSERTS'
     dead = _convert('dead_letter_table', DeadLetterSinkConfig, kind='bigquery', table=table,
-                    write_method=dead_method, temp_location=temp_location)
+                    write_method=dead_method, temp_location=temp_location,
+                    retry_budget_seconds=budget)
   return schema, parse, sink, dead, name
 
 
@@ -220,7 +249,8 @@ def _lake_configs(options, opts, name, lake_path):
     dead = _convert('dead_letter_table', DeadLetterSinkConfig, kind='bigquery',
                     table=opts.dead_letter_table,
                     write_method='FILE_LOADS' if write_method == 'FILE_LOADS'
-                    else 'STREAMING_INSERTS', temp_location=temp_location_of(options))
+                    else 'STREAMING_INSERTS', temp_location=temp_location_of(options),
+                    retry_budget_seconds=retry_budget_of(options))
   else:  # files: the given path, or next to the lake files
     dead = _convert('dead_letter_path', DeadLetterSinkConfig, kind='files',
                     path=opts.dead_letter_path or default_dead_letter_path(lake_path))

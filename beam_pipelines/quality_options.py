@@ -96,7 +96,7 @@ def quality_config(options, schema, output_table=None, output_path=None,
                    write_method='STREAMING_INSERTS', temp_location=None,
                    unknown_fields='ignore', streaming=False):
   """QualityOptions -> QualityRunConfig (raises ConfigError naming the option)."""
-  from beam_pipelines.options import ConfigError, _convert
+  from beam_pipelines.options import ConfigError, _convert, retry_budget_of
   opts = options.view_as(QualityOptions)
   project = options.view_as(GoogleCloudOptions).project
   rules = None
@@ -119,7 +119,8 @@ def quality_config(options, schema, output_table=None, output_path=None,
     if table:
       method = 'FILE_LOADS' if write_method == 'FILE_LOADS' else 'STREAMING_INSERTS'
       scores_sink = _convert('quality_table', BigQuerySinkConfig, table=table,
-                             write_method=method, temp_location=temp_location)
+                             write_method=method, temp_location=temp_location,
+                             retry_budget_seconds=retry_budget_of(options))
     else:
       scores_path = output_path.rstrip('/') + QUALITY_TABLE_SUFFIX
   mode = opts.schema_drift

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from beam_pipelines.options import ConfigError, _convert
+from beam_pipelines.options import ConfigError, _convert, retry_budget_of
 from transforms.aggregates import AggregateConfig
 from transforms.pubsub_source import DEDUPE_MODES, PubSubSourceConfig
 from transforms.sinks import BigQuerySinkConfig
@@ -189,7 +189,7 @@ def windowing_config(options, schema, output_table, write_method, temp_location,
     return AggregationConfig(window=window, aggregate=aggregate, sink=None, lake=aggregate_lake)
   table = opts.aggregate_table or output_table + AGGREGATE_TABLE_SUFFIX
   sink = _convert('aggregate_table', BigQuerySinkConfig, table=table, write_method=write_method,
-                  temp_location=temp_location)
+                  temp_location=temp_location, retry_budget_seconds=retry_budget_of(options))
   return AggregationConfig(window=window, aggregate=aggregate, sink=sink)
 
 

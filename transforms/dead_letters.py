@@ -22,6 +22,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import StandardOptions
 from apache_beam.transforms import window
 
+from transforms.bigquery_retry_budget import check_retry_budget
 from transforms.errors import dead_letter_table_schema
 from transforms.pubsub_publish import PublishToPubSub, check_topic
 from transforms.sinks import BigQuerySinkConfig, WriteRowsToBigQuery, parse_table_spec
@@ -56,6 +57,8 @@ class DeadLetterSinkConfig:
     write_method: STREAMING_INSERTS or FILE_LOADS for kind ``bigquery``.
     topic: ``projects/P/topics/T`` (kind ``pubsub``).
     window_seconds: streaming ``files`` only: one set of files per window of this length.
+    retry_budget_seconds: kind ``bigquery``: as ``BigQuerySinkConfig.retry_budget_seconds``
+      (0: Beam's own retries, without a limit of ours).
   """
   kind: str = 'bigquery'
   table: Optional[str] = None
@@ -64,8 +67,10 @@ class DeadLetterSinkConfig:
   temp_location: Optional[str] = None
   topic: Optional[str] = None
   window_seconds: int = DEFAULT_WINDOW_SECONDS
+  retry_budget_seconds: float = 0
 
   def __post_init__(self):
+    check_retry_budget(self.retry_budget_seconds)
     if self.kind not in DEAD_LETTER_SINKS:
       raise ValueError(f'dead letter sink kind must be one of {DEAD_LETTER_SINKS}, '
                        f'got {self.kind!r}')
@@ -169,7 +174,8 @@ class WriteDeadLetters(beam.PTransform):
       return dead_letters.pipeline | 'NothingUnwritable' >> beam.Create([])
     failed = counted | 'WriteTable' >> WriteRowsToBigQuery(
         BigQuerySinkConfig(table=config.table, write_method=config.write_method,
-                           temp_location=config.temp_location),
+                           temp_location=config.temp_location,
+                           retry_budget_seconds=config.retry_budget_seconds),
         dead_letter_table_schema(), pipeline_name=self._pipeline_name,
         metric_name='dead_letters')
     return failed | 'LogUnwritable' >> beam.Map(_log_unwritable)

@@ -12,6 +12,8 @@ from apache_beam.io.gcp.bigquery_tools import RetryStrategy
 from apache_beam.metrics import Metrics
 
 from transforms.bigquery_endpoint import apply_emulator_endpoint
+from transforms.bigquery_retry_budget import (apply_retry_budget, check_retry_budget,
+                                              register_retry_budget)
 from transforms.errors import make_dead_letter
 from transforms.lineage import ReportBigQuerySinkFn
 from transforms.schema import load_schema
@@ -47,15 +49,21 @@ class BigQuerySinkConfig:
       STORAGE_WRITE_API (Dataflow only: a cross-language transform).
     create_disposition / write_disposition: as in BigQuery.
     temp_location: a folder for FILE_LOADS files (local path or gs://).
+    retry_budget_seconds: once the table's BigQuery calls have failed for longer than this
+      with no success in between, the next failure fails the bundle loudly
+      (``transforms.bigquery_retry_budget``); 0 (the default here) leaves Beam's own
+      retries alone, which for STREAMING_INSERTS can mean retrying without end.
   """
   table: str
   write_method: str = 'STREAMING_INSERTS'
   create_disposition: str = 'CREATE_IF_NEEDED'
   write_disposition: str = 'WRITE_APPEND'
   temp_location: Optional[str] = None
+  retry_budget_seconds: float = 0
 
   def __post_init__(self):
     parse_table_spec(self.table)
+    check_retry_budget(self.retry_budget_seconds)
     if self.write_method not in WRITE_METHODS:
       raise ValueError(f'write_method must be one of {WRITE_METHODS}, got {self.write_method!r}')
     if self.create_disposition not in CREATE_DISPOSITIONS:
@@ -88,12 +96,22 @@ def _failed_row_to_dead_letter(failed, pipeline_name):
       message=f'{destination}: {message}', pipeline=pipeline_name)
 
 
+def _prepare_bigquery(config, fresh=False):
+  """Emulator endpoint and retry budget for this process (idempotent, cheap); ``fresh``
+  (pipeline construction) starts the table's failure streak afresh."""
+  apply_emulator_endpoint()
+  if config is not None:
+    apply_retry_budget()
+    register_retry_budget(config.table, config.retry_budget_seconds, fresh=fresh)
+
+
 class _CountFn(beam.DoFn):
-  def __init__(self, namespace, name):
+  def __init__(self, namespace, name, config=None):
     self._counter = Metrics.counter(namespace, name)
+    self._config = config  # the sink's: its retry budget is registered on the worker
 
   def setup(self):
-    apply_emulator_endpoint()  # worker processes import Beam afresh
+    _prepare_bigquery(self._config)  # worker processes import Beam afresh
 
   def process(self, element):
     self._counter.inc()
@@ -109,7 +127,9 @@ class WriteRowsToBigQuery(beam.PTransform):
   the run loudly, because BigQuery does not say which row broke it. Counters:
   ``sink/<name>_attempted`` and ``sink/<name>_failed``.
 
-  Honours ``BIGQUERY_EMULATOR_HOST``: every BigQuery call goes to the emulator.
+  Honours ``BIGQUERY_EMULATOR_HOST``: every BigQuery call goes to the emulator. With
+  ``config.retry_budget_seconds`` > 0, BigQuery failing for longer than that (no success in
+  between) fails the run with ``RetryBudgetExceeded`` naming the table and the last error.
 
   Example::
 
@@ -124,7 +144,7 @@ class WriteRowsToBigQuery(beam.PTransform):
     self._schema = load_schema(schema)
     self._pipeline_name = pipeline_name
     self._metric_name = metric_name
-    apply_emulator_endpoint()
+    _prepare_bigquery(config, fresh=True)
 
   def expand(self, rows):
     config = self._config
@@ -136,7 +156,8 @@ class WriteRowsToBigQuery(beam.PTransform):
       extra['custom_gcs_temp_location'] = config.temp_location
     result = (
         rows
-        | 'CountAttempted' >> beam.ParDo(_CountFn('sink', f'{self._metric_name}_attempted'))
+        | 'CountAttempted' >> beam.ParDo(
+            _CountFn('sink', f'{self._metric_name}_attempted', config))
         | 'ReportLineage' >> beam.ParDo(ReportBigQuerySinkFn(config.table))  # Beam lineage
         | 'Write' >> WriteToBigQuery(
             config.table,
@@ -152,5 +173,6 @@ class WriteRowsToBigQuery(beam.PTransform):
     pipeline_name = self._pipeline_name
     return (
         result.failed_rows_with_errors
-        | 'CountFailed' >> beam.ParDo(_CountFn('sink', f'{self._metric_name}_failed'))
+        # Fused with Beam's BigQueryWriteFn: its setup prepares the process that runs it.
+        | 'CountFailed' >> beam.ParDo(_CountFn('sink', f'{self._metric_name}_failed', config))
         | 'FailedToDeadLetters' >> beam.Map(_failed_row_to_dead_letter, pipeline_name))

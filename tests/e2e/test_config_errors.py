@@ -54,6 +54,7 @@ FILES_CASES = [
     (['--udf', '{udf}:missing_function'], '--udf'),
     (['--udf', '{broken_udf}:fn'], '--udf'),
     (['--udf', 'no-colon'], '--udf'),
+    (['--bigquery_retry_budget_seconds', '-1'], '--bigquery_retry_budget_seconds'),
 ]
 
 

@@ -64,6 +64,7 @@ REGEX_EXAMPLES = {
     'pubsub_pull_grace': ('2m', 'two minutes'),
     'quality_table': ('my-project:analytics.events_quality', 'quality'),
     'summary_interval_seconds': ('60', '1m'),
+    'bigquery_retry_budget_seconds': ('600', '-1'),
 }
 EXPECTED_STEPS = {
     'pubsub_to_bigquery': ['ReadEvents', 'ParseAndValidate', 'WriteRows', 'WindowAndAggregate',
