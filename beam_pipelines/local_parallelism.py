@@ -19,6 +19,7 @@ aggregates); only the order of lines within the output files can differ.
 """
 
 import glob
+import logging
 import math
 import os
 import sys
@@ -65,6 +66,15 @@ def auto_workers(argv, runner, source, cpu_count=None):
   return workers if workers >= 2 else None
 
 
+class _QuietWorkerStartup:
+  """Drops the one warning every Beam worker process logs at start-up ("No
+  semi_persistent_directory found", about registries this suite does not use), which the
+  FnApiRunner forwards to the console once per worker; everything else passes."""
+
+  def filter(self, record):
+    return 'No semi_persistent_directory found' not in record.getMessage()
+
+
 def use_local_cores(options, argv, source, cpu_count=None):
   """Sets the worker options on ``options`` when ``auto_workers`` says so; returns N or None."""
   workers = auto_workers(argv, options.view_as(StandardOptions).runner, source, cpu_count)
@@ -72,6 +82,9 @@ def use_local_cores(options, argv, source, cpu_count=None):
     direct = options.view_as(DirectOptions)
     direct.direct_num_workers = workers
     direct.direct_running_mode = 'multi_processing'
+    worker_logs = logging.getLogger('apache_beam.runners.portability.local_job_service')
+    if not any(isinstance(f, _QuietWorkerStartup) for f in worker_logs.filters):
+      worker_logs.addFilter(_QuietWorkerStartup())
     print(f'large local input ({source.pattern}): running on {workers} worker processes '
           '(--direct_num_workers 1 keeps one process)', file=sys.stderr)
   return workers
