@@ -172,6 +172,12 @@ def test_reads_a_topic_through_a_temporary_subscription(tmp_path, bigquery_emula
     for name in publisher.list_topic_subscriptions(topic=topic):
       if '/beam_' in name:
         subscriber.delete_subscription(subscription=name)
+    # Beam's cached client would try again at interpreter exit, when the session's emulator
+    # is gone, and retry for 60 s: tell it the subscription is already deleted.
+    from apache_beam.runners.direct import transform_evaluator
+    cache = transform_evaluator._PubSubReadEvaluator._subscriber_client_cache  # pylint: disable=protected-access
+    for client in list(cache.values()):
+      client.set_temporary_subscription(None)
   assert state == PipelineState.CANCELLED
   assert rows == [{'event_id': 't1', 'kind': None, 'n': 1},
                   {'event_id': 't2', 'kind': None, 'n': None}]
