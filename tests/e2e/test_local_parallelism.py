@@ -83,7 +83,9 @@ def test_auto_workers_only_for_a_large_local_input_without_worker_flags(tmp_path
   small.write_bytes(b'{}\n')
   source = FileSourceConfig(str(big))
   assert auto_workers([], 'FnApiRunner', source, cpu_count=2) == 2
-  assert auto_workers([], 'FnApiRunner', source, cpu_count=16) == 5  # 64 MiB / 16 MiB ranges
+  assert auto_workers([], 'FnApiRunner', source, cpu_count=16) == 8  # at most 8 workers
+  assert auto_workers([], 'FnApiRunner', FileSourceConfig(str(big), split_bytes=16 << 20),
+                      cpu_count=16) == 5  # 64 MiB + 1 byte in 16 MiB ranges
   assert auto_workers([], 'FnApiRunner', source, cpu_count=1) is None
   assert auto_workers(['--direct_num_workers', '1'], 'FnApiRunner', source, 2) is None
   assert auto_workers(['--direct_running_mode=in_memory'], 'FnApiRunner', source, 2) is None
@@ -105,3 +107,14 @@ def test_bad_split_option_is_one_line_and_exit_2(tmp_path, capsys):
   assert exc.value.code == 2
   err = capsys.readouterr().err.strip().splitlines()
   assert len(err) == 1 and '--input_split_bytes' in err[0]
+
+
+def test_workers_inherit_a_fixed_mmap_threshold_unless_the_user_set_one(monkeypatch):
+  from beam_pipelines import local_parallelism
+  monkeypatch.delenv('MALLOC_MMAP_THRESHOLD_', raising=False)
+  local_parallelism.keep_big_buffers_out_of_the_heap()
+  import os
+  assert os.environ['MALLOC_MMAP_THRESHOLD_'] == str(1 << 20)
+  monkeypatch.setenv('MALLOC_MMAP_THRESHOLD_', '4096')
+  local_parallelism.keep_big_buffers_out_of_the_heap()
+  assert os.environ['MALLOC_MMAP_THRESHOLD_'] == '4096'

@@ -46,7 +46,7 @@ REGEX_EXAMPLES = {
     'csv_header': ('false', 'no'),
     'output_path': ('gs://my-bucket/lake/events', 'two words'),
     'output_shards': ('4', 'four'),
-    'input_split_bytes': ('16777216', '16MiB'),
+    'input_split_bytes': ('8388608', '8MiB'),
     'masking_policy': ('gs://my-bucket/policy.yaml', 'a policy'),
     'erase_list': ('bigquery:privacy.erase_requests', 'two words'),
     'erase_list_refresh_seconds': ('300', '5m'),
