@@ -26,8 +26,21 @@ from transforms.errors import DEAD_LETTER_TAG, format_timestamp, make_dead_lette
 
 _MICROS = 1_000_000
 _EPOCH_NAIVE = datetime.datetime(1970, 1, 1)
-_ONE_MICROSECOND = datetime.timedelta(microseconds=1)
 _EPOCH_ORDINAL = _EPOCH_NAIVE.toordinal()
+
+
+def _validated_micros(value):
+  """Exact microseconds of the validated TIMESTAMP form ``YYYY-MM-DDTHH:MM:SS.ffffffZ``
+  (the C ISO parser, then integers), or None for any other value."""
+  if (type(value) is str and len(value) == 27 and value[26] == 'Z'  # pylint: disable=unidiomatic-typecheck
+      and value[19] == '.' and value.isascii()):
+    try:
+      m = datetime.datetime.fromisoformat(value[:26])
+    except ValueError:
+      return None
+    return (((m.toordinal() - _EPOCH_ORDINAL) * 86400 + m.hour * 3600 + m.minute * 60
+             + m.second) * _MICROS + m.microsecond)
+  return None
 
 
 def parse_event_time(value):
@@ -36,15 +49,9 @@ def parse_event_time(value):
     raise ValueError('a boolean is not a timestamp')
   if isinstance(value, (int, float)):
     return float(value)
-  if (type(value) is str and len(value) == 27 and value[26] == 'Z'  # pylint: disable=unidiomatic-typecheck
-      and value[19] == '.' and value.isascii()):
-    # The validated form YYYY-MM-DDTHH:MM:SS.ffffffZ: the C ISO parser, exact microseconds.
-    try:
-      moment = datetime.datetime.fromisoformat(value[:26])
-    except ValueError:
-      pass
-    else:
-      return ((moment - _EPOCH_NAIVE) // _ONE_MICROSECOND) / _MICROS
+  micros = _validated_micros(value)
+  if micros is not None:
+    return micros / _MICROS
   return Timestamp.from_rfc3339(str(value).replace(' ', 'T')).micros / _MICROS
 
 
@@ -54,16 +61,8 @@ def event_time_micros(value):
   The validated form is converted exactly, in integers (``Timestamp.of`` of the float
   seconds can land one microsecond early); anything else as ``Timestamp.of`` would.
   """
-  if (type(value) is str and len(value) == 27 and value[26] == 'Z'  # pylint: disable=unidiomatic-typecheck
-      and value[19] == '.' and value.isascii()):
-    try:
-      m = datetime.datetime.fromisoformat(value[:26])
-    except ValueError:
-      pass
-    else:
-      return (((m.toordinal() - _EPOCH_ORDINAL) * 86400 + m.hour * 3600 + m.minute * 60
-               + m.second) * _MICROS + m.microsecond)
-  return int(parse_event_time(value) * _MICROS)
+  micros = _validated_micros(value)
+  return micros if micros is not None else int(parse_event_time(value) * _MICROS)
 
 
 def micros_assigner(window_fn):
