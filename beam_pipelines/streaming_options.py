@@ -202,6 +202,26 @@ def pubsub_source_config(options):
   grace = _duration_option(opts.pubsub_pull_grace, 'pubsub_pull_grace')
   if grace is not None and grace <= 0:
     raise ConfigError(f'--pubsub_pull_grace: must be more than 0, got {opts.pubsub_pull_grace!r}')
+  try:
+    return _pubsub_source(opts, name, grace)
+  except ConfigError as e:
+    # Name the option that holds the bad value, not the input option: PubSubSourceConfig's
+    # message starts with its field's name.
+    field = str(e).split(': ', 1)[-1].split(' ', 1)[0]
+    option = _SOURCE_FIELD_OPTIONS.get(field)
+    if option is None or option == name:
+      raise
+    raise ConfigError(f'--{option}: {str(e).split(": ", 1)[-1]}') from None
+
+
+_SOURCE_FIELD_OPTIONS = {
+    'subscription': 'input_subscription', 'topic': 'input_topic', 'dedupe': 'dedupe',
+    'dedupe_seconds': 'dedupe_window', 'direct_runner_pull_timeout': 'pubsub_pull_timeout',
+    'direct_runner_pull_grace': 'pubsub_pull_grace', 'id_attribute': 'id_attribute',
+    'timestamp_attribute': 'timestamp_attribute'}
+
+
+def _pubsub_source(opts, name, grace):
   return _convert(name, PubSubSourceConfig,
                   subscription=opts.input_subscription or None,
                   topic=opts.input_topic or None,
