@@ -18,6 +18,7 @@ import apache_beam as beam
 from beam_pipelines import options as opts
 from beam_pipelines.chain import PipelineOutputs, build_chain  # noqa: F401  (re-exported)
 from beam_pipelines.enrichment_options import EnrichmentOptions
+from beam_pipelines.files_options import FilesToBigQueryOptions, files_to_bigquery_config
 from beam_pipelines.local_parallelism import use_local_cores
 from beam_pipelines.masking_options import MaskingOptions
 from beam_pipelines.udf_options import UdfOptions
@@ -28,7 +29,7 @@ from beam_pipelines.summary import format_summary, run_summary, write_summary
 _LOG = logging.getLogger(__name__)
 NAME = 'files_to_bigquery'
 # The options this pipeline reads: its template's metadata.json documents exactly these.
-OPTIONS_CLASSES = (opts.CommonOptions, opts.FilesToBigQueryOptions, MaskingOptions,
+OPTIONS_CLASSES = (opts.CommonOptions, FilesToBigQueryOptions, MaskingOptions,
                    EnrichmentOptions, WindowingOptions, QualityOptions, UdfOptions)
 
 
@@ -39,7 +40,7 @@ def build_pipeline(p, cfg):
 
 def config_from_options(options):
   """PipelineOptions -> the validated config (raises ConfigError naming the option)."""
-  return opts.files_to_bigquery_config(options)
+  return files_to_bigquery_config(options)
 
 
 def run(argv=None, print_summary=True):

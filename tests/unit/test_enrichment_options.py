@@ -134,7 +134,7 @@ def test_files_to_bigquery_graph_has_an_enrich_step_only_when_asked(tmp_path,
   import json
 
   from beam_pipelines import files_to_bigquery
-  from beam_pipelines.options import files_to_bigquery_config
+  from beam_pipelines.files_options import files_to_bigquery_config
   schema = tmp_path / 'schema.json'
   schema.write_text(json.dumps([{'name': 'k', 'type': 'STRING'}]))
   argv = ['--input', str(tmp_path / 'x.jsonl'), '--schema', str(schema),
