@@ -98,8 +98,13 @@ def plan_ranges(path, size, file_format, split_bytes):
   if not split_bytes or size is None or size <= split_bytes or not is_splittable(
       path, file_format):
     return [FileRange(path, size)]
-  with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
-    starts = [cut for cut in line_range_starts(handle, split_bytes) if cut[0] < size]
+  try:
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+      starts = [cut for cut in line_range_starts(handle, split_bytes) if cut[0] < size]
+  except Exception:  # pylint: disable=broad-except
+    # Unreadable now (gone, no permission, I/O error): read it whole, so the reader reports
+    # it as an unreadable_file dead letter naming the file, as for any other file.
+    return [FileRange(path, size)]
   bounds = [(0, 1)] + starts
   ranges = []
   for i, (start, first_line) in enumerate(bounds):

@@ -103,6 +103,15 @@ def test_a_file_shortened_after_planning_is_reported_not_skipped(tmp_path):
   assert [m.source_id for m in rows] == [f'{path}:{i}' for i in range(1, 11)]
 
 
+def test_a_file_unreadable_at_planning_is_read_whole_and_reported(tmp_path):
+  path = str(tmp_path / 'gone.jsonl')  # matched, then deleted before planning
+  assert plan_ranges(path, 50_000_000, 'jsonl', 1000) == [FileRange(path, 50_000_000)]
+  out = list(file_splits_reader().process(FileRange(path, 50_000_000)))
+  assert len(out) == 1 and isinstance(out[0], beam.pvalue.TaggedOutput)
+  dead = out[0].value
+  assert dead['errorType'] == 'unreadable_file' and path in dead['errorMessage']
+
+
 def test_split_bytes_is_validated():
   with pytest.raises(ValueError, match='split_bytes'):
     FileSourceConfig('x', split_bytes=-1)
