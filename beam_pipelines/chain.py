@@ -38,7 +38,7 @@ class PipelineOutputs(NamedTuple):
 
 def processed_schema(schema, masking=None, enrichment=None):
   """The schema of rows after masking and enrichment: what the rows table holds."""
-  schema = masking_options.output_schema(masking, schema)
+  schema = masking_options.masked_output_schema(masking, schema)
   return schema if enrichment is None else enriched_schema(schema, enrichment)
 
 
@@ -91,7 +91,7 @@ def build_chain(p, cfg):
     dead.append(checked.dead_letters)
   lake = getattr(cfg, 'lake', None)
   dead.append(_write(rows, 'WriteFiles' if lake is not None else 'WriteRows', cfg.sink, lake,
-                     quality_options.output_schema(quality, schema), name))
+                     quality_options.with_quality_columns(quality, schema), name))
   aggregates = None
   windowing = getattr(cfg, 'windowing', None)
   if windowing is not None:

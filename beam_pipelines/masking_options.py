@@ -115,7 +115,7 @@ class MaskedRows(NamedTuple):
   erase_ids: object
 
 
-def output_schema(masking, schema):
+def masked_output_schema(masking, schema):
   """The table schema rows are written with: the masked schema, or ``schema`` unmasked."""
   return schema if masking is None else masking.output_schema
 

@@ -173,7 +173,7 @@ def apply_drift(parsed, quality, schema, parse, pipeline_name=None):
   return FallibleResult(rows=rows, dead_letters=drift.dead_letters)
 
 
-def output_schema(quality, schema):
+def with_quality_columns(quality, schema):
   """The output table schema: plus the quality ``flag_field`` column when configured."""
   if quality is None or quality.rules is None:
     return schema
