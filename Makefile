@@ -16,14 +16,14 @@ install: $(STAMP)
 $(STAMP): setup.py constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
-	$(PY) -m beam_pipelines.local_emulators prepare
+	$(PY) -m beam_pipelines.tools.emulators prepare
 	touch $(STAMP)
 
 run: install
-	$(PY) -m beam_pipelines.demo
+	$(PY) -m beam_pipelines.tools.demo
 
 run-streaming: install
-	$(PY) -m beam_pipelines.streaming_demo
+	$(PY) -m beam_pipelines.tools.streaming_demo
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -66,8 +66,8 @@ template-build:
 template-launch: install
 	@test -n "$(PROJECT)" -a -n "$(REGION)" -a -n "$(BUCKET)" || \
 	  { echo "set PROJECT, REGION, BUCKET and PARAMS (a JSON file of parameters)"; exit 2; }
-	$(PY) -m beam_pipelines.launch $(TEMPLATE) --dataflow --project $(PROJECT) \
+	$(PY) -m beam_pipelines.tools.launch $(TEMPLATE) --dataflow --project $(PROJECT) \
 	  --region $(REGION) --template_spec $(SPEC) --parameters_file $(PARAMS)
 
 template-local: install
-	$(PY) -m beam_pipelines.launch $(TEMPLATE) --local --with_emulators --parameters_file $(PARAMS)
+	$(PY) -m beam_pipelines.tools.launch $(TEMPLATE) --local --with_emulators --parameters_file $(PARAMS)

@@ -5,27 +5,23 @@
                                                                   \\-> [WindowAndAggregate -> sink]
     dead letters of every step -> Flatten -> [MaskDeadLetters] -> WriteDeadLetters
 
-``files_to_bigquery`` and ``pubsub_to_bigquery`` both call ``build_chain``; a test runs the
-same events through both and compares what lands in BigQuery. Step labels are stable (Dataflow
-``--update`` matches steps by name); optional steps exist only when configured.
+``files_to_bigquery`` and ``pubsub_to_bigquery`` both call ``build_chain`` with a
+``beam_pipelines.config.PipelineConfig``; a test runs the same events through both and
+compares what lands in BigQuery. Step labels are stable (Dataflow ``--update`` matches steps
+by name); optional steps exist only when configured (``beam_pipelines.chain_steps``).
 """
 
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 import apache_beam as beam
 from apache_beam.transforms.window import GlobalWindows
 
-from beam_pipelines import masking_options
-from beam_pipelines import quality_options
-from beam_pipelines.enrichment_options import apply_enrichment
-from beam_pipelines.udf_options import apply_udf
-from transforms.dead_letters import WriteDeadLetters
-from transforms.enrichment import enriched_schema
-from transforms.lake_sink import WriteRowsToFiles
-from transforms.parse import ParseAndValidate
-from transforms.sinks import WriteRowsToBigQuery
-from transforms.sources import ReadEvents
+from beam_pipelines import chain_steps
+from beam_pipelines.config import PipelineConfig
+from transforms.read import ReadEvents
+from transforms.validate import ParseAndValidate
 from transforms.windowing import WindowAndAggregate
+from transforms.write import WriteDeadLetters, WriteRowsToBigQuery, WriteRowsToFiles
 
 
 class PipelineOutputs(NamedTuple):
@@ -33,19 +29,7 @@ class PipelineOutputs(NamedTuple):
   rows: beam.PCollection
   dead_letters: beam.PCollection
   unwritable_dead_letters: beam.PCollection
-  aggregates: beam.PCollection | None = None
-
-
-def processed_schema(schema, masking=None, enrichment=None):
-  """The schema of rows after masking and enrichment: what the rows table holds."""
-  schema = masking_options.masked_output_schema(masking, schema)
-  return schema if enrichment is None else enriched_schema(schema, enrichment)
-
-
-def output_schema(cfg):
-  """The rows table schema of a pipeline config."""
-  return processed_schema(cfg.schema, getattr(cfg, 'masking', None),
-                          getattr(cfg, 'enrichment', None))
+  aggregates: Optional[beam.PCollection] = None
 
 
 def _write(rows, label, sink, lake, schema, pipeline_name, metric_name='rows'):
@@ -56,59 +40,41 @@ def _write(rows, label, sink, lake, schema, pipeline_name, metric_name='rows'):
                                              metric_name=metric_name)
 
 
-def build_chain(p, cfg):
-  """Adds the chain to ``p`` for a config with ``source``, ``schema``, ``parse``, ``sink``,
-  ``dead_letters``, ``pipeline_name`` and optional ``masking``, ``enrichment``, ``udf``, ``lake``
-  (rows to files instead of BigQuery) and ``windowing`` (an AggregationConfig)."""
+def build_chain(p, cfg: PipelineConfig):
+  """Adds the chain for ``cfg`` to ``p``; returns the PipelineOutputs."""
+  if not isinstance(cfg, PipelineConfig):
+    raise ValueError(f'cfg must be a PipelineConfig, got {type(cfg).__name__}')
   name = cfg.pipeline_name
-  quality = getattr(cfg, 'quality', None)  # rules, schema drift (quality_options)
   read = p | 'ReadEvents' >> ReadEvents(cfg.source)
-  parse = quality_options.parse_config(cfg.parse, quality)  # new fields: schema_drift
+  parse = chain_steps.drift_aware_parse_config(cfg.parse, cfg.quality)
   parsed = read.rows | 'ParseAndValidate' >> ParseAndValidate(cfg.schema, parse)
-  # step 'SchemaDrift' (--schema_drift dead_letter|evolve): evolved rows join the others
-  parsed = quality_options.apply_drift(parsed, quality, cfg.schema, parse, cfg.pipeline_name)
-  rows, dead = parsed.rows, [read.dead_letters, parsed.dead_letters]
-  masking = getattr(cfg, 'masking', None)
-  masked = None
-  if masking is not None:  # GDPR: step 'MaskPII' right after ParseAndValidate
-    masked = masking_options.mask_rows(rows, masking, pipeline_name=name)
-    rows = masked.rows
-    dead.append(masked.dead_letters)
-  enrichment = getattr(cfg, 'enrichment', None)
-  if enrichment is not None:  # step 'Enrich' after MaskPII
-    enriched = apply_enrichment(rows, enrichment)
-    rows = enriched.rows
-    dead.append(enriched.dead_letters)
-  udf = getattr(cfg, 'udf', None)
-  if udf is not None:  # step 'ApplyUserFunction' after Enrich, before the sinks
-    applied = apply_udf(rows, udf, pipeline_name=name)
-    rows = applied.rows
-    dead.append(applied.dead_letters)
-  schema = output_schema(cfg)
-  checked = quality_options.apply_quality(rows, quality, name)
-  if checked.dead_letters is not None:  # steps 'CheckQuality' + 'WriteQualityScores'
-    rows = checked.rows
-    dead.append(checked.dead_letters)
-  lake = getattr(cfg, 'lake', None)
-  dead.append(_write(rows, 'WriteFiles' if lake is not None else 'WriteRows', cfg.sink, lake,
-                     quality_options.with_quality_columns(quality, schema), name))
+  parsed = chain_steps.handle_drift(parsed, cfg.quality, cfg.schema, parse, name)
+  masked = chain_steps.mask_rows(parsed.rows, cfg.masking, pipeline_name=name)
+  enriched = chain_steps.enrich(masked.rows, cfg.enrichment)
+  applied = chain_steps.apply_udf(enriched.rows, cfg.udf, pipeline_name=name)
+  checked = chain_steps.check_quality(applied.rows, cfg.quality, name)
+  rows = checked.rows
+  dead = [read.dead_letters, parsed.dead_letters, masked.dead_letters,
+          enriched.dead_letters, applied.dead_letters, checked.dead_letters]
+  dead.append(_write(rows, 'WriteFiles' if cfg.lake is not None else 'WriteRows', cfg.sink,
+                     cfg.lake, cfg.output_schema, name))
   aggregates = None
-  windowing = getattr(cfg, 'windowing', None)
-  if windowing is not None:
+  if cfg.windowing is not None:
+    windowing = cfg.windowing
     windowed = rows | 'WindowAndAggregate' >> WindowAndAggregate(
-        windowing.window, windowing.aggregate, schema, pipeline_name=name)
+        windowing.window, windowing.aggregate, cfg.processed_schema, pipeline_name=name)
     # Aggregate rows carry their window as columns; the sink and the dead-letter Flatten
     # want the global window (and its default trigger) like every other branch.
     aggregate_rows = windowed.rows | 'AggregatesToGlobalWindow' >> beam.WindowInto(
         GlobalWindows())
     dead += [windowed.dead_letters, _write(
         aggregate_rows, 'WriteAggregates', windowing.sink, windowing.lake,
-        windowing.aggregate.table_schema(schema), name, metric_name='aggregates')]
+        windowing.aggregate.table_schema(cfg.processed_schema), name,
+        metric_name='aggregates')]
     aggregates = windowed.rows
-  dead_letters = tuple(dead) | 'FlattenDeadLetters' >> beam.Flatten()
-  if masking is not None:  # dead letters of every stage are masked before being written
-    dead_letters = masking_options.mask_dead_letters(
-        dead_letters, masking, masked, csv=getattr(cfg.source, 'csv', None))
+  dead_letters = tuple(d for d in dead if d is not None) | 'FlattenDeadLetters' >> beam.Flatten()
+  dead_letters = chain_steps.mask_dead_letters(
+      dead_letters, cfg.masking, masked, csv=cfg.csv_format)
   unwritable = dead_letters | 'WriteDeadLetters' >> WriteDeadLetters(
       cfg.dead_letters, pipeline_name=name)
   return PipelineOutputs(rows=rows, dead_letters=dead_letters,

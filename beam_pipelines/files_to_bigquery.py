@@ -7,29 +7,27 @@ in JSONL/Avro/Parquet files with ``--output_path``), bad records as dead letters
 The chain (``beam_pipelines.chain``) is the one ``pubsub_to_bigquery`` runs: parse and
 validate, optional masking, enrichment and windowed aggregation, one dead-letter writer.
 Runs on the FnApiRunner unless ``--runner`` says otherwise (with one worker process per core
-for a large local input, see ``beam_pipelines.local_parallelism``), and honours
+for a large local input, see ``beam_pipelines.runtime.local_parallelism``), and honours
 ``BIGQUERY_EMULATOR_HOST`` for every BigQuery call.
 """
 
 import logging
+import sys
 
 import apache_beam as beam
 
-from beam_pipelines import options as opts
 from beam_pipelines.chain import PipelineOutputs, build_chain  # noqa: F401  (re-exported)
-from beam_pipelines.enrichment_options import EnrichmentOptions
-from beam_pipelines.files_options import FilesToBigQueryOptions, files_to_bigquery_config
-from beam_pipelines.local_parallelism import use_local_cores
-from beam_pipelines.masking_options import MaskingOptions
-from beam_pipelines.udf_options import UdfOptions
-from beam_pipelines.quality_options import QualityOptions
-from beam_pipelines.streaming_options import WindowingOptions
-from beam_pipelines.summary import format_summary, run_summary, write_summary
+from beam_pipelines.config import files_to_bigquery_config
+from beam_pipelines.options import (CommonOptions, EnrichmentOptions, FilesToBigQueryOptions,
+                                    MaskingOptions, QualityOptions, UdfOptions, WindowingOptions)
+from beam_pipelines.runtime.cli import options_and_config
+from beam_pipelines.runtime.local_parallelism import use_local_cores
+from beam_pipelines.runtime.summary import format_summary, run_summary, write_summary
 
 _LOG = logging.getLogger(__name__)
 NAME = 'files_to_bigquery'
 # The options this pipeline reads: its template's metadata.json documents exactly these.
-OPTIONS_CLASSES = (opts.CommonOptions, FilesToBigQueryOptions, MaskingOptions,
+OPTIONS_CLASSES = (CommonOptions, FilesToBigQueryOptions, MaskingOptions,
                    EnrichmentOptions, WindowingOptions, QualityOptions, UdfOptions)
 
 
@@ -45,9 +43,8 @@ def config_from_options(options):
 
 def run(argv=None, print_summary=True):
   """Parses argv, runs the pipeline to completion and returns (result, summary)."""
-  import sys
   argv = list(sys.argv[1:] if argv is None else argv)
-  options, cfg = opts.options_and_config(argv, NAME, 'FnApiRunner', config_from_options)
+  options, cfg = options_and_config(argv, NAME, 'FnApiRunner', config_from_options)
   use_local_cores(options, argv, cfg.source)
   with beam.Pipeline(options=options) as p:
     build_pipeline(p, cfg)
@@ -55,7 +52,7 @@ def run(argv=None, print_summary=True):
   summary = run_summary(result, cfg)  # counters, quality scores, sources/sinks, lineage
   if print_summary:
     print(format_summary(summary, f'{cfg.pipeline_name} summary'))
-  if cfg.quality is not None and cfg.quality.summary_path:
+  if cfg.quality.summary_path:
     write_summary(summary, cfg.quality.summary_path)
   return result, summary
 

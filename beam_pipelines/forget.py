@@ -80,9 +80,10 @@ def match_values(args, subjects):
     return subjects
   if not args.schema or not args.masking_key_source:
     raise ValueError('--masking_policy needs --schema and --masking_key_source')
-  from transforms.masking import MaskingKey, bind_policy
-  from transforms.masking import hmac as hmac_method
-  from transforms.masking import tokenize as tokenize_method
+  from transforms.masking import MaskingKey
+  from transforms.masking.binding import bind_policy
+  from transforms.masking.methods import hmac as hmac_method
+  from transforms.masking.methods import tokenize as tokenize_method
   bound = bind_policy(args.masking_policy, args.schema)
   node = bound.node(args.subject_field)
   if node is None:
@@ -106,15 +107,12 @@ def match_values(args, subjects):
 
 
 def _client(project):
-  from transforms.bigquery_endpoint import anonymous_bigquery_client, emulator_host
-  if emulator_host():
-    return anonymous_bigquery_client(project=project)
-  from google.cloud import bigquery
-  return bigquery.Client(project=project)
+  from transforms.core.bigquery_client import bigquery_client
+  return bigquery_client(project)
 
 
 def _table_ref(spec, default_project):
-  from transforms.sinks import parse_table_spec
+  from transforms.core.table_spec import parse_table_spec
   project, dataset, table = parse_table_spec(spec, 'table')
   project = project or default_project
   if not project:
@@ -169,7 +167,7 @@ def main(argv=None):
   try:
     subjects = _subjects(args)
     values = match_values(args, subjects)
-    from transforms.bigquery_endpoint import emulator_project, emulator_host
+    from transforms.core.bigquery_client import emulator_host, emulator_project
     project = args.project or (emulator_project() if emulator_host() else None)
     tables = [_table_ref(t, project) for t in args.tables]
     dead_tables = [_table_ref(t, project) for t in args.dead_letter_tables]

@@ -30,88 +30,18 @@ import logging
 import apache_beam as beam
 from apache_beam import coders
 from apache_beam.metrics import Metrics
-from apache_beam.options.pipeline_options import PipelineOptions
 
-from beam_pipelines import options as opts
-from beam_pipelines.summary import collect_counters
-from transforms.pubsub_publish import PublishToPubSub, check_topic
-from transforms.sinks import parse_table_spec
+from beam_pipelines.options.replay import (ErrorTypeFilter, ReplayOptions, replay_config)  # noqa: F401
+from beam_pipelines.runtime.cli import options_and_config
+from beam_pipelines.runtime.summary import collect_counters
+from transforms.core.table_spec import parse_table_spec
+from transforms.write.pubsub import PublishToPubSub
 
 _LOG = logging.getLogger(__name__)
 # The options this pipeline reads (its template's metadata.json documents exactly these):
 # its own class (OPTIONS_CLASSES, below) plus two dead-letter flags shared with CommonOptions.
 EXTRA_FLAGS = ('dead_letter_path', 'dead_letter_table')
 TRUNCATION_MARK = '(payload truncated from'
-_GLOB_CHARS = set('*?[')
-
-
-class ReplayOptions(PipelineOptions):
-  """Options of ``replay_dead_letters``; the source is CommonOptions' ``--dead_letter_path``
-  (files) or ``--dead_letter_table`` (BigQuery)."""
-
-  @classmethod
-  def _add_argparse_args(cls, parser):
-    parser.add_argument('--error_type', default=None,
-                        help='errorTypes to replay, comma-separated; "x:" or "x*" is a '
-                             'prefix, "*" matches every errorType.')
-    parser.add_argument('--stage', default=None,
-                        help='Replay only dead letters of this stage (read|parse|validate|'
-                             'sink|...).')
-    parser.add_argument('--replay_to_path', default=None,
-                        help='Write the payloads as lines of files under this prefix.')
-    parser.add_argument('--replay_suffix', default='.jsonl',
-                        help='File name suffix with --replay_to_path.')
-    parser.add_argument('--replay_to_topic', default=None,
-                        help='Publish the payloads to projects/P/topics/T.')
-
-
-class ErrorTypeFilter:
-  """Matches errorTypes: exact names, prefixes (``x:`` or ``x*``) or everything (``*``)."""
-
-  def __init__(self, spec):
-    entries = [e.strip() for e in str(spec or '').split(',') if e.strip()]
-    if not entries:
-      raise ValueError('expected one or more errorTypes (use * for all)')
-    self.match_all = '*' in entries
-    self.exact = frozenset(e for e in entries if not e.endswith((':', '*')))
-    self.prefixes = tuple(e.rstrip('*') for e in entries if e.endswith((':', '*')) and e != '*')
-
-  def __call__(self, error_type):
-    if self.match_all:
-      return True
-    error_type = error_type or ''
-    return error_type in self.exact or (bool(self.prefixes)
-                                        and error_type.startswith(self.prefixes))
-
-
-def config_from_options(options):
-  return replay_config(options)
-
-
-def replay_config(options):
-  """ReplayOptions + CommonOptions -> a dict of validated settings (raises ConfigError)."""
-  common = options.view_as(opts.CommonOptions)
-  replay = options.view_as(ReplayOptions)
-  path, table = common.dead_letter_path, common.dead_letter_table
-  if bool(path) == bool(table):
-    raise opts.ConfigError('give exactly one of --dead_letter_path (JSONL files) and '
-                           '--dead_letter_table (BigQuery) to read dead letters from')
-  if table:
-    opts._convert('dead_letter_table', parse_table_spec, table, 'dead_letter_table')  # pylint: disable=protected-access
-  error_filter = opts._convert('error_type', ErrorTypeFilter,  # pylint: disable=protected-access
-                               opts._require(replay.error_type, 'error_type'))  # pylint: disable=protected-access
-  to_path, to_topic = replay.replay_to_path, replay.replay_to_topic
-  if bool(to_path) == bool(to_topic):
-    raise opts.ConfigError('give exactly one of --replay_to_path and --replay_to_topic')
-  if to_topic:
-    opts._convert('replay_to_topic', check_topic, to_topic, 'replay_to_topic')  # pylint: disable=protected-access
-  if path and not _GLOB_CHARS & set(path):
-    path = path + '*'  # the prefix the files sink was given
-  return {
-      'path': path, 'table': table, 'error_filter': error_filter, 'stage': replay.stage,
-      'to_path': to_path, 'suffix': replay.replay_suffix or '', 'to_topic': to_topic,
-      'project': options.view_as(opts.GoogleCloudOptions).project,
-  }
 
 
 def _attributes_dict(attributes):
@@ -144,14 +74,10 @@ class _ReadTableFn(beam.DoFn):
     self._project = project
 
   def process(self, unused):
-    from transforms import bigquery_endpoint
+    from transforms.core.bigquery_client import bigquery_client, emulator_project
     project, dataset, table = parse_table_spec(self._table, 'dead_letter_table')
-    project = project or self._project or bigquery_endpoint.emulator_project()
-    if bigquery_endpoint.emulator_host():
-      client = bigquery_endpoint.anonymous_bigquery_client(project)
-    else:
-      from google.cloud import bigquery
-      client = bigquery.Client(project=project)
+    project = project or self._project or emulator_project()
+    client = bigquery_client(project)
     sql = (f'SELECT payloadBytes, attributes, errorType, stage, sourceId, errorMessage '
            f'FROM `{project}.{dataset}.{table}`')
     for row in client.query(sql).result():
@@ -222,26 +148,26 @@ class _CountFn(beam.DoFn):
 
 def build_pipeline(p, cfg):
   """Adds the replay chain to ``p``; returns the PCollection of (payload, attributes)."""
-  if cfg['path']:
+  if cfg.path:
     records = (p
                # validate=False: a gs:// glob is not looked up while the graph is built
-               | 'ReadFiles' >> beam.io.ReadFromText(cfg['path'], validate=False)
+               | 'ReadFiles' >> beam.io.ReadFromText(cfg.path, validate=False)
                | 'ParseDeadLetters' >> beam.ParDo(_ParseDeadLetterLineFn()))
   else:
     records = (p
                | 'Start' >> beam.Create([None])
-               | 'ReadTable' >> beam.ParDo(_ReadTableFn(cfg['table'], cfg['project'])))
+               | 'ReadTable' >> beam.ParDo(_ReadTableFn(cfg.table, cfg.project)))
   selected = (records
-              | 'Select' >> beam.ParDo(_SelectFn(cfg['error_filter'], cfg['stage'],
-                                                 for_files=bool(cfg['to_path'])))
+              | 'Select' >> beam.ParDo(_SelectFn(cfg.error_filter, cfg.stage,
+                                                 for_files=bool(cfg.to_path)))
               | 'Count' >> beam.ParDo(_CountFn()))
-  if cfg['to_path']:
+  if cfg.to_path:
     _ = (selected
          | 'Payloads' >> beam.Map(lambda pair: pair[0])
-         | 'WriteFiles' >> beam.io.WriteToText(cfg['to_path'], file_name_suffix=cfg['suffix'],
+         | 'WriteFiles' >> beam.io.WriteToText(cfg.to_path, file_name_suffix=cfg.suffix,
                                                coder=coders.BytesCoder()))
   else:
-    _ = selected | 'Publish' >> PublishToPubSub(cfg['to_topic'], metric_namespace='replay')
+    _ = selected | 'Publish' >> PublishToPubSub(cfg.to_topic, metric_namespace='replay')
   return selected
 
 
@@ -256,8 +182,8 @@ def summarize(counters):
 
 def run(argv=None, print_summary=True):
   """Parses argv, replays, returns (result, summary dict)."""
-  options, cfg = opts.options_and_config(argv, 'replay_dead_letters', 'FnApiRunner',
-                                         replay_config)
+  options, cfg = options_and_config(argv, 'replay_dead_letters', 'FnApiRunner',
+                                    replay_config)
   with beam.Pipeline(options=options) as p:
     build_pipeline(p, cfg)
   summary = summarize(collect_counters(p.result))

@@ -17,8 +17,10 @@ import time
 
 def run_one(mode, n_lookup, n_rows):
   import apache_beam as beam
-  from transforms.enrichment import EnrichmentConfig, EnrichWithSideInput
-  from transforms.enrichment_sources import FileLookupSource
+
+  from transforms.enrichment.config import EnrichmentConfig
+  from transforms.enrichment.sources.file import FileLookupSource
+  from transforms.enrichment.transform import EnrichWithSideInput
   with tempfile.TemporaryDirectory() as tmp:
     path = os.path.join(tmp, 'lookup.csv')
     with open(path, 'w', encoding='utf-8') as f:

@@ -38,8 +38,8 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, 'samples'))
 
 import generate_events  # noqa: E402  pylint: disable=wrong-import-position
-from beam_pipelines.local_emulators import (BigQueryEmulator,  # noqa: E402  pylint: disable=wrong-import-position
-                                            PubSubEmulator)
+
+from beam_pipelines.tools.emulators import BigQueryEmulator, PubSubEmulator
 
 SCHEMA = os.path.join(ROOT, 'samples', 'events_schema.json')
 PROJECT = 'test-project'

@@ -28,7 +28,7 @@ import network_guard  # noqa: E402  pylint: disable=wrong-import-position
 
 network_guard.install()
 
-from beam_pipelines.local_emulators import (BigQueryEmulator, PubSubEmulator,  # noqa: E402
+from beam_pipelines.tools.emulators import (BigQueryEmulator, PubSubEmulator,
                                             prepare_duckdb_extensions)
 
 SAMPLES = os.path.join(REPO, 'samples')

@@ -1,46 +1,53 @@
-"""beam-pipelines transforms: the public API users compose into their own pipelines."""
+"""beam-pipelines transforms: the public API users compose into their own pipelines.
 
-from transforms.csv_format import CsvFormat
-from transforms.dead_letters import DeadLetterSinkConfig, WriteDeadLetters
-from transforms.enrichment import EnrichmentConfig, EnrichWithSideInput
-from transforms.enrichment_sources import BigQueryLookupSource, FileLookupSource
-from transforms.errors import (DEAD_LETTER_TAG, ROWS_TAG, FallibleResult,
-                               dead_letter_table_schema, make_dead_letter)
-from transforms.lake_sink import LakeSinkConfig, WriteRowsToFiles
-from transforms.masking import (LoadEraseList, MaskDeadLetters, MaskingKey, MaskPII,
-                                load_policy, masked_schema)
-from transforms.messages import RawMessage, raw_message
-from transforms.parse import ParseAndValidate, ParseConfig
-from transforms.pubsub_publish import PublishToPubSub
-from transforms.schema import FieldSpec, TableSchema, load_schema
-from transforms.sinks import BigQuerySinkConfig, WriteRowsToBigQuery
-from transforms.sources import FileSourceConfig, ReadEvents
-from transforms.validate import RecordValidator, ValidationPolicy
+Every public name is importable from here; the subpackages group them by concern:
+``core`` (raw message, dead-letter record), ``read``, ``validate``, ``masking``,
+``enrichment``, ``windowing``, ``quality``, ``udf``, ``write``, ``beam_yaml`` and
+``beam_patches`` (every patch of Beam internals, each off until switched on).
+"""
+
+from transforms import compat
+from transforms.core import (DEAD_LETTER_TAG, ROWS_TAG, FallibleResult, RawMessage,
+                             dead_letter_table_schema, make_dead_letter, parse_table_spec,
+                             raw_message)
+from transforms.enrichment import (BigQueryLookupSource, EnrichmentConfig, EnrichWithSideInput,
+                                   FileLookupSource, enriched_schema)
+from transforms.masking import (LoadEraseList, MaskDeadLetters, MaskingKey, MaskPII, load_policy,
+                                masked_schema)
+from transforms.quality import CheckQuality, QualityConfig, load_quality_rules
+from transforms.read import CsvFormat, FileSourceConfig, PubSubSourceConfig, ReadEvents
+from transforms.udf import ApplyUserFunction
+from transforms.validate import (FieldSpec, HandleSchemaDrift, ParseAndValidate, ParseConfig,
+                                 RecordValidator, SchemaDriftConfig, TableSchema, ValidationPolicy,
+                                 load_schema)
+from transforms.windowing import AggregateConfig, TriggerConfig, WindowAndAggregate, WindowConfig
+from transforms.write import (BigQuerySinkConfig, DeadLetterSinkConfig, LakeSinkConfig,
+                              PublishToPubSub, WriteDeadLetters, WriteRowsToBigQuery,
+                              WriteRowsToFiles)
+
+compat.install()  # the old flat module paths keep importing, with a DeprecationWarning
 
 __all__ = [
-    'BigQuerySinkConfig', 'DEAD_LETTER_TAG', 'DeadLetterSinkConfig', 'FallibleResult',
-    'FieldSpec', 'FileSourceConfig', 'ParseAndValidate', 'ParseConfig', 'ROWS_TAG',
-    'RawMessage', 'ReadEvents', 'RecordValidator', 'TableSchema', 'ValidationPolicy',
-    'WriteDeadLetters', 'WriteRowsToBigQuery', 'dead_letter_table_schema', 'load_schema',
-    'make_dead_letter', 'raw_message',
-    'CsvFormat', 'LakeSinkConfig', 'PublishToPubSub', 'WriteRowsToFiles',
-    # GDPR masking (transforms.masking)
+    # the raw message and the dead-letter record (core)
+    'DEAD_LETTER_TAG', 'FallibleResult', 'ROWS_TAG', 'RawMessage', 'dead_letter_table_schema',
+    'make_dead_letter', 'parse_table_spec', 'raw_message',
+    # read
+    'CsvFormat', 'FileSourceConfig', 'PubSubSourceConfig', 'ReadEvents',
+    # validate
+    'FieldSpec', 'HandleSchemaDrift', 'ParseAndValidate', 'ParseConfig', 'RecordValidator',
+    'SchemaDriftConfig', 'TableSchema', 'ValidationPolicy', 'load_schema',
+    # GDPR masking
     'LoadEraseList', 'MaskDeadLetters', 'MaskPII', 'MaskingKey', 'load_policy', 'masked_schema',
     # enrichment
     'BigQueryLookupSource', 'EnrichWithSideInput', 'EnrichmentConfig', 'FileLookupSource',
+    'enriched_schema',
+    # windowing
+    'AggregateConfig', 'TriggerConfig', 'WindowAndAggregate', 'WindowConfig',
+    # quality
+    'CheckQuality', 'QualityConfig', 'load_quality_rules',
+    # user functions
+    'ApplyUserFunction',
+    # write
+    'BigQuerySinkConfig', 'DeadLetterSinkConfig', 'LakeSinkConfig', 'PublishToPubSub',
+    'WriteDeadLetters', 'WriteRowsToBigQuery', 'WriteRowsToFiles',
 ]
-
-# Streaming source and event-time windowing (issue 4).
-from transforms.aggregates import AggregateConfig  # noqa: E402
-from transforms.pubsub_source import PubSubSourceConfig  # noqa: E402
-from transforms.windowing import TriggerConfig, WindowAndAggregate, WindowConfig  # noqa: E402
-
-__all__ += ['AggregateConfig', 'PubSubSourceConfig', 'TriggerConfig', 'WindowAndAggregate',
-            'WindowConfig']
-
-# Data quality and schema drift (issue 10).
-from transforms.quality import CheckQuality, QualityConfig, load_quality_rules  # noqa: E402
-from transforms.schema_drift import HandleSchemaDrift, SchemaDriftConfig  # noqa: E402
-
-__all__ += ['CheckQuality', 'HandleSchemaDrift', 'QualityConfig', 'SchemaDriftConfig',
-            'load_quality_rules']

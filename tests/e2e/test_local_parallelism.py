@@ -9,8 +9,8 @@ import random
 import pytest
 
 from beam_pipelines import files_to_bigquery
-from beam_pipelines.local_parallelism import AUTO_PARALLEL_MIN_BYTES, auto_workers
-from transforms.sources import FileSourceConfig
+from beam_pipelines.runtime.local_parallelism import AUTO_PARALLEL_MIN_BYTES, auto_workers
+from transforms.read.files import FileSourceConfig
 
 SCHEMA = [{'name': 'id', 'type': 'INT64', 'mode': 'REQUIRED'},
           {'name': 'kind', 'type': 'STRING'},
@@ -110,7 +110,7 @@ def test_bad_split_option_is_one_line_and_exit_2(tmp_path, capsys):
 
 
 def test_workers_inherit_a_fixed_mmap_threshold_unless_the_user_set_one(monkeypatch):
-  from beam_pipelines import local_parallelism
+  from beam_pipelines.runtime import local_parallelism
   monkeypatch.delenv('MALLOC_MMAP_THRESHOLD_', raising=False)
   local_parallelism.keep_big_buffers_out_of_the_heap()
   import os

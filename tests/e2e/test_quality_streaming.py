@@ -10,7 +10,7 @@ import pytest
 from streaming_helpers import publish, table_rows, wait_for
 
 from beam_pipelines import pubsub_to_bigquery
-from beam_pipelines.summary import PeriodicSummary
+from beam_pipelines.runtime.summary import PeriodicSummary
 
 pytestmark = pytest.mark.emulator
 

@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from beam_pipelines import files_to_bigquery, summary as summary_mod
+from beam_pipelines import files_to_bigquery
+from beam_pipelines.runtime import summary as summary_mod
 
 pytestmark = pytest.mark.emulator
 

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from beam_pipelines.local_emulators import BigQueryEmulator
+from beam_pipelines.tools.emulators import BigQueryEmulator
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 OUTAGE_SECONDS = 8
@@ -106,7 +106,8 @@ def test_sink_outage_past_the_budget_fails_loudly(tmp_path, monkeypatch, method,
   unless Beam's process-wide cache already knows it; then it goes straight to insertAll
   (google-cloud-bigquery, its 600 s DEFAULT_RETRY). Both paths are cut by the budget."""
   from apache_beam.io.gcp import bigquery
-  from transforms.bigquery_retry_budget import RetryBudgetExceeded
+
+  from transforms.write.retry_budget import RetryBudgetExceeded
   known = {'test-project:ds.events', 'test-project:ds.events_error_records'}
   monkeypatch.setattr(bigquery, '_KNOWN_TABLES', known if known_tables else set())
   emulator, argv = _start(tmp_path, monkeypatch, method, SHORT_BUDGET_SECONDS)

@@ -6,8 +6,10 @@ import apache_beam as beam
 import pytest
 from google.cloud import bigquery
 
-from transforms.enrichment import EnrichmentConfig, EnrichWithSideInput
-from transforms.enrichment_sources import BigQueryLookupSource, LookupSourceError
+from transforms.enrichment.config import EnrichmentConfig
+from transforms.enrichment.sources.base import LookupSourceError
+from transforms.enrichment.sources.bigquery import BigQueryLookupSource
+from transforms.enrichment.transform import EnrichWithSideInput
 
 pytestmark = pytest.mark.emulator
 

@@ -2,10 +2,10 @@
 
 import socket
 
+import network_guard
 import pytest
 
-import network_guard
-from beam_pipelines import local_emulators
+from beam_pipelines.tools import emulators as local_emulators
 from transforms import bigquery_endpoint
 
 pytestmark = pytest.mark.emulator

@@ -12,17 +12,17 @@ import os
 import tempfile
 
 import fastavro
-from apache_beam.io.filesystem import FileMetadata
 from apache_beam.io.fileio import ReadableFile
+from apache_beam.io.filesystem import FileMetadata
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from transforms import file_readers, typed_file_readers
-from transforms.csv_format import CsvFormat
-from transforms.messages import RawMessage
-from transforms.parse import ParseConfig, _ParseAndValidateFn
-from transforms.schema import load_schema
-from transforms.validate import RecordValidator, ValidationPolicy
+from transforms.core.messages import RawMessage
+from transforms.read.formats.csv_format import CsvFormat
+from transforms.validate.parse import ParseConfig, ParseAndValidateFn
+from transforms.validate.schema import load_schema
+from transforms.validate.validator import RecordValidator, ValidationPolicy
 
 SCHEMA = [{'name': 'id', 'type': 'INT64', 'mode': 'REQUIRED'},
           {'name': 'name', 'type': 'STRING'},
@@ -61,7 +61,7 @@ CELL = st.one_of(st.text(max_size=12), st.sampled_from(
     st.lists(CELL, min_size=0, max_size=7).map(lambda cells: ','.join(cells).encode(
         'utf-8', 'surrogatepass'))))
 def test_csv_payloads_through_the_parse_step(payload):
-  fn = _ParseAndValidateFn(load_schema(SCHEMA), ParseConfig(format='csv', csv=CsvFormat(header=True)))
+  fn = ParseAndValidateFn(load_schema(SCHEMA), ParseConfig(format='csv', csv=CsvFormat(header=True)))
   fn.setup()
   row = _one_output(fn, payload, {'csv_columns': '["id", "name", "amount", "ts", "ok"]'})
   assert row is None or isinstance(row['id'], int)
@@ -87,7 +87,7 @@ def _datum(record):
 @given(record=AVRO_VALUES, damage=st.one_of(
     st.just(None), st.binary(min_size=1, max_size=4), st.integers(0, 40)))
 def test_avro_payloads_through_the_parse_step(record, damage):
-  fn = _ParseAndValidateFn(load_schema(SCHEMA), ParseConfig(format='avro', avro_schema=AVRO_SCHEMA))
+  fn = ParseAndValidateFn(load_schema(SCHEMA), ParseConfig(format='avro', avro_schema=AVRO_SCHEMA))
   fn.setup()
   payload = _datum(record)
   if isinstance(damage, bytes):

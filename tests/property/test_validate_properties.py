@@ -11,10 +11,10 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from transforms.errors import DEAD_LETTER_FIELDS
-from transforms.messages import RawMessage
-from transforms.parse import ParseConfig, _ParseAndValidateFn
-from transforms.validate import RecordValidator, ValidationPolicy
+from transforms.core.dead_letter import DEAD_LETTER_FIELDS
+from transforms.core.messages import RawMessage
+from transforms.validate.parse import ParseConfig, ParseAndValidateFn
+from transforms.validate.validator import RecordValidator, ValidationPolicy
 
 SCALARS = ['STRING', 'BYTES', 'INT64', 'FLOAT64', 'NUMERIC', 'BIGNUMERIC', 'BOOL',
            'TIMESTAMP', 'DATE', 'TIME', 'DATETIME', 'GEOGRAPHY', 'JSON']
@@ -88,7 +88,7 @@ def test_validate_never_raises_and_rows_are_a_fixed_point(schema_fields, policy,
     JSON_VALUES.map(lambda v: json.dumps(v).encode()),
     st.text(max_size=100).map(lambda t: t.encode('utf-8', 'surrogatepass'))))
 def test_parse_step_yields_exactly_one_output_per_input(schema_fields, payload):
-  fn = _ParseAndValidateFn(schema_fields, ParseConfig())
+  fn = ParseAndValidateFn(schema_fields, ParseConfig())
   fn.setup()
   outputs = list(fn.process(RawMessage(payload, {'a': '1'}, 'src:1', 0.0, None)))
   assert len(outputs) == 1

@@ -16,7 +16,7 @@ from concurrent import futures
 
 import pytest
 
-from beam_pipelines import launch
+from beam_pipelines.tools import launch
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TEMPLATES = launch.template_names()

@@ -6,9 +6,9 @@ import os
 
 import apache_beam as beam
 
-from beam_pipelines.summary import collect_counters
-from transforms.parse import ParseAndValidate, ParseConfig
-from transforms.sources import ReadEvents
+from beam_pipelines.runtime.summary import collect_counters
+from transforms.read.events import ReadEvents
+from transforms.validate.parse import ParseAndValidate, ParseConfig
 
 
 def read_json_lines(pattern):

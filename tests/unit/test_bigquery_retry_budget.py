@@ -5,7 +5,8 @@ import math
 
 import pytest
 
-from transforms import bigquery_retry_budget as rb
+from transforms.beam_patches import bigquery_retry_budget as patch
+from transforms.write import retry_budget as rb
 
 
 class FakeClock:
@@ -66,8 +67,8 @@ def test_bad_budgets_are_rejected(value):
 
 def test_no_retry_loop_retries_it():
   """Beam's filters, google-cloud-bigquery's predicate and apitools' handler let it through."""
-  from apitools.base.py import http_wrapper
   from apache_beam.utils import retry
+  from apitools.base.py import http_wrapper
   from google.cloud.bigquery.retry import DEFAULT_RETRY
   exc = rb.RetryBudgetExceeded('over budget')
   for beam_filter in (retry.retry_on_server_errors_filter,
@@ -75,7 +76,7 @@ def test_no_retry_loop_retries_it():
                       retry.retry_on_server_errors_timeout_or_quota_issues_filter,
                       retry.retry_if_valid_input_but_server_error_and_timeout_filter):
     assert beam_filter(exc) is False, beam_filter.__name__
-  assert DEFAULT_RETRY._predicate(exc) is False  # pylint: disable=protected-access
+  assert DEFAULT_RETRY._predicate(exc) is False
   args = http_wrapper.ExceptionRetryArgs(None, None, exc, 1, 60, 0)
   with pytest.raises(rb.RetryBudgetExceeded):
     http_wrapper.HandleExceptionsAndRebuildHttpConnections(args)
@@ -127,8 +128,8 @@ def budgets(monkeypatch):
 
   def register(table, seconds, fresh=False):
     rb.register_retry_budget(table, seconds, fresh=fresh)
-    for budget in rb._BUDGETS.values():  # pylint: disable=protected-access
-      budget._clock = clock  # pylint: disable=protected-access
+    for budget in rb.registered_budgets():
+      budget.clock = clock
     return clock
   return register
 
@@ -137,8 +138,8 @@ def test_the_apitools_wrapper_counts_errors_and_statuses_and_names_the_request(b
   clock = budgets('p:ds.events', 5)
   url = 'http://h/bigquery/v2/projects/p/datasets/ds/tables/events'
   http = FakeHttp([ConnectionRefusedError(111, 'refused'), 503, 200, 503, 404, 503])
-  rb._watch_apitools_http(http)  # pylint: disable=protected-access
-  rb._watch_apitools_http(http)  # idempotent: wrapped once  pylint: disable=protected-access
+  patch.watch_apitools_http(http)
+  patch.watch_apitools_http(http)  # idempotent: wrapped once  pylint: disable=protected-access
   with pytest.raises(ConnectionRefusedError):
     http.request(url, method='GET')
   clock.now += 4
@@ -157,7 +158,7 @@ def test_calls_naming_no_table_count_against_the_clients_last_table(budgets):
   clock = budgets('ds.events', 5)
   http = FakeHttp([200, ConnectionRefusedError(111, 'refused'),
                    ConnectionRefusedError(111, 'refused')])
-  rb._watch_apitools_http(http)  # pylint: disable=protected-access
+  patch.watch_apitools_http(http)
   http.request('http://h/bigquery/v2/projects/p/jobs', method='POST',
                body='{"configuration": {"load": {"destinationTable": {"datasetId": "ds", '
                     '"tableId": "events"}}}}')
@@ -172,7 +173,7 @@ def test_unregistered_tables_and_zero_budgets_are_left_alone(budgets):
   budgets('ds.events', 0)
   errors = [ConnectionRefusedError(111, 'refused')] * 3
   http = FakeHttp(errors)
-  rb._watch_apitools_http(http)  # pylint: disable=protected-access
+  patch.watch_apitools_http(http)
   for url in ('http://h/bigquery/v2/projects/p/datasets/ds/tables/events',
               'http://h/bigquery/v2/projects/p/datasets/ds/tables/other',
               'http://h/bigquery/v2/projects/p/jobs/j1'):  # unnamed: a table is unlimited
@@ -197,24 +198,24 @@ def test_the_cloud_client_wrapper(budgets):
     _connection = Connection()
 
   client = Client()
-  rb._watch_cloud_client(client)  # pylint: disable=protected-access
+  patch.watch_cloud_client(client)
   path = '/projects/p/datasets/ds/tables/events/insertAll'
   with pytest.raises(ServiceUnavailable):
-    client._connection.api_request(method='POST', path=path)  # pylint: disable=protected-access
+    client._connection.api_request(method='POST', path=path)
   clock.now += 10
-  assert client._connection.api_request(method='POST', path=path) == {'insertErrors': []}  # pylint: disable=protected-access
+  assert client._connection.api_request(method='POST', path=path) == {'insertErrors': []}
   with pytest.raises(ServiceUnavailable):
-    client._connection.api_request(method='POST', path=path)  # pylint: disable=protected-access
+    client._connection.api_request(method='POST', path=path)
   clock.now += 6
   with pytest.raises(rb.RetryBudgetExceeded, match='503 down'):
-    client._connection.api_request(method='POST', path=path)  # pylint: disable=protected-access
+    client._connection.api_request(method='POST', path=path)
 
 
 def test_apply_is_idempotent_and_watches_new_wrappers():
   from apache_beam.io.gcp import bigquery_tools
-  rb.apply_retry_budget()
+  patch.apply()
   init = bigquery_tools.BigQueryWrapper.__init__
-  rb.apply_retry_budget()
+  patch.apply()
   assert bigquery_tools.BigQueryWrapper.__init__ is init
 
   class FakeApitoolsClient:
@@ -222,25 +223,25 @@ def test_apply_is_idempotent_and_watches_new_wrappers():
 
   client = FakeApitoolsClient()
   bigquery_tools.BigQueryWrapper(client=client)
-  assert getattr(client.http.request, rb._MARK)  # pylint: disable=protected-access
+  assert getattr(client.http.request, patch.WATCHED_MARK)
 
 
 def test_registering_the_same_budget_again_keeps_the_streak(budgets):
   clock = budgets('ds.events', 5)
-  budget = rb._BUDGETS[('ds', 'events')]  # pylint: disable=protected-access
+  budget = rb.budget_for(('ds', 'events'))
   budget.failed('HTTP 503')
   rb.register_retry_budget('ds.events', 5)  # DoFn.setup on another worker thread
-  assert rb._BUDGETS[('ds', 'events')] is budget  # pylint: disable=protected-access
+  assert rb.budget_for(('ds', 'events')) is budget
   clock.now += 6
   with pytest.raises(rb.RetryBudgetExceeded):
     budget.failed('HTTP 503')
   rb.register_retry_budget('ds.events', 60)  # a new budget: a new tracker
-  assert rb._BUDGETS[('ds', 'events')].seconds == 60  # pylint: disable=protected-access
+  assert rb.budget_for(('ds', 'events')).seconds == 60
 
 
 def test_a_new_pipeline_starts_a_fresh_streak(budgets):
   clock = budgets('ds.events', 60)
-  rb._BUDGETS[('ds', 'events')].failed('HTTP 503')  # an earlier run  pylint: disable=protected-access
+  rb.budget_for(('ds', 'events')).failed('HTTP 503')  # an earlier run  pylint: disable=protected-access
   clock.now += 61
   budgets('ds.events', 60, fresh=True)  # the sink of the next pipeline is built
-  rb._BUDGETS[('ds', 'events')].failed('HTTP 503')  # no raise  pylint: disable=protected-access
+  rb.budget_for(('ds', 'events')).failed('HTTP 503')  # no raise  pylint: disable=protected-access

@@ -2,7 +2,7 @@
 
 import pytest
 
-from transforms.validate import RecordValidator, ValidationPolicy
+from transforms.validate.validator import RecordValidator, ValidationPolicy
 
 
 def check(type_name, value, policy=None, **spec):

@@ -5,10 +5,10 @@ import json
 import pytest
 
 from transforms import decoders
-from transforms.csv_format import (CsvFormat, CsvRecordError, check_schema_for_csv,
-                                   parse_columns, parse_record, split_records)
-from transforms.parse import ParseAndValidate, ParseConfig
-from transforms.schema import load_schema
+from transforms.read.formats.csv_format import (CsvFormat, CsvRecordError, check_schema_for_csv,
+                                                parse_columns, parse_record, split_records)
+from transforms.validate.parse import ParseAndValidate, ParseConfig
+from transforms.validate.schema import load_schema
 
 
 def split(text, **kwargs):
@@ -126,7 +126,7 @@ def test_a_damaged_columns_attribute_is_a_named_dead_letter_kind():
 
 
 def test_pubsub_attributes_are_cleaned_to_what_pubsub_accepts():
-  from transforms.pubsub_publish import check_topic, clean_attributes
+  from transforms.write.pubsub import check_topic, clean_attributes
   cleaned = clean_attributes({'a': 'x', 'none': None, '': 'empty key', 'n': 5,
                               'long': 'é' * 600})
   assert cleaned['a'] == 'x' and cleaned['n'] == '5'

@@ -7,9 +7,9 @@ import json
 
 from formats_helpers import attributes, by_source, run_chain
 
-from transforms.csv_format import CsvFormat
-from transforms.parse import ParseConfig
-from transforms.sources import FileSourceConfig
+from transforms.read.files import FileSourceConfig
+from transforms.read.formats.csv_format import CsvFormat
+from transforms.validate.parse import ParseConfig
 
 SCHEMA = [
     {'name': 's', 'type': 'STRING'}, {'name': 'b', 'type': 'BYTES'},

@@ -1,4 +1,5 @@
-"""User counters on the BundleBasedDirectRunner are exact once fix_direct_runner_metrics() ran
+"""User counters on the BundleBasedDirectRunner are exact once the Beam patch
+direct_runner_metrics is on
 (without it Beam 2.77 reports only the first bundle per worker thread and step)."""
 
 import apache_beam as beam
@@ -6,8 +7,8 @@ from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from apache_beam.testing.test_stream import TestStream
 
-from beam_pipelines.direct_runner_metrics import fix_direct_runner_metrics
-from beam_pipelines.summary import collect_counters
+from beam_pipelines.runtime.summary import collect_counters
+from transforms import beam_patches
 
 
 class _Count(beam.DoFn):
@@ -20,8 +21,8 @@ class _Count(beam.DoFn):
 
 
 def test_counters_add_up_across_bundles():
-  fix_direct_runner_metrics()
-  fix_direct_runner_metrics()  # idempotent
+  beam_patches.enable('direct_runner_metrics')
+  beam_patches.enable('direct_runner_metrics')  # idempotent
   options = PipelineOptions(runner='BundleBasedDirectRunner')
   options.view_as(StandardOptions).streaming = True
   p = beam.Pipeline(options=options)

@@ -1,4 +1,4 @@
-"""cache_dofn_signatures (issue 8): same signatures as Beam computes, cached per function."""
+"""The Beam patch direct_runner_signatures (issue 8): same signatures as Beam computes, cached per function."""
 
 import functools
 import inspect
@@ -7,7 +7,7 @@ import apache_beam as beam
 from apache_beam.transforms import core
 from apache_beam.typehints import decorators
 
-from beam_pipelines.direct_runner_speedups import cache_dofn_signatures
+from transforms.beam_patches.direct_runner_signatures import cache_dofn_signatures
 
 
 class _Fn(beam.DoFn):
@@ -33,8 +33,9 @@ def test_cached_signatures_equal_beams():
 
 def test_serial_execution_answers_are_cached_per_transform():
   from apache_beam.runners.direct import transform_evaluator
-  from beam_pipelines.direct_runner_speedups import speed_up_direct_runner
-  speed_up_direct_runner()
+
+  from transforms import beam_patches
+  beam_patches.enable('direct_runner_signatures')
   registry = transform_evaluator.TransformEvaluatorRegistry.__new__(
       transform_evaluator.TransformEvaluatorRegistry)
   seen = []

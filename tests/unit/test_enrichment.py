@@ -16,12 +16,13 @@ from apache_beam.testing.test_stream import TestStream
 from apache_beam.transforms.window import TimestampedValue
 from apache_beam.utils.timestamp import Timestamp
 
-from transforms.enrichment import (EnrichmentConfig, EnrichWithSideInput, _align_tick,
-                                   _refresh_schedule, _StampJoinTimeFn, build_index,
-                                   enriched_schema, key_text)
-from transforms.enrichment_sources import FileLookupSource, LookupSourceError
-from transforms.errors import DEAD_LETTER_FIELDS, payload_bytes
-from transforms.schema import load_schema
+from transforms.core.dead_letter import DEAD_LETTER_FIELDS, payload_bytes
+from transforms.enrichment.config import EnrichmentConfig, build_index, key_text
+from transforms.enrichment.join import align_tick, refresh_schedule, StampJoinTimeFn
+from transforms.enrichment.sources.base import LookupSourceError
+from transforms.enrichment.sources.file import FileLookupSource
+from transforms.enrichment.transform import EnrichWithSideInput, enriched_schema
+from transforms.validate.schema import load_schema
 
 REGIONS_CSV = 'country_code,region,name\nDE,EMEA,Germany\nUS,AMER,United States\nJP,APAC,\n'
 
@@ -302,20 +303,20 @@ def test_enriched_schema_appends_missing_output_columns(regions):
 
 def test_refresh_schedule_is_bounded_and_starts_at_run_time():
   before = Timestamp.now()
-  start, stop, interval = _refresh_schedule(None, 30.0, 3600.0)
+  start, stop, interval = refresh_schedule(None, 30.0, 3600.0)
   assert start.micros % 30_000_000 == 0
   assert before - 30 < start <= Timestamp.now()      # no backlog of missed ticks
   assert stop - start == 3600 and interval == 30.0   # a finite end
   # Tick times computed in float seconds are snapped into their own window.
-  aligned = _align_tick(None, 30.0, timestamp=Timestamp(micros=60_000_000 - 1))
+  aligned = align_tick(None, 30.0, timestamp=Timestamp(micros=60_000_000 - 1))
   assert (aligned.value, aligned.timestamp) == (2, Timestamp(75))
 
 
 def test_processing_time_stamp_keeps_the_original_timestamp():
-  [stamped] = list(_StampJoinTimeFn('processing').process({'a': 1}, timestamp=Timestamp(5)))
+  [stamped] = list(StampJoinTimeFn('processing').process({'a': 1}, timestamp=Timestamp(5)))
   assert stamped.value == ({'a': 1}, Timestamp(5))
   assert 0 <= (Timestamp.now() - stamped.timestamp).micros < 60_000_000
-  [event] = list(_StampJoinTimeFn('event').process({'a': 1}, timestamp=Timestamp(5)))
+  [event] = list(StampJoinTimeFn('event').process({'a': 1}, timestamp=Timestamp(5)))
   assert event.timestamp == Timestamp(5)
 
 
@@ -425,12 +426,12 @@ def test_csv_lookup_with_bom_quotes_and_gzip(tmp_path):
 
 
 def test_failed_refresh_keeps_the_previous_version_and_a_failed_first_load_raises(tmp_path):
-  from transforms.enrichment import _LoadIndexFn
+  from transforms.enrichment.join import LoadIndexFn
   lookup = tmp_path / 'lk.jsonl'
   lookup.write_text('{"k": "A", "v": 1}\n')
   cfg = EnrichmentConfig(source=FileLookupSource(str(lookup)), keys=('k',), fields=('v',),
                          refresh_seconds=10)
-  fn = _LoadIndexFn(cfg, refreshing=True)
+  fn = LoadIndexFn(cfg, refreshing=True)
 
   def load(tick):
     return [index for _, index in fn.process(tick)]  # versions are (load time, index)
@@ -440,7 +441,7 @@ def test_failed_refresh_keeps_the_previous_version_and_a_failed_first_load_raise
   assert load(1) == [{('A',): {'v': 1}}]   # broken upload: previous version
   lookup.write_text('{"k": "A", "v": 3}\n')
   assert load(2) == [{('A',): {'v': 3}}]
-  fresh = _LoadIndexFn(cfg, refreshing=True)
+  fresh = LoadIndexFn(cfg, refreshing=True)
   lookup.write_text('not json\n')
   with pytest.raises(LookupSourceError, match=r'lk.jsonl:1: not valid JSON'):
     list(fresh.process(0))

@@ -4,10 +4,12 @@ import apache_beam as beam
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from beam_pipelines.enrichment_options import (EnrichmentOptions, apply_enrichment,
-                                               enrichment_config, parse_source)
-from beam_pipelines.options import ConfigError
-from transforms.enrichment_sources import BigQueryLookupSource, FileLookupSource
+from beam_pipelines.chain_steps import enrich
+from beam_pipelines.options.enrichment import EnrichmentOptions, enrichment_config
+from beam_pipelines.options.values import ConfigError
+from transforms.enrichment.sources.bigquery import BigQueryLookupSource
+from transforms.enrichment.sources.file import FileLookupSource
+from transforms.enrichment import parse_source
 
 
 def config(*argv):
@@ -24,7 +26,7 @@ def test_options_class_subclasses_pipeline_options_directly():
 def test_absent_source_means_no_enrichment():
   assert config() is None
   rows = beam.Pipeline() | beam.Create([{'a': 1}])
-  result = apply_enrichment(rows, None)
+  result = enrich(rows, None)
   assert result.rows is rows and result.dead_letters is None
 
 
@@ -134,7 +136,7 @@ def test_files_to_bigquery_graph_has_an_enrich_step_only_when_asked(tmp_path,
   import json
 
   from beam_pipelines import files_to_bigquery
-  from beam_pipelines.files_options import files_to_bigquery_config
+  from beam_pipelines.config import files_to_bigquery_config
   schema = tmp_path / 'schema.json'
   schema.write_text(json.dumps([{'name': 'k', 'type': 'STRING'}]))
   argv = ['--input', str(tmp_path / 'x.jsonl'), '--schema', str(schema),
@@ -165,7 +167,7 @@ def test_refresh_graph_translates_for_dataflow_offline():
   p = beam.Pipeline(options=options)
   rows = (p | beam.io.ReadFromPubSub(subscription='projects/test-project/subscriptions/s1')
           | beam.Map(lambda b: {'k': b.decode()}))
-  result = apply_enrichment(rows, cfg)
+  result = enrich(rows, cfg)
   _ = (result.rows, result.dead_letters) | beam.Flatten()
   job = p.run().job
   names = {t.unique_name for t in job.proto_pipeline.components.transforms.values()}

@@ -5,12 +5,12 @@ import logging
 import pickle
 
 import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
 
-from beam_pipelines.masking_options import MaskingOptions, masking_config
-from beam_pipelines.options import ConfigError
+from beam_pipelines.options.masking import MaskingOptions, masking_config
+from beam_pipelines.options.values import ConfigError
 from transforms.masking import MaskingKey, parse_key_source
 from transforms.masking import keys as keys_module
-from apache_beam.options.pipeline_options import PipelineOptions
 
 SECRET = 'a-very-secret-key-value-0123456789'
 SCHEMA = [{'name': 'id', 'type': 'STRING'}]

@@ -12,9 +12,11 @@ from apache_beam.testing.util import assert_that, equal_to
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from transforms.masking import MaskingKey, MaskPII, bind_policy, masked_schema
+from transforms.masking import MaskingKey
+from transforms.masking.binding import bind_policy, masked_schema
 from transforms.masking.keys import DerivedKeys
-from transforms.masking.policy import compile_row_masker
+from transforms.masking.mask_rows import MaskPII
+from transforms.masking.maskers import compile_row_masker
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 KEY_A = 'test-key-A-0123456789abcdef'
@@ -251,7 +253,7 @@ def test_mask_pii_transform_counts_and_erases():
   assert_that(result.dead_letters, equal_to([]), label='NoDeadLetters')
   outcome = p.run()
   outcome.wait_until_finish()
-  from beam_pipelines.summary import collect_counters
+  from beam_pipelines.runtime.summary import collect_counters
   counters = collect_counters(outcome)
   assert counters[('mask', 'erased')] == 2 and counters[('mask', 'rows')] == 3
 
@@ -389,8 +391,9 @@ def test_mask_pii_with_a_reloading_erase_list(tmp_path):
        prefix=st.integers(0, 32), zero_pad=st.booleans())
 def test_property_ipv4_fast_path_agrees_with_ipaddress(octets, prefix, zero_pad):
   import ipaddress
-  from transforms.masking import generalize
-  from transforms.schema import FieldSpec
+
+  from transforms.masking.methods import generalize
+  from transforms.validate.schema import FieldSpec
   fn = generalize.compile(FieldSpec('ip', 'STRING'),
                           {'to': 'network', 'ipv4_prefix': prefix, 'ipv6_prefix': 48}, None)
   text = '.'.join(('0' + str(o)) if zero_pad and i == 0 else str(o) for i, o in enumerate(octets))

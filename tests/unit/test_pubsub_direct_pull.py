@@ -9,9 +9,11 @@ from apache_beam.runners.worker import statesampler
 from apache_beam.utils import counters
 from google.api_core import exceptions as gexc
 
-from transforms.pubsub_direct_pull import (DirectRunnerPullClient, PubSubReadError,
-                                           set_direct_runner_pull_grace,
-                                           set_direct_runner_pull_timeout)
+from transforms import beam_patches
+from transforms.beam_patches.direct_runner_pubsub_pull import (DirectRunnerPullClient,
+                                                               PubSubReadError,
+                                                               set_direct_runner_pull_grace,
+                                                               set_direct_runner_pull_timeout)
 
 SUB = 'projects/p/subscriptions/events'
 
@@ -153,6 +155,7 @@ def test_a_failed_ack_is_counted_not_raised():
 def test_the_evaluator_gets_one_wrapper_per_read(monkeypatch):
   monkeypatch.setenv('PUBSUB_EMULATOR_HOST', '127.0.0.1:9')  # a client, never connected
   from apache_beam.runners.direct.transform_evaluator import _PubSubReadEvaluator
+  beam_patches.enable('direct_runner_pubsub_pull')
   previous = set_direct_runner_pull_timeout(2), set_direct_runner_pull_grace(30)
   try:
     class Transform:  # Beam caches clients per (weakly referenced) applied transform

@@ -5,8 +5,8 @@ import apache_beam as beam
 import pytest
 
 from beam_pipelines import pubsub_to_bigquery
-from transforms.pubsub_source import PubSubSourceConfig, parse_timestamp_attribute
-from transforms.sources import READERS, ReadEvents
+from transforms.read.events import READERS, ReadEvents
+from transforms.read.pubsub import PubSubSourceConfig, parse_timestamp_attribute
 
 SUB = 'projects/my-project/subscriptions/events'
 ARGS = ['--input_subscription', SUB, '--schema', 'samples/events_schema.json',
@@ -65,12 +65,12 @@ def test_dataflow_dedupes_natively_dry_run():
       '--runner', 'DataflowRunner', '--dry_run', 'True', '--project', 'my-project',
       '--region', 'europe-west1', '--temp_location', 'gs://my-bucket/tmp'])
   p = beam.Pipeline(options=options)
-  from transforms import pubsub_direct_pull
+  from transforms.beam_patches import direct_runner_pubsub_pull as pubsub_direct_pull
   previous = pubsub_direct_pull.set_direct_runner_pull_grace(1234)
   try:
     pubsub_to_bigquery.build_pipeline(p, cfg)
     # The DirectRunner's pull settings are left alone: Dataflow reads natively.
-    assert pubsub_direct_pull._settings['grace'] == 1234
+    assert pubsub_direct_pull.settings()['grace'] == 1234
   finally:
     pubsub_direct_pull.set_direct_runner_pull_grace(previous)
   result = p.run()
@@ -90,9 +90,9 @@ def test_message_becomes_a_raw_message_with_id_times_and_attributes():
   from apache_beam.transforms.window import TimestampedValue
   from apache_beam.utils.timestamp import Timestamp
 
-  from transforms.pubsub_source import _ToRawMessageFn
+  from transforms.read.pubsub import ToRawMessageFn
   published = datetime.datetime(2026, 11, 26, 12, 0, 0, tzinfo=datetime.timezone.utc)
-  fn = _ToRawMessageFn('ts', parse_attribute=True)
+  fn = ToRawMessageFn('ts', parse_attribute=True)
   message = PubsubMessage(b'{"a": 1}', {'ts': '2026-11-26T11:59:58Z', 'k': 'v'},
                           message_id='m-42', publish_time=published)
   [out] = list(fn.process(message, timestamp=Timestamp.from_utc_datetime(published)))

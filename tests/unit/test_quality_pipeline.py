@@ -14,7 +14,7 @@ BASE = 1_767_225_600  # 2026-01-01T00:00:00Z
 
 
 def ts(seconds):
-  from transforms.errors import format_timestamp
+  from transforms.core.dead_letter import format_timestamp
   return format_timestamp(BASE + seconds)
 
 

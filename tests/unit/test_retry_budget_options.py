@@ -4,7 +4,8 @@ pipeline gets it, bad values exit 2 with one line naming the flag."""
 import pytest
 
 from beam_pipelines import files_to_bigquery, pubsub_to_bigquery
-from beam_pipelines import options as opts
+from beam_pipelines.options.common import BATCH_RETRY_BUDGET_SECONDS
+from beam_pipelines.runtime.cli import options_and_config
 
 BASE = ['--schema', 'samples/events_schema.json', '--output_table', 'test-project:d.events']
 FILES = BASE + ['--input', 'x.jsonl']
@@ -13,13 +14,13 @@ FLAG = '--bigquery_retry_budget_seconds'
 
 
 def files_config(argv):
-  return opts.options_and_config(argv, 'files_to_bigquery', 'FnApiRunner',
+  return options_and_config(argv, 'files_to_bigquery', 'FnApiRunner',
                                  files_to_bigquery.config_from_options)[1]
 
 
 def test_batch_default_is_finite_and_reaches_rows_and_dead_letter_sinks():
   cfg = files_config(FILES)
-  assert cfg.sink.retry_budget_seconds == opts.BATCH_RETRY_BUDGET_SECONDS == 600
+  assert cfg.sink.retry_budget_seconds == BATCH_RETRY_BUDGET_SECONDS == 600
   assert cfg.dead_letters.retry_budget_seconds == 600
 
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from transforms.schema import load_schema
+from transforms.validate.schema import load_schema
 
 FIELDS = [{'name': 'a', 'type': 'INTEGER'},
           {'name': 'r', 'type': 'RECORD', 'mode': 'REPEATED',

@@ -2,10 +2,11 @@
 
 import pytest
 
-from transforms.schema import load_schema
-from transforms.schema_drift import (NotInferable, describe_field, drift_policy, infer_field,
-                                     new_fields)
-from transforms.validate import RecordValidator, ValidationPolicy, summarize
+from transforms.validate.drift_inference import (NotInferable, describe_field, infer_field,
+                                                 new_fields)
+from transforms.validate.schema import load_schema
+from transforms.validate.schema_drift import drift_policy
+from transforms.validate.validator import RecordValidator, ValidationPolicy, summarize
 
 SCHEMA = load_schema([
     {'name': 'id', 'type': 'INT64', 'mode': 'REQUIRED'},

@@ -3,7 +3,7 @@
 import pytest
 
 from beam_pipelines import files_to_bigquery, pubsub_to_bigquery
-from beam_pipelines.streaming_options import parse_duration
+from beam_pipelines.options.values import parse_duration
 
 BASE = ['--schema', 'samples/events_schema.json', '--output_table', 'test-project:d.events']
 SUB = ['--input_subscription', 'projects/test-project/subscriptions/events']

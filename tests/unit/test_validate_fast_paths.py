@@ -2,9 +2,10 @@
 
 import pytest
 
-from transforms import bq_types, wkt
-from transforms.schema import load_schema
-from transforms.validate import RecordValidator, ValidationPolicy
+from transforms import bq_types
+from transforms.validate import geography as wkt
+from transforms.validate.schema import load_schema
+from transforms.validate.validator import RecordValidator, ValidationPolicy
 
 POLICY = ValidationPolicy()
 

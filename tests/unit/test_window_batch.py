@@ -6,8 +6,8 @@ from apache_beam.utils.timestamp import Timestamp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from transforms import beam_speedups
-from transforms.window_batch import event_time_micros, micros_assigner
+from transforms.beam_patches import global_window
+from transforms.windowing.event_time import event_time_micros, micros_assigner
 
 MICROS = st.integers(-62135596800 * 10**6, 253402300799 * 10**6 + 999999)
 
@@ -53,8 +53,8 @@ def test_other_event_time_forms_as_beam_reads_them():
 
 def test_global_window_memo_keeps_the_same_end():
   before = window.GlobalWindow().max_timestamp()
-  beam_speedups.apply()
-  beam_speedups.apply()  # idempotent
+  global_window.apply()
+  global_window.apply()  # idempotent
   assert window.GlobalWindow().max_timestamp() == before
   assert window.GlobalWindow() is window.GlobalWindow()
   assert window.GlobalWindows().assign(None)[0].max_timestamp() == before

@@ -7,9 +7,10 @@ import apache_beam as beam
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from transforms import windowing
-from transforms.aggregates import AggregateConfig
-from transforms.windowing import TriggerConfig, WindowAndAggregate, WindowConfig
+from transforms.windowing.aggregates import AggregateConfig
+from transforms.windowing.config import TriggerConfig, WindowConfig
+from transforms.windowing import transform as windowing_transform
+from transforms.windowing.transform import WindowAndAggregate, single_pane_batch
 
 SCHEMA = [
     {'name': 'k', 'type': 'STRING', 'mode': 'REQUIRED'},
@@ -39,7 +40,7 @@ def _rows():
 
 def _run(window, fast, monkeypatch):
   if not fast:
-    monkeypatch.setattr(windowing, '_single_pane_batch', lambda *a: False)
+    monkeypatch.setattr(windowing_transform, 'single_pane_batch', lambda *a: False)
   run_id = uuid.uuid4().hex
   with beam.Pipeline(options=PipelineOptions(runner='FnApiRunner')) as p:
     out = (p | beam.Create(_rows())
@@ -62,7 +63,7 @@ def _run(window, fast, monkeypatch):
 ], ids=['fixed', 'fixed-lateness', 'sliding', 'processing-time-early'])
 def test_fast_path_gives_the_windowed_paths_rows(window, monkeypatch):
   bounded = beam.Pipeline() | beam.Create([{'ts': '2026-01-01T00:00:00Z'}])
-  assert windowing._single_pane_batch(window, bounded)  # pylint: disable=protected-access
+  assert single_pane_batch(window, bounded)
   fast = _run(window, True, monkeypatch)
   slow = _run(window, False, monkeypatch)
   assert fast[0] and fast == slow
@@ -71,7 +72,7 @@ def test_fast_path_gives_the_windowed_paths_rows(window, monkeypatch):
 
 def test_sessions_and_count_triggers_keep_the_windowed_path():
   p = beam.Pipeline() | beam.Create([{'ts': '2026-01-01T00:00:00Z'}])
-  assert not windowing._single_pane_batch(  # pylint: disable=protected-access
+  assert not single_pane_batch(
       WindowConfig('session', gap_seconds=10), p)
-  assert not windowing._single_pane_batch(  # pylint: disable=protected-access
+  assert not single_pane_batch(
       WindowConfig('fixed', size_seconds=10, trigger=TriggerConfig(early_after_count=2)), p)

@@ -1,16 +1,22 @@
 """GDPR masking: policy-driven masking of rows and dead letters, keys, erase lists.
 
-One strategy a module (``hmac``, ``tokenize``, ``redact``, ``partial``, ``generalize``,
-``drop``, ``keep``); ``policy`` loads, validates and compiles policy files; ``keys`` loads
-masking keys; ``erasure`` loads erase lists; ``transform`` holds the PTransforms.
+- ``policy`` (load and check a policy file), ``binding`` (bind it to a table schema:
+  ``BoundPolicy``, ``masked_schema``), ``maskers`` (compile a bound policy into functions);
+- ``methods``: one masking method a module (``hmac``, ``tokenize``, ``redact``, ``partial``,
+  ``generalize``, ``drop``, ``keep``);
+- ``keys`` (masking keys), ``erasure`` (erase lists, right to be forgotten), ``patterns``
+  (pattern redaction of free text);
+- ``mask_rows`` (``MaskPII``) and ``mask_dead_letters`` (``MaskDeadLetters``), the
+  PTransforms, with ``step_support`` holding what both share.
 """
 
+from transforms.masking.binding import BoundPolicy, bind_policy, masked_schema
 from transforms.masking.erasure import LoadEraseList, load_erase_list, parse_erase_source
 from transforms.masking.keys import MaskingKey, parse_key_source
-from transforms.masking.policy import (BoundPolicy, MaskingPolicy, bind_policy, load_policy,
-                                       masked_schema)
-from transforms.masking.transform import (DEAD_LETTER_PAYLOAD_MODES, MaskDeadLetters, MaskPII,
-                                          payload_hash)
+from transforms.masking.mask_dead_letters import DEAD_LETTER_PAYLOAD_MODES, MaskDeadLetters
+from transforms.masking.mask_rows import MaskPII
+from transforms.masking.policy import MaskingPolicy, load_policy
+from transforms.masking.step_support import payload_hash
 
 __all__ = [
     'BoundPolicy', 'DEAD_LETTER_PAYLOAD_MODES', 'LoadEraseList', 'MaskDeadLetters', 'MaskPII',

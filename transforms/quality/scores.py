@@ -19,7 +19,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import GlobalWindow
 
-from transforms.errors import format_timestamp
+from transforms.core.dead_letter import format_timestamp
 from transforms.quality.config import SCORES
 
 QUALITY_TABLE_FIELDS = (

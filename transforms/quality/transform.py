@@ -10,9 +10,10 @@ from apache_beam.metrics import Metrics
 from apache_beam.transforms import window as beam_window
 from apache_beam.utils.timestamp import MAX_TIMESTAMP, MIN_TIMESTAMP
 
-from transforms.errors import DEAD_LETTER_TAG, ROWS_TAG, make_dead_letter
-from transforms.quality.config import SCORES, QualityConfig, load_quality_rules
+from transforms.core.dead_letter import DEAD_LETTER_TAG, ROWS_TAG, make_dead_letter
+from transforms.quality.config import SCORES, QualityConfig
 from transforms.quality.rules import compile_rule, parse_timestamp, values_at
+from transforms.quality.rules_file import load_quality_rules
 from transforms.quality.scores import ScoreCombineFn, ScoreRowFn, observation
 from transforms.quality.uniqueness import KeyForUniqueFn, MarkDuplicatesFn
 

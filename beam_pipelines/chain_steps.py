@@ -1,0 +1,134 @@
+"""The optional steps of the chain, one function each: ``(input, its config, ...)`` in, labelled
+steps added, a ``FallibleResult`` (or the masked rows) out.
+
+``beam_pipelines.chain.build_chain`` composes them; a step whose config is off adds nothing
+and returns its input unchanged with ``dead_letters=None``. Step labels are stable (Dataflow
+``--update`` matches steps by name).
+"""
+
+import json
+import logging
+from dataclasses import replace
+from typing import NamedTuple, Optional, Union
+
+import apache_beam as beam
+
+from transforms.core.dead_letter import FallibleResult
+from transforms.enrichment import EnrichWithSideInput
+from transforms.masking import LoadEraseList, MaskDeadLetters, MaskPII
+from transforms.masking.erasure import ReloadingEraseList
+from transforms.quality import CheckQuality, quality_table_schema
+from transforms.udf import ApplyUserFunction
+from transforms.validate.schema_drift import HandleSchemaDrift, drift_policy
+from transforms.write.bigquery import WriteRowsToBigQuery
+
+_LOG = logging.getLogger(__name__)
+
+
+class MaskedRows(NamedTuple):
+  """What ``mask_rows`` returns: masked rows, mask-stage dead letters, and the erase list
+  (a side-input PCollection or a ReloadingEraseList) for ``mask_dead_letters`` to share."""
+  rows: beam.PCollection
+  dead_letters: Optional[beam.PCollection]
+  erase_ids: Union[beam.PCollection, ReloadingEraseList, None]
+
+
+def _reloading(masking):
+  return ReloadingEraseList(masking.erase_list, masking.erase_list_refresh_seconds,
+                            masking.project)
+
+
+def mask_rows(rows, masking, pipeline_name=None):
+  """Step 'MaskPII', and the erase list (step 'LoadEraseList'; with
+  ``--erase_list_refresh_seconds`` > 0 each worker re-reads it instead: no step)."""
+  if masking is None:
+    return MaskedRows(rows, None, None)
+  erase = None
+  if masking.erase_list and masking.erase_list_refresh_seconds > 0:
+    erase = _reloading(masking)
+  elif masking.erase_list:
+    erase = rows.pipeline | 'LoadEraseList' >> LoadEraseList(masking.erase_list,
+                                                             masking.project)
+  result = rows | 'MaskPII' >> MaskPII(
+      masking.policy, masking.policy.schema, masking.key,
+      subject_field=masking.subject_field, erase_ids=erase, pipeline_name=pipeline_name)
+  return MaskedRows(result.rows, result.dead_letters, erase)
+
+
+def mask_dead_letters(dead_letters, masking, masked_rows=None, csv=None):
+  """Step 'MaskDeadLetters' over the flattened dead letters of every stage; shares the erase
+  list of ``mask_rows``' result, and masks CSV payloads cell by cell when the source's
+  ``CsvFormat`` is given. Identity when ``masking`` is None."""
+  if masking is None:
+    return dead_letters
+  erase = masked_rows.erase_ids if masked_rows is not None else None
+  if erase is None and masking.erase_list and masking.erase_list_refresh_seconds > 0:
+    erase = _reloading(masking)
+  elif erase is None and masking.erase_list:
+    erase = dead_letters.pipeline | 'LoadEraseListForDeadLetters' >> LoadEraseList(
+        masking.erase_list, masking.project)
+  return dead_letters | 'MaskDeadLetters' >> MaskDeadLetters(
+      masking.policy, masking.policy.schema, masking.key, mode=masking.dead_letter_payload,
+      subject_field=masking.subject_field, erase_ids=erase, csv=csv)
+
+
+def drift_aware_parse_config(parse, quality):
+  """The ParseConfig to validate with: its policy reports new fields as ``schema_drift``
+  when ``--schema_drift`` is dead_letter or evolve."""
+  if quality.drift.mode == 'ignore':
+    return parse
+  return replace(parse, policy=drift_policy(parse.policy, quality.drift.mode))
+
+
+def handle_drift(parsed, quality, schema, parse, pipeline_name=None):
+  """Step 'SchemaDrift' (dead_letter / evolve modes) on ParseAndValidate's result.
+
+  Returns all rows to continue with (validated + evolved) and all dead letters of
+  ParseAndValidate and the drift step. Identity without drift handling."""
+  if quality.drift.mode == 'ignore':
+    return FallibleResult(rows=parsed.rows, dead_letters=parsed.dead_letters)
+  drift = parsed.dead_letters | 'SchemaDrift' >> HandleSchemaDrift(
+      quality.drift, schema, parse, pipeline_name=pipeline_name)
+  if quality.drift.mode != 'evolve':
+    return FallibleResult(rows=parsed.rows, dead_letters=drift.dead_letters)
+  rows = (parsed.rows, drift.rows) | 'WithEvolvedRows' >> beam.Flatten()
+  return FallibleResult(rows=rows, dead_letters=drift.dead_letters)
+
+
+def enrich(rows, enrichment):
+  """Step 'Enrich' when configured."""
+  if enrichment is None:
+    return FallibleResult(rows=rows, dead_letters=None)
+  return rows | 'Enrich' >> EnrichWithSideInput(enrichment)
+
+
+def apply_udf(rows, spec, pipeline_name=None):
+  """Step 'ApplyUserFunction' when ``--udf`` is given."""
+  if spec is None:
+    return FallibleResult(rows=rows, dead_letters=None)
+  return rows | 'ApplyUserFunction' >> ApplyUserFunction(spec, pipeline_name=pipeline_name)
+
+
+def check_quality(rows, quality, pipeline_name=None):
+  """Steps 'CheckQuality' and 'WriteQualityScores' when rules are configured."""
+  if quality.rules is None:
+    return FallibleResult(rows=rows, dead_letters=None)
+  checked = rows | 'CheckQuality' >> CheckQuality(quality.rules, pipeline_name=pipeline_name)
+  if quality.scores_sink is not None:
+    failed = checked.scores | 'WriteQualityScores' >> WriteRowsToBigQuery(
+        quality.scores_sink, quality_table_schema(), pipeline_name=pipeline_name,
+        metric_name='quality_scores')
+    # Score rows are not records: a rejected one is logged and counted
+    # (sink/quality_scores_failed), never mixed into the dead letters.
+    _ = failed | 'LogRejectedScores' >> beam.Map(_log_rejected_score)
+  else:
+    _ = (checked.scores
+         | 'QualityScoresToJson' >> beam.Map(lambda r: json.dumps(r, sort_keys=True))
+         | 'WriteQualityScores' >> beam.io.WriteToText(quality.scores_path,
+                                                       file_name_suffix='.jsonl'))
+  return FallibleResult(rows=checked.rows, dead_letters=checked.dead_letters)
+
+
+def _log_rejected_score(record):
+  _LOG.error('quality score row rejected by BigQuery: %s', record.get('errorMessage'))
+  return record

@@ -1,0 +1,80 @@
+"""Turning option text into typed values, and the one error every bad option raises.
+
+``ConfigError`` (a ValueError) names the option; the pipelines' ``run()`` turns it into one
+line on stderr and exit code 2 before any pipeline starts. ``convert(name, fn, ...)`` runs a
+config constructor and re-raises its ValueError as a ConfigError naming ``--name``.
+"""
+
+import re
+
+_DURATION = re.compile(r'^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$')
+_UNITS = {'ms': 0.001, 's': 1, None: 1, 'm': 60, 'h': 3600, 'd': 86400}
+
+
+class ConfigError(ValueError):
+  """A bad option value; the message names the option."""
+
+
+def convert(name, fn, *args, **kwargs):
+  """Runs a config constructor, re-raising ValueError as ConfigError naming the option."""
+  try:
+    return fn(*args, **kwargs)
+  except ConfigError:
+    raise
+  except ValueError as e:
+    raise ConfigError(f'--{name}: {e}') from None
+
+
+def require(value, name):
+  """``value``, or ConfigError ``--name is required`` when it is missing or empty."""
+  if value is None or str(value).strip() == '':
+    raise ConfigError(f'--{name} is required')
+  return value
+
+
+def parse_bool(text):
+  """'true'/'1'/'yes' or 'false'/'0'/'no' (any case) -> bool; ValueError otherwise."""
+  value = str(text).strip().lower()
+  if value in ('true', '1', 'yes'):
+    return True
+  if value in ('false', '0', 'no'):
+    return False
+  raise ValueError(f'expected true or false, got {text!r}')
+
+
+def parse_non_negative_int(text):
+  """'0', '42' -> int; ValueError for text that is not a whole number >= 0."""
+  try:
+    value = int(str(text).strip())
+  except ValueError:
+    raise ValueError(f'expected a whole number of bytes, got {text!r}') from None
+  if value < 0:
+    raise ValueError(f'must be 0 or more, got {value}')
+  return value
+
+
+def parse_duration(text):
+  """'90', '90s', '1.5m', '2h', '1d', '250ms' -> seconds (float)."""
+  match = _DURATION.match(str(text))
+  if not match:
+    raise ValueError(f'expected a duration like 30s, 5m, 1h or 1d, got {text!r}')
+  return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def duration_option(value, name):
+  """An optional duration option -> seconds, or None when unset (ConfigError naming it)."""
+  if value is None or str(value).strip() == '':
+    return None
+  return convert(name, parse_duration, value)
+
+
+def int_option(value, name):
+  """An optional integer option -> int, or None when unset (ConfigError naming it)."""
+  if value is None or str(value).strip() == '':
+    return None
+  return convert(name, int, value)
+
+
+def parse_fields(value):
+  """'a, b.c,' -> ('a', 'b.c'): a comma-separated list of field paths."""
+  return tuple(f.strip() for f in (value or '').split(',') if f.strip())

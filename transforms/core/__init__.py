@@ -1,0 +1,16 @@
+"""Leaf modules every other part of the library shares: the raw message every source makes,
+the dead-letter record and ``FallibleResult``, BigQuery table specs, lineage reporting and the
+BigQuery client for the local emulator. Nothing here imports another part of ``transforms``.
+"""
+
+from transforms.core.dead_letter import (DEAD_LETTER_FIELDS, DEAD_LETTER_TAG, ROWS_TAG, STAGES,
+                                         FallibleResult, dead_letter_from_message,
+                                         dead_letter_table_schema, format_exception,
+                                         format_timestamp, make_dead_letter, payload_bytes)
+from transforms.core.messages import RawMessage, raw_message
+from transforms.core.table_spec import parse_table_spec
+
+__all__ = ['DEAD_LETTER_FIELDS', 'DEAD_LETTER_TAG', 'ROWS_TAG', 'STAGES', 'FallibleResult',
+           'RawMessage', 'dead_letter_from_message', 'dead_letter_table_schema',
+           'format_exception', 'format_timestamp', 'make_dead_letter', 'parse_table_spec',
+           'payload_bytes', 'raw_message']

@@ -1,0 +1,21 @@
+"""Enrichment: join rows with a lookup table held as a side input (``EnrichWithSideInput``).
+
+- ``transform``: the PTransform and ``enriched_schema``.
+- ``config``: ``EnrichmentConfig`` (keys, fields, policies, refresh) and the lookup index.
+- ``join``: the join DoFns per mode (broadcast, keyed, refreshed).
+- ``sources``: one lookup source per module (files, BigQuery), as in Beam's
+  ``enrichment_handlers``; ``sources.spec`` reads the ``--enrichment_source`` text form.
+"""
+
+from transforms.enrichment.config import (COLLISION_POLICIES, DEFAULT_REFRESH_HORIZON_SECONDS,
+                                          DUPLICATE_POLICIES, MISSING_POLICIES, MODES, REFRESH_TIMES,
+                                          EnrichmentConfig, build_index)
+from transforms.enrichment.sources import (BigQueryLookupSource, FileLookupSource, LookupSource,
+                                           LookupSourceError)
+from transforms.enrichment.sources.spec import parse_source
+from transforms.enrichment.transform import EnrichWithSideInput, enriched_schema
+
+__all__ = ['BigQueryLookupSource', 'COLLISION_POLICIES', 'DEFAULT_REFRESH_HORIZON_SECONDS',
+           'DUPLICATE_POLICIES', 'EnrichWithSideInput', 'EnrichmentConfig', 'FileLookupSource',
+           'LookupSource', 'LookupSourceError', 'MISSING_POLICIES', 'MODES', 'REFRESH_TIMES',
+           'build_index', 'enriched_schema', 'parse_source']

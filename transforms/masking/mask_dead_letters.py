@@ -1,0 +1,257 @@
+"""MaskDeadLetters: the masking policy applied to dead-letter records of every stage.
+
+A payload that parses is masked by the policy (leniently: see
+``transforms.masking.maskers``); CSV payloads cell by cell
+(``transforms.read.formats.csv_payload``); what does not parse is scrubbed by pattern or
+replaced by a keyed hash, per ``mode`` (``mask``, ``redact``, ``drop``).
+"""
+
+import base64
+import json
+import re
+
+import apache_beam as beam
+import orjson
+from apache_beam.metrics import Metrics
+
+from transforms.core.dead_letter import payload_bytes
+from transforms.masking.binding import subject_getter
+from transforms.masking.keys import DerivedKeys
+from transforms.masking.maskers import compile_lenient_masker
+from transforms.masking.patterns import (looks_like_json, redact_patterns, scrub_json_text,
+                                         scrub_message)
+from transforms.masking.step_support import (EraseMixin, bind_if_needed, check_key, erase_side_input,
+                                             payload_hash)
+from transforms.read.formats import csv_format as csvf
+from transforms.read.formats import csv_payload
+
+DEAD_LETTER_PAYLOAD_MODES = ('mask', 'redact', 'drop')
+# Dead letters of these stages carry a payload that was read before MaskPII (raw input):
+# their payload is masked. Later stages (mask, enrich, window, sink) carry rows MaskPII
+# already masked: only their messages are scrubbed.
+RAW_PAYLOAD_STAGES = ('read', 'parse', 'validate', 'user')
+
+
+def _decode_json(data):
+  try:
+    return orjson.loads(data)
+  except orjson.JSONDecodeError:
+    pass
+  try:
+    return json.loads(data.decode('utf-8'))
+  except (ValueError, RecursionError):
+    return None
+
+
+_NUMBER_IN_TEXT = re.compile(r'\d+(?:[.:\-]\d+)*')
+
+
+def _payload_values(obj, keep_keys, key=None, out=None):
+  """Raw scalar values (as text, 3+ characters) of non-kept fields, for message scrubbing."""
+  if out is None:
+    out = set()
+  if isinstance(obj, dict):
+    for k, v in obj.items():
+      _payload_values(v, keep_keys, k.lower() if isinstance(k, str) else None, out)
+  elif isinstance(obj, list):
+    for v in obj:
+      _payload_values(v, keep_keys, key, out)
+  elif obj is not None and not isinstance(obj, bool) and key not in keep_keys:
+    text = obj if isinstance(obj, str) else str(obj)
+    if len(text) >= 3:
+      out.add(text)
+      # Messages may quote a number out of a longer value (WKT coordinates, dates).
+      out.update(m for m in _NUMBER_IN_TEXT.findall(text) if len(m) >= 4)
+  return out
+
+
+class MaskDeadLettersFn(EraseMixin, beam.DoFn):
+
+  def __init__(self, bound, key, mode, subject_field, static_erase, csv_config=None):
+    self._bound = bound
+    self._key = key
+    self._mode = mode
+    self._csv = csv_config
+    self._subject_field = subject_field
+    self._static_erase = static_erase
+    self._counters = {name: Metrics.counter('mask', f'dead_letters_{name}')
+                      for name in ('policy', 'scrubbed', 'redacted', 'hashed', 'premasked')}
+    self._erased = Metrics.counter('mask', 'erased')
+    self._erased_dead = Metrics.counter('mask', 'erased_dead_letters')
+
+  def setup(self):
+    self._keys = DerivedKeys(self._key)
+    self._lenient = compile_lenient_masker(self._bound, self._keys)
+    self._lenient_text = compile_lenient_masker(self._bound, self._keys, text_input=True)
+    self._keep_keys = self._bound.keep_leaf_names()
+    self._csv_format = self._csv or csvf.CsvFormat()
+    # CSV cells are text: an empty cell is NULL for every type but STRING (as when parsed).
+    self._not_string = frozenset(f.name.lower() for f in self._bound.schema.fields
+                                 if f.type != 'STRING' or f.repeated)
+    self._subject = (subject_getter(self._bound.schema, self._subject_field)
+                     if self._subject_field else None)
+    self._setup_erase()
+
+  def process(self, record, erase_ids=None):
+    erase = self._erase_set(erase_ids)
+    out = dict(record)
+    values = ()
+    attributes = record.get('attributes') or []
+    if record.get('stage') in RAW_PAYLOAD_STAGES:
+      payload = payload_bytes(record)
+      attrs = {a.get('key'): a.get('value') for a in attributes}
+      if csv_payload.is_csv_payload(attrs, self._csv):
+        how, text, values, erased, columns = self._mask_csv_payload(payload, attrs, erase)
+        if columns is not None:
+          header = json.dumps(columns, ensure_ascii=False)
+          attributes = [{'key': a.get('key'), 'value': header}
+                        if a.get('key') == csvf.COLUMNS_ATTRIBUTE else a for a in attributes]
+      else:
+        how, text, values, erased = self._mask_payload(payload, erase)
+      if erased:
+        self._erased.inc()
+        self._erased_dead.inc()
+        return
+      encoded = text.encode('utf-8')
+      out['payloadString'] = text
+
+      out['payloadBytes'] = base64.b64encode(encoded).decode('ascii')
+    else:
+      how = 'premasked'
+      if record.get('stage') == 'sink':
+        # The payload is a masked row already; pattern redaction is a second line of defence.
+        text = redact_patterns(record.get('payloadString') or '')
+        if text != record.get('payloadString'):
+          out['payloadString'] = text
+          out['payloadBytes'] = base64.b64encode(text.encode('utf-8')).decode('ascii')
+    self._counters[how].inc()
+    out['errorMessage'] = scrub_message(record.get('errorMessage'), values)
+    out['stacktrace'] = scrub_message(record.get('stacktrace'), values)
+    out['attributes'] = [
+        {'key': a.get('key'), 'value': redact_patterns(a.get('value'))}
+        for a in attributes] + [
+            {'key': 'masking_key_id', 'value': self._keys.key_id},
+            {'key': 'payload_masking', 'value': how}]
+    yield out
+
+  def _mask_payload(self, payload, erase):
+    """(how, text, raw values, erased) for one raw payload."""
+    mode = self._mode
+    subject = self._subject
+    obj = _decode_json(payload) if payload.strip() else None
+    values = ()
+    if isinstance(obj, (dict, list)):
+      values = _payload_values(obj, self._keep_keys)
+    if isinstance(obj, dict):
+      if erase and subject is not None and subject.lenient(obj) in erase:
+        return None, None, values, True
+    if mode == 'drop':
+      return 'hashed', payload_hash(self._keys, payload), values, False
+    text = payload.decode('utf-8', errors='replace')
+    if mode == 'redact':
+      return 'redacted', redact_patterns(text), values, False
+    if isinstance(obj, dict):
+      masked = self._lenient(obj)
+      return 'policy', json.dumps(masked, ensure_ascii=False, sort_keys=False), values, False
+    if not text.strip():
+      return 'policy', text, values, False
+    if looks_like_json(text):
+      scrubbed, erased = scrub_json_text(
+          text, self._keep_keys, subject.leaf if subject is not None else None, erase)
+      return 'scrubbed', scrubbed, values, erased
+    # Not JSON at all (binary, a Python repr...): nothing says which part is personal data.
+    return 'hashed', payload_hash(self._keys, payload), values, False
+
+  def _mask_csv_payload(self, payload, attributes, erase):
+    """(how, text, raw values, erased, masked columns or None) for one raw CSV record.
+
+    A record that maps onto its columns (strict CSV, as many cells as names) gets the policy
+    and is written back as CSV with the columns the policy keeps (``columns``: the new
+    ``csv_columns`` attribute). Anything else is hashed in ``mask`` mode: its cells cannot
+    be told apart, so none is kept.
+    """
+    mode = self._mode
+    subject = self._subject
+    fmt = self._csv_format
+    if not payload.strip():
+      return 'policy', payload.decode(fmt.encoding, errors='replace'), (), False, None
+    columns, obj = csv_payload.parse_payload(payload, attributes, fmt)
+    if obj is not None:
+      obj = {k: (None if v == '' and k.lower() in self._not_string else v)
+             for k, v in obj.items()}
+      values = _payload_values(obj, self._keep_keys)
+      if erase and subject is not None and subject.lenient(obj) in erase:
+        return None, None, values, True, None
+    else:
+      cells = csv_payload.lenient_cells(payload, fmt)
+      values = set()
+      for cell in cells:
+        if len(cell) >= 3:
+          values.add(cell)
+          values.update(m for m in _NUMBER_IN_TEXT.findall(cell) if len(m) >= 4)
+      if erase and any(cell in erase for cell in cells):
+        # The subject's column cannot be found; a cell equal to an erased id is enough.
+        return None, None, values, True, None
+    if mode == 'drop':
+      return 'hashed', payload_hash(self._keys, payload), values, False, None
+    if mode == 'redact':
+      text = payload.decode(fmt.encoding, errors='replace')
+      return 'redacted', redact_patterns(text), values, False, None
+    if obj is None:
+      return 'hashed', payload_hash(self._keys, payload), values, False, None
+    masked = self._lenient_text(obj)
+    kept = [c for c in columns if c in masked]
+    return 'policy', csv_payload.to_csv_text(kept, masked, fmt), values, False, kept
+
+
+class MaskDeadLetters(beam.PTransform):
+  """Masks dead-letter records with the same policy as the rows, before they are written.
+
+  Payloads of raw-input stages (read, parse, validate, user), per ``mode``:
+
+  - ``mask`` (default): a payload that parses as a JSON object is masked with the policy
+    (tolerantly: a value a method cannot handle becomes ``[REDACTED]``; kept values and
+    unknown fields under ``default: keep`` are pattern-redacted). JSON-like text that does
+    not parse (truncated, invalid UTF-8) is scrubbed token by token: every value is
+    ``[REDACTED]`` unless its key names only kept fields. A CSV record (attribute
+    ``format: csv``, or any raw payload when ``csv`` is given) is mapped onto its
+    ``csv_columns`` attribute (else ``csv.columns``), masked with the policy as text cells and
+    written back as CSV with the kept columns (``csv_columns`` updated). Anything else (not
+    JSON, or CSV that does not map onto its columns) is replaced by a keyed hash.
+  - ``redact``: pattern redaction only (e-mails, phones, IPs, card numbers, IBANs); names,
+    ids and other unshaped values survive. Readable, weaker.
+  - ``drop``: the payload is replaced by ``hmac-sha256:<key_id>:<hex>``.
+
+  Later stages (mask, enrich, window, sink) carry rows MaskPII already masked; their payload
+  is kept (pattern-redacted for sink). For every record, ``errorMessage`` and ``stacktrace``
+  have quoted values, the payload's own non-kept values and patterned data removed;
+  attribute values are pattern-redacted; attributes ``masking_key_id`` and
+  ``payload_masking`` (policy/scrubbed/redacted/hashed/premasked) are added. Dead letters
+  whose payload names an erased subject are dropped and counted (``mask/erased``).
+  """
+
+  def __init__(self, policy, schema, key, mode='mask', subject_field=None, erase_ids=None,
+               csv=None, label=None):
+    super().__init__(label)
+    if csv is not None and not isinstance(csv, csvf.CsvFormat):
+      raise ValueError(f'csv must be a CsvFormat, got {type(csv).__name__}')
+    self._csv = csv
+    if mode not in DEAD_LETTER_PAYLOAD_MODES:
+      raise ValueError(f'dead_letter_payload must be one of {DEAD_LETTER_PAYLOAD_MODES}, '
+                       f'got {mode!r}')
+    self._bound = bind_if_needed(policy, schema)
+    self._key = check_key(key, self._bound)
+    if subject_field:
+      subject_getter(self._bound.schema, subject_field)
+    self._mode = mode
+    self._subject_field = subject_field
+    self._erase_ids = erase_ids
+
+  def expand(self, dead_letters):
+    if isinstance(dead_letters, (tuple, list)):
+      dead_letters = dead_letters | 'Flatten' >> beam.Flatten()
+    side, static = erase_side_input(self._erase_ids)
+    return dead_letters | 'Mask' >> beam.ParDo(
+        MaskDeadLettersFn(self._bound, self._key, self._mode, self._subject_field, static,
+                           self._csv),
+        **side)

@@ -1,0 +1,43 @@
+"""ReadEvents: every source becomes a PCollection of RawMessage.
+
+``ReadEvents(config)`` picks the reader registered for the config's type. Each reader
+returns a ``FallibleResult`` (RawMessages, and dead letters for input it cannot read), so
+the rest of the chain is the same for every source, batch or streaming.
+"""
+
+import apache_beam as beam
+
+from transforms.read.files import FILE_FORMATS, FileSourceConfig, ReadFiles
+from transforms.read.pubsub import PubSubSourceConfig, ReadPubSub
+
+# config type -> PTransform class taking that config. New sources register here.
+READERS = {FileSourceConfig: ReadFiles}
+READERS[PubSubSourceConfig] = ReadPubSub
+
+__all__ = ['FILE_FORMATS', 'FileSourceConfig', 'READERS', 'ReadEvents']
+
+
+class ReadEvents(beam.PTransform):
+  """Reads any registered source into RawMessages.
+
+  Outputs a ``FallibleResult``: ``rows`` are RawMessages (see ``transforms.core.messages``),
+  ``dead_letters`` are records for input that could not be read (stage ``read``).
+
+  Example::
+
+      events = p | ReadEvents(FileSourceConfig('data/*.jsonl'))
+      parsed = events.rows | ParseAndValidate('schema.json')
+  """
+
+  def __init__(self, config, label=None):
+    super().__init__(label)
+    reader = READERS.get(type(config))
+    if reader is None:
+      raise ValueError(f'config must be one of {[c.__name__ for c in READERS]}, '
+                       f'got {type(config).__name__}')
+    self._config = config
+    self._reader = reader
+
+  def expand(self, pbegin):
+    # The reader's steps are nested under this transform's label, so step names stay stable.
+    return pbegin | 'Read' >> self._reader(self._config)

@@ -1,0 +1,18 @@
+"""Writing: rows to BigQuery or lake files, dead letters to any sink, messages to Pub/Sub.
+
+- ``bigquery``: ``WriteRowsToBigQuery`` (failed rows come back as dead letters).
+- ``retry_budget``: how long a table's BigQuery calls may keep failing before the run fails.
+- ``lake`` / ``lake_types``: ``WriteRowsToFiles`` as JSONL, Avro or Parquet.
+- ``dead_letters``: ``WriteDeadLetters``, the one writer for every stage's dead letters.
+- ``pubsub``: ``PublishToPubSub``.
+"""
+
+from transforms.write.bigquery import WRITE_METHODS, BigQuerySinkConfig, WriteRowsToBigQuery
+from transforms.write.dead_letters import DEAD_LETTER_SINKS, DeadLetterSinkConfig, WriteDeadLetters
+from transforms.write.lake import LAKE_FORMATS, LakeSinkConfig, WriteRowsToFiles
+from transforms.write.pubsub import PublishToPubSub
+from transforms.write.retry_budget import RetryBudgetExceeded
+
+__all__ = ['BigQuerySinkConfig', 'DEAD_LETTER_SINKS', 'DeadLetterSinkConfig', 'LAKE_FORMATS',
+           'LakeSinkConfig', 'PublishToPubSub', 'RetryBudgetExceeded', 'WRITE_METHODS',
+           'WriteDeadLetters', 'WriteRowsToBigQuery', 'WriteRowsToFiles']

@@ -1,0 +1,182 @@
+"""WriteDeadLetters: the one writer for the dead letters of every stage.
+
+Three sinks, one record shape (``transforms.core.dead_letter``):
+- ``bigquery``: a table with the dead-letter schema (created if needed).
+- ``files``: JSONL files, one record per line. Batch: ``<path>-SSSSS-of-NNNNN.jsonl``.
+  Streaming (unbounded input): records are cut into fixed windows of ``window_seconds`` and
+  each window is written as its own files (``fileio.WriteToFiles``), named
+  ``<prefix>-<window start>-<window end>-<pane>-SSSSS-of-NNNNN.jsonl`` in ``path``'s folder.
+- ``pubsub``: one message per record; data = the record as JSON (UTF-8), attributes
+  ``errorType``, ``stage`` and ``sourceId`` so subscribers can filter without parsing.
+"""
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Optional
+
+import apache_beam as beam
+from apache_beam.io import fileio
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
+from apache_beam.options.pipeline_options import StandardOptions
+from apache_beam.transforms import window
+
+from transforms.core.dead_letter import dead_letter_table_schema
+from transforms.core.table_spec import parse_table_spec
+from transforms.write.bigquery import BigQuerySinkConfig, WriteRowsToBigQuery
+from transforms.write.pubsub import PublishToPubSub, check_topic
+from transforms.write.retry_budget import check_retry_budget
+
+_LOG = logging.getLogger(__name__)
+DEAD_LETTER_SINKS = ('bigquery', 'files', 'pubsub')
+ERROR_TABLE_SUFFIX = '_error_records'
+DEFAULT_WINDOW_SECONDS = 60
+
+
+def default_dead_letter_path(output_path):
+  """``<output_path>_error_records``: dead letters next to lake files, as for tables."""
+  return output_path.rstrip('/') + ERROR_TABLE_SUFFIX
+
+
+def default_dead_letter_table(output_table):
+  """``<output_table>_error_records``, the DataflowTemplates convention."""
+  parse_table_spec(output_table, 'output_table')
+  return output_table + ERROR_TABLE_SUFFIX
+
+
+@dataclass(frozen=True)
+class DeadLetterSinkConfig:
+  """Where dead letters go.
+
+  Attributes:
+    kind: ``bigquery`` (a table with the DESIGN.md dead-letter schema, created if needed),
+      ``files`` (JSONL files under ``path``, one record per line, same field names) or
+      ``pubsub`` (one JSON message per record on ``topic``).
+    table: the BigQuery table (kind ``bigquery``).
+    path: a file prefix (kind ``files``), local or gs://.
+    write_method: STREAMING_INSERTS or FILE_LOADS for kind ``bigquery``.
+    topic: ``projects/P/topics/T`` (kind ``pubsub``).
+    window_seconds: streaming ``files`` only: one set of files per window of this length.
+    retry_budget_seconds: kind ``bigquery``: as ``BigQuerySinkConfig.retry_budget_seconds``
+      (0: Beam's own retries, without a limit of ours).
+  """
+  kind: str = 'bigquery'
+  table: Optional[str] = None
+  path: Optional[str] = None
+  write_method: str = 'STREAMING_INSERTS'
+  temp_location: Optional[str] = None
+  topic: Optional[str] = None
+  window_seconds: int = DEFAULT_WINDOW_SECONDS
+  retry_budget_seconds: float = 0
+
+  def __post_init__(self):
+    check_retry_budget(self.retry_budget_seconds)
+    if self.kind not in DEAD_LETTER_SINKS:
+      raise ValueError(f'dead letter sink kind must be one of {DEAD_LETTER_SINKS}, '
+                       f'got {self.kind!r}')
+    if self.kind == 'bigquery':
+      if not self.table:
+        raise ValueError('dead_letter_table is required for a bigquery dead-letter sink')
+      parse_table_spec(self.table, 'dead_letter_table')
+    if self.kind == 'files' and not self.path:
+      raise ValueError('dead_letter_path is required for a files dead-letter sink')
+    if self.kind == 'pubsub':
+      if not self.topic:
+        raise ValueError('dead_letter_topic is required for a pubsub dead-letter sink')
+      check_topic(self.topic, 'dead_letter_topic')
+    if self.window_seconds <= 0:
+      raise ValueError(f'window_seconds must be positive, got {self.window_seconds}')
+
+
+class _CountByErrorTypeFn(beam.DoFn):
+  """Counts dead letters by errorType (``dead_letters/<errorType>``) and in total."""
+  def __init__(self):
+    self._total = Metrics.counter('dead_letters', 'total')
+    self._counters = {}
+
+  def process(self, record):
+    error_type = record.get('errorType') or 'unknown'
+    counter = self._counters.get(error_type)
+    if counter is None:
+      counter = self._counters[error_type] = Metrics.counter('dead_letters', error_type)
+    counter.inc()
+    self._total.inc()
+    yield record
+
+
+def _to_json(record):
+  return json.dumps(record, ensure_ascii=False, sort_keys=True)
+
+
+def _to_message(record):
+  """A dead letter -> (JSON bytes, attributes errorType/stage/sourceId)."""
+  attributes = {k: record.get(k) for k in ('errorType', 'stage', 'sourceId')}
+  return _to_json(record).encode('utf-8'), attributes
+
+
+def _is_streaming(pcoll):
+  options = pcoll.pipeline.options
+  streaming = bool(options and options.view_as(StandardOptions).streaming)
+  return streaming or not pcoll.is_bounded
+
+
+def _log_unwritable(record):
+  # A dead letter the dead-letter table itself rejects has nowhere else to go: say so loudly.
+  _LOG.error('dead letter could not be written (errorType=%s, sourceId=%s): %s',
+             record.get('errorType'), record.get('sourceId'), record.get('errorMessage'))
+  return record
+
+
+class WriteDeadLetters(beam.PTransform):
+  """Writes dead-letter records (see ``transforms.core.dead_letter``) to BigQuery, JSONL files or
+  Pub/Sub, in batch or streaming pipelines.
+
+  Input: one PCollection of dead letters (flatten the stages' outputs first, or pass a
+  tuple/list of PCollections). Output: the records the sink could not write (BigQuery
+  only; each also logged at ERROR and counted as ``dead_letters/unwritable``).
+
+  Example::
+
+      (read.dead_letters, parsed.dead_letters, failed) | WriteDeadLetters(
+          DeadLetterSinkConfig(table='p:ds.events_error_records'))
+  """
+
+  def __init__(self, config, pipeline_name=None, label=None):
+    super().__init__(label)
+    if not isinstance(config, DeadLetterSinkConfig):
+      raise ValueError(f'config must be a DeadLetterSinkConfig, got {type(config).__name__}')
+    self._config = config
+    self._pipeline_name = pipeline_name
+
+  def expand(self, dead_letters):
+    if isinstance(dead_letters, (tuple, list)):
+      dead_letters = dead_letters | 'Flatten' >> beam.Flatten()
+    counted = dead_letters | 'CountByType' >> beam.ParDo(_CountByErrorTypeFn())
+    config = self._config
+    if config.kind == 'files' and _is_streaming(dead_letters):
+      folder, prefix = FileSystems.split(config.path)
+      _ = (counted
+           | 'Window' >> beam.WindowInto(window.FixedWindows(config.window_seconds))
+           | 'ToJson' >> beam.Map(_to_json)
+           | 'WriteWindowedFiles' >> fileio.WriteToFiles(
+               path=folder or '.', file_naming=fileio.default_file_naming(
+                   prefix or 'dead_letters', '.jsonl'), shards=1))
+      return dead_letters.pipeline | 'NothingUnwritable' >> beam.Create([])
+    if config.kind == 'files':
+      _ = (counted
+           | 'ToJson' >> beam.Map(_to_json)
+           | 'WriteFiles' >> beam.io.WriteToText(config.path, file_name_suffix='.jsonl'))
+      return dead_letters.pipeline | 'NothingUnwritable' >> beam.Create([])
+    if config.kind == 'pubsub':
+      _ = (counted
+           | 'ToMessage' >> beam.Map(_to_message)
+           | 'Publish' >> PublishToPubSub(config.topic, metric_namespace='dead_letter_pubsub'))
+      return dead_letters.pipeline | 'NothingUnwritable' >> beam.Create([])
+    failed = counted | 'WriteTable' >> WriteRowsToBigQuery(
+        BigQuerySinkConfig(table=config.table, write_method=config.write_method,
+                           temp_location=config.temp_location,
+                           retry_budget_seconds=config.retry_budget_seconds),
+        dead_letter_table_schema(), pipeline_name=self._pipeline_name,
+        metric_name='dead_letters')
+    return failed | 'LogUnwritable' >> beam.Map(_log_unwritable)
