@@ -174,6 +174,11 @@ def build_pipeline(p, cfg):
 OPTIONS_CLASSES = (ReplayOptions,)
 
 
+def config_from_options(options):
+  """PipelineOptions -> ReplayConfig (raises ConfigError naming the option)."""
+  return replay_config(options)
+
+
 def summarize(counters):
   keys = ('read', 'matched', 'replayed', 'skipped_truncated', 'skipped_multiline',
           'unreadable')
@@ -183,7 +188,7 @@ def summarize(counters):
 def run(argv=None, print_summary=True):
   """Parses argv, replays, returns (result, summary dict)."""
   options, cfg = options_and_config(argv, 'replay_dead_letters', 'FnApiRunner',
-                                    replay_config)
+                                    config_from_options)
   with beam.Pipeline(options=options) as p:
     build_pipeline(p, cfg)
   summary = summarize(collect_counters(p.result))
