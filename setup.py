@@ -10,8 +10,15 @@ setuptools.setup(
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',
     python_requires='>=3.10',
-    packages=setuptools.find_packages(include=['transforms', 'transforms.*',
-                                               'beam_pipelines', 'beam_pipelines.*']),
+    # The library lives in the folder transforms/ and installs as beam_pipelines.transforms
+    # (a project's own transforms.py cannot shadow it). The folder's __init__ is also
+    # installed as the top-level package `transforms`, the deprecated import name of 0.1: it
+    # aliases beam_pipelines.transforms (see transforms/compat.py).
+    packages=(setuptools.find_packages(include=['beam_pipelines', 'beam_pipelines.*'])
+              + ['beam_pipelines.transforms']
+              + ['beam_pipelines.transforms.' + p for p in setuptools.find_packages('transforms')]
+              + ['transforms']),
+    package_dir={'beam_pipelines.transforms': 'transforms', 'transforms': 'transforms'},
     include_package_data=True,
     install_requires=[
         'apache-beam[gcp,yaml]>=2.77.0,<3',  # yaml: Beam YAML pipelines (examples/)

@@ -18,10 +18,10 @@ from apache_beam.transforms.window import GlobalWindows
 
 from beam_pipelines import chain_steps
 from beam_pipelines.config import PipelineConfig
-from transforms.read import ReadEvents
-from transforms.validate import ParseAndValidate
-from transforms.windowing import WindowAndAggregate
-from transforms.write import WriteDeadLetters, WriteRowsToBigQuery, WriteRowsToFiles
+from beam_pipelines.transforms.read import ReadEvents
+from beam_pipelines.transforms.validate import ParseAndValidate
+from beam_pipelines.transforms.windowing import WindowAndAggregate
+from beam_pipelines.transforms.write import WriteDeadLetters, WriteRowsToBigQuery, WriteRowsToFiles
 
 
 class PipelineOutputs(NamedTuple):

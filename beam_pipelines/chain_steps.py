@@ -13,14 +13,14 @@ from typing import NamedTuple, Optional, Union
 
 import apache_beam as beam
 
-from transforms.core.dead_letter import FallibleResult
-from transforms.enrichment import EnrichWithSideInput
-from transforms.masking import LoadEraseList, MaskDeadLetters, MaskPII
-from transforms.masking.erasure import ReloadingEraseList
-from transforms.quality import CheckQuality, quality_table_schema
-from transforms.udf import ApplyUserFunction
-from transforms.validate.schema_drift import HandleSchemaDrift, drift_policy
-from transforms.write.bigquery import WriteRowsToBigQuery
+from beam_pipelines.transforms.core.dead_letter import FallibleResult
+from beam_pipelines.transforms.enrichment import EnrichWithSideInput
+from beam_pipelines.transforms.masking import LoadEraseList, MaskDeadLetters, MaskPII
+from beam_pipelines.transforms.masking.erasure import ReloadingEraseList
+from beam_pipelines.transforms.quality import CheckQuality, quality_table_schema
+from beam_pipelines.transforms.udf import ApplyUserFunction
+from beam_pipelines.transforms.validate.schema_drift import HandleSchemaDrift, drift_policy
+from beam_pipelines.transforms.write.bigquery import WriteRowsToBigQuery
 
 _LOG = logging.getLogger(__name__)
 

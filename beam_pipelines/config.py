@@ -23,16 +23,16 @@ from beam_pipelines.options.quality import QualityRunConfig, quality_config
 from beam_pipelines.options.udf import udf_config
 from beam_pipelines.options.values import ConfigError, convert
 from beam_pipelines.options.windowing import AggregationConfig, windowing_config
-from transforms.enrichment import EnrichmentConfig, enriched_schema
-from transforms.quality import quality_output_schema
-from transforms.read.files import FileSourceConfig
-from transforms.read.formats.csv_format import check_schema_for_csv
-from transforms.read.pubsub import PubSubSourceConfig
-from transforms.validate.parse import ParseConfig
-from transforms.validate.schema import TableSchema
-from transforms.write.bigquery import BigQuerySinkConfig
-from transforms.write.dead_letters import DeadLetterSinkConfig
-from transforms.write.lake import LakeSinkConfig, WriteRowsToFiles
+from beam_pipelines.transforms.enrichment import EnrichmentConfig, enriched_schema
+from beam_pipelines.transforms.quality import quality_output_schema
+from beam_pipelines.transforms.read.files import FileSourceConfig
+from beam_pipelines.transforms.read.formats.csv_format import check_schema_for_csv
+from beam_pipelines.transforms.read.pubsub import PubSubSourceConfig
+from beam_pipelines.transforms.validate.parse import ParseConfig
+from beam_pipelines.transforms.validate.schema import TableSchema
+from beam_pipelines.transforms.write.bigquery import BigQuerySinkConfig
+from beam_pipelines.transforms.write.dead_letters import DeadLetterSinkConfig
+from beam_pipelines.transforms.write.lake import LakeSinkConfig, WriteRowsToFiles
 
 
 @dataclass(frozen=True)

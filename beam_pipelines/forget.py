@@ -65,7 +65,7 @@ def parse_args(argv):
 def _subjects(args):
   subjects = [s.strip() for s in args.subject if s and s.strip()]
   if args.subjects_file:
-    from transforms.masking.erasure import load_erase_list
+    from beam_pipelines.transforms.masking.erasure import load_erase_list
     subjects.extend(sorted(load_erase_list(args.subjects_file)))
   if not subjects:
     raise ValueError('give at least one --subject or a --subjects_file')
@@ -80,10 +80,10 @@ def match_values(args, subjects):
     return subjects
   if not args.schema or not args.masking_key_source:
     raise ValueError('--masking_policy needs --schema and --masking_key_source')
-  from transforms.masking import MaskingKey
-  from transforms.masking.binding import bind_policy
-  from transforms.masking.methods import hmac as hmac_method
-  from transforms.masking.methods import tokenize as tokenize_method
+  from beam_pipelines.transforms.masking import MaskingKey
+  from beam_pipelines.transforms.masking.binding import bind_policy
+  from beam_pipelines.transforms.masking.methods import hmac as hmac_method
+  from beam_pipelines.transforms.masking.methods import tokenize as tokenize_method
   bound = bind_policy(args.masking_policy, args.schema)
   node = bound.node(args.subject_field)
   if node is None:
@@ -107,12 +107,12 @@ def match_values(args, subjects):
 
 
 def _client(project):
-  from transforms.core.bigquery_client import bigquery_client
+  from beam_pipelines.transforms.core.bigquery_client import bigquery_client
   return bigquery_client(project)
 
 
 def _table_ref(spec, default_project):
-  from transforms.core.table_spec import parse_table_spec
+  from beam_pipelines.transforms.core.table_spec import parse_table_spec
   project, dataset, table = parse_table_spec(spec, 'table')
   project = project or default_project
   if not project:
@@ -167,7 +167,7 @@ def main(argv=None):
   try:
     subjects = _subjects(args)
     values = match_values(args, subjects)
-    from transforms.core.bigquery_client import emulator_host, emulator_project
+    from beam_pipelines.transforms.core.bigquery_client import emulator_host, emulator_project
     project = args.project or (emulator_project() if emulator_host() else None)
     tables = [_table_ref(t, project) for t in args.tables]
     dead_tables = [_table_ref(t, project) for t in args.dead_letter_tables]

@@ -34,8 +34,8 @@ from apache_beam.metrics import Metrics
 from beam_pipelines.options.replay import (ErrorTypeFilter, ReplayOptions, replay_config)  # noqa: F401
 from beam_pipelines.runtime.cli import options_and_config
 from beam_pipelines.runtime.summary import collect_counters
-from transforms.core.table_spec import parse_table_spec
-from transforms.write.pubsub import PublishToPubSub
+from beam_pipelines.transforms.core.table_spec import parse_table_spec
+from beam_pipelines.transforms.write.pubsub import PublishToPubSub
 
 _LOG = logging.getLogger(__name__)
 # The options this pipeline reads (its template's metadata.json documents exactly these):
@@ -74,7 +74,7 @@ class _ReadTableFn(beam.DoFn):
     self._project = project
 
   def process(self, unused):
-    from transforms.core.bigquery_client import bigquery_client, emulator_project
+    from beam_pipelines.transforms.core.bigquery_client import bigquery_client, emulator_project
     project, dataset, table = parse_table_spec(self._table, 'dead_letter_table')
     project = project or self._project or emulator_project()
     client = bigquery_client(project)

@@ -26,8 +26,8 @@ def rss_mib():
 
 
 def measure(n):
-  from transforms.enrichment.config import EnrichmentConfig, build_index
-  from transforms.enrichment.sources.file import FileLookupSource
+  from beam_pipelines.transforms.enrichment.config import EnrichmentConfig, build_index
+  from beam_pipelines.transforms.enrichment.sources.file import FileLookupSource
   with tempfile.TemporaryDirectory() as tmp:
     path = os.path.join(tmp, 'lookup.csv')
     with open(path, 'w', encoding='utf-8') as f:

@@ -18,9 +18,9 @@ import time
 def run_one(mode, n_lookup, n_rows):
   import apache_beam as beam
 
-  from transforms.enrichment.config import EnrichmentConfig
-  from transforms.enrichment.sources.file import FileLookupSource
-  from transforms.enrichment.transform import EnrichWithSideInput
+  from beam_pipelines.transforms.enrichment.config import EnrichmentConfig
+  from beam_pipelines.transforms.enrichment.sources.file import FileLookupSource
+  from beam_pipelines.transforms.enrichment.transform import EnrichWithSideInput
   with tempfile.TemporaryDirectory() as tmp:
     path = os.path.join(tmp, 'lookup.csv')
     with open(path, 'w', encoding='utf-8') as f:

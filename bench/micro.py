@@ -7,7 +7,7 @@ Not part of `make test`. Each line: the best (min) and median of --repeat timing
 over the same seeded events (bench/generate.py's generator, ~2% bad records), per element.
 The functions are the ones the pipeline's DoFns call (built the way their setup() builds
 them), without Beam around them:
-  decode_json            transforms.read.formats.registry.decode_json (orjson, stdlib fallback)
+  decode_json            beam_pipelines.transforms.read.formats.jsonl.decode_json (orjson, stdlib fallback)
   validate               RecordValidator.validate on decoded objects
   decode+validate        both, i.e. the work of ParseAndValidate per record
   mask (bench policy)    the compiled row masker of bench/masking_policy.yaml (HMAC of two
@@ -32,13 +32,13 @@ sys.path.insert(0, os.path.join(ROOT, 'samples'))
 import baseline_python  # noqa: E402  pylint: disable=wrong-import-position
 import generate_events  # noqa: E402  pylint: disable=wrong-import-position
 
-from transforms.masking.binding import bind_policy
-from transforms.masking.keys import (DerivedKeys, MaskingKey)  # noqa: E402  pylint: disable=wrong-import-position
-from transforms.masking.maskers import compile_row_masker
-from transforms.masking.policy import load_policy
-from transforms.read.formats.jsonl import (decode_json)  # noqa: E402  pylint: disable=wrong-import-position
-from transforms.validate.schema import (load_schema)  # noqa: E402  pylint: disable=wrong-import-position
-from transforms.validate.validator import (RecordValidator)  # noqa: E402  pylint: disable=wrong-import-position
+from beam_pipelines.transforms.masking.binding import bind_policy
+from beam_pipelines.transforms.masking.keys import (DerivedKeys, MaskingKey)  # noqa: E402  pylint: disable=wrong-import-position
+from beam_pipelines.transforms.masking.maskers import compile_row_masker
+from beam_pipelines.transforms.masking.policy import load_policy
+from beam_pipelines.transforms.read.formats.jsonl import (decode_json)  # noqa: E402  pylint: disable=wrong-import-position
+from beam_pipelines.transforms.validate.schema import (load_schema)  # noqa: E402  pylint: disable=wrong-import-position
+from beam_pipelines.transforms.validate.validator import (RecordValidator)  # noqa: E402  pylint: disable=wrong-import-position
 
 SCHEMA = os.path.join(ROOT, 'samples', 'events_schema.json')
 

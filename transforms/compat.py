@@ -1,13 +1,16 @@
 """Deprecated import paths of the flat layout (before 0.2), kept working for one release.
 
-``transforms`` was 35 flat modules; they now live in subpackages by concern. Each old module
+The library was 35 flat modules; they now live in subpackages by concern. Each old module
 path below still imports: it is a thin module made on first import that re-exports the public
 names of the modules its code moved to, with one ``DeprecationWarning`` naming the new place.
 ``MOVED`` is the whole list (docs/layout.md shows it as a table). Two old modules that still
 exist lost some names to new neighbours; those names are forwarded by ``moved_names``.
 
-Installed by ``transforms/__init__.py``; it only answers for the names in ``MOVED``, after
-every ordinary import mechanism has failed, so it never shadows a real module.
+The library's import name was ``transforms`` in 0.1 and is ``beam_pipelines.transforms`` now
+(a project's own ``transforms.py`` no longer shadows it). ``import transforms`` still works for
+one release: it is the same package, and ``transforms.X`` is the module
+``beam_pipelines.transforms.X`` itself. The alias finder is installed by the package's
+``__init__``; it answers only for ``transforms.*`` names.
 """
 
 import importlib
@@ -17,71 +20,69 @@ import sys
 import threading
 import warnings
 
-# old module -> the modules its public names now live in (searched in this order)
+NEW_ROOT = 'beam_pipelines.transforms'
+OLD_ROOT = 'transforms'  # the top-level import name of 0.1, now an alias of NEW_ROOT
+# old module -> the modules its public names now live in, under beam_pipelines.transforms
+# (searched in this order)
 MOVED = {
-    'transforms.aggregates': ('transforms.windowing.aggregates',),
-    'transforms.beam_speedups': ('transforms.beam_patches.global_window',),
-    'transforms.bigquery_endpoint': ('transforms.core.bigquery_client',),
-    'transforms.bigquery_retry_budget': ('transforms.write.retry_budget',),
-    'transforms.bq_types': ('transforms.validate.bq_types', 'transforms.validate.bq_temporal',
-                            'transforms.validate.field_error'),
-    'transforms.csv_format': ('transforms.read.formats.csv_format',),
-    'transforms.dead_letters': ('transforms.write.dead_letters',),
-    'transforms.decoders': ('transforms.read.formats.registry', 'transforms.read.formats.base',
-                            'transforms.read.formats.jsonl', 'transforms.read.formats.csv_format',
-                            'transforms.read.formats.avro'),
-    'transforms.enrichment_config': ('transforms.enrichment.config',),
-    'transforms.enrichment_join': ('transforms.enrichment.join',),
-    'transforms.enrichment_sources': ('transforms.enrichment.sources',),
-    'transforms.enrichment_sources.base': ('transforms.enrichment.sources.base',),
-    'transforms.enrichment_sources.bigquery': ('transforms.enrichment.sources.bigquery',),
-    'transforms.enrichment_sources.file': ('transforms.enrichment.sources.file',),
-    'transforms.errors': ('transforms.core.dead_letter',),
-    'transforms.file_readers': ('transforms.read.formats.base', 'transforms.read.formats.jsonl',
-                                'transforms.read.formats.csv_reader'),
-    'transforms.file_sources': ('transforms.read.files',),
-    'transforms.file_splits': ('transforms.read.file_splits',),
-    'transforms.lake_sink': ('transforms.write.lake',),
-    'transforms.lake_types': ('transforms.write.lake_types',),
-    'transforms.lineage': ('transforms.core.lineage',),
-    'transforms.masking.common': ('transforms.masking.methods.common',),
-    'transforms.masking.csv_payload': ('transforms.read.formats.csv_payload',),
-    'transforms.masking.drop': ('transforms.masking.methods.drop',),
-    'transforms.masking.generalize': ('transforms.masking.methods.generalize',),
-    'transforms.masking.hmac': ('transforms.masking.methods.hmac',),
-    'transforms.masking.keep': ('transforms.masking.methods.keep',),
-    'transforms.masking.partial': ('transforms.masking.methods.partial',),
-    'transforms.masking.redact': ('transforms.masking.methods.redact',),
-    'transforms.masking.tokenize': ('transforms.masking.methods.tokenize',),
-    'transforms.masking.transform': ('transforms.masking.mask_rows',
-                                     'transforms.masking.mask_dead_letters',
-                                     'transforms.masking.step_support'),
-    'transforms.messages': ('transforms.core.messages',),
-    'transforms.parse': ('transforms.validate.parse',),
-    'transforms.pubsub_direct_pull': ('transforms.beam_patches.direct_runner_pubsub_pull',),
-    'transforms.pubsub_publish': ('transforms.write.pubsub',),
-    'transforms.pubsub_source': ('transforms.read.pubsub',),
-    'transforms.record_json': ('transforms.read.formats.record_json',),
-    'transforms.schema': ('transforms.validate.schema',),
-    'transforms.schema_drift': ('transforms.validate.schema_drift',
-                                'transforms.validate.drift_inference',
-                                'transforms.validate.table_evolution'),
-    'transforms.sinks': ('transforms.write.bigquery', 'transforms.core.table_spec'),
-    'transforms.sources': ('transforms.read.events', 'transforms.read.files'),
-    'transforms.typed_file_readers': ('transforms.read.formats.avro',
-                                      'transforms.read.formats.parquet'),
-    'transforms.window_batch': ('transforms.windowing.event_time', 'transforms.windowing.batch'),
-    'transforms.wkt': ('transforms.validate.geography',),
-    'transforms.yaml_provider': ('transforms.beam_yaml.provider', 'transforms.beam_yaml.elements',
-                                 'transforms.beam_yaml.read_validate',
-                                 'transforms.beam_yaml.mask_enrich', 'transforms.beam_yaml.write'),
+    'transforms.aggregates': ('windowing.aggregates',),
+    'transforms.beam_speedups': ('beam_patches.global_window',),
+    'transforms.bigquery_endpoint': ('core.bigquery_client',),
+    'transforms.bigquery_retry_budget': ('write.retry_budget',),
+    'transforms.bq_types': ('validate.bq_types', 'validate.bq_temporal', 'validate.field_error'),
+    'transforms.csv_format': ('read.formats.csv_format',),
+    'transforms.dead_letters': ('write.dead_letters',),
+    'transforms.decoders': ('read.formats.registry', 'read.formats.base', 'read.formats.jsonl',
+                            'read.formats.csv_format', 'read.formats.avro'),
+    'transforms.enrichment_config': ('enrichment.config',),
+    'transforms.enrichment_join': ('enrichment.join',),
+    'transforms.enrichment_sources': ('enrichment.sources',),
+    'transforms.enrichment_sources.base': ('enrichment.sources.base',),
+    'transforms.enrichment_sources.bigquery': ('enrichment.sources.bigquery',),
+    'transforms.enrichment_sources.file': ('enrichment.sources.file',),
+    'transforms.errors': ('core.dead_letter',),
+    'transforms.file_readers': ('read.formats.base', 'read.formats.jsonl',
+                                'read.formats.csv_reader'),
+    'transforms.file_sources': ('read.files',),
+    'transforms.file_splits': ('read.file_splits',),
+    'transforms.lake_sink': ('write.lake',),
+    'transforms.lake_types': ('write.lake_types',),
+    'transforms.lineage': ('core.lineage',),
+    'transforms.masking.common': ('masking.methods.common',),
+    'transforms.masking.csv_payload': ('read.formats.csv_payload',),
+    'transforms.masking.drop': ('masking.methods.drop',),
+    'transforms.masking.generalize': ('masking.methods.generalize',),
+    'transforms.masking.hmac': ('masking.methods.hmac',),
+    'transforms.masking.keep': ('masking.methods.keep',),
+    'transforms.masking.partial': ('masking.methods.partial',),
+    'transforms.masking.redact': ('masking.methods.redact',),
+    'transforms.masking.tokenize': ('masking.methods.tokenize',),
+    'transforms.masking.transform': ('masking.mask_rows', 'masking.mask_dead_letters',
+                                     'masking.step_support'),
+    'transforms.messages': ('core.messages',),
+    'transforms.parse': ('validate.parse',),
+    'transforms.pubsub_direct_pull': ('beam_patches.direct_runner_pubsub_pull',),
+    'transforms.pubsub_publish': ('write.pubsub',),
+    'transforms.pubsub_source': ('read.pubsub',),
+    'transforms.record_json': ('read.formats.record_json',),
+    'transforms.schema': ('validate.schema',),
+    'transforms.schema_drift': ('validate.schema_drift', 'validate.drift_inference',
+                                'validate.table_evolution'),
+    'transforms.sinks': ('write.bigquery', 'core.table_spec'),
+    'transforms.sources': ('read.events', 'read.files'),
+    'transforms.typed_file_readers': ('read.formats.avro', 'read.formats.parquet'),
+    'transforms.window_batch': ('windowing.event_time', 'windowing.batch'),
+    'transforms.wkt': ('validate.geography',),
+    'transforms.yaml_provider': ('beam_yaml.provider', 'beam_yaml.elements',
+                                 'beam_yaml.read_validate', 'beam_yaml.mask_enrich',
+                                 'beam_yaml.write'),
 }
 
 
 def _legacy_patch_call(patch, then=None):
   """An old function that switched a Beam patch on as a side effect: it still does, once."""
   def call(*args, **kwargs):
-    from transforms import beam_patches
+    from beam_pipelines.transforms import beam_patches
     beam_patches.enable(patch)
     return then(*args, **kwargs) if then is not None else None
   return call
@@ -90,13 +91,13 @@ def _legacy_patch_call(patch, then=None):
 def _legacy_functions(old):
   """Old functions whose behaviour moved into an explicit Beam patch switch."""
   if old == 'transforms.pubsub_source':
-    from transforms.beam_patches import direct_runner_pubsub_pull as pull
+    from beam_pipelines.transforms.beam_patches import direct_runner_pubsub_pull as pull
     return {'set_direct_runner_pull_timeout': _legacy_patch_call(
         'direct_runner_pubsub_pull', pull.set_direct_runner_pull_timeout),
             'set_direct_runner_pull_grace': _legacy_patch_call(
                 'direct_runner_pubsub_pull', pull.set_direct_runner_pull_grace)}
   if old == 'transforms.bigquery_endpoint':
-    from transforms.core.bigquery_client import emulator_host
+    from beam_pipelines.transforms.core.bigquery_client import emulator_host
     return {'apply_emulator_endpoint': _legacy_patch_call('bigquery_emulator', emulator_host)}
   if old == 'transforms.bigquery_retry_budget':
     return {'apply_retry_budget': _legacy_patch_call('bigquery_retry_budget')}
@@ -110,11 +111,15 @@ def _public_names(module):
   return names
 
 
-class _MovedModuleFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-  """Makes the modules of ``MOVED`` on import (see the module docstring)."""
+class _AliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+  """Answers for ``transforms.*`` only: an old flat module of ``MOVED`` is made as a thin
+  re-export; any other ``transforms.X`` is the module ``beam_pipelines.transforms.X`` itself
+  (the same object, so classes and isinstance checks are shared)."""
 
   def find_spec(self, fullname, path=None, target=None):
-    if fullname not in MOVED:
+    if not fullname.startswith(OLD_ROOT + '.'):
+      return None
+    if fullname not in MOVED and importlib.util.find_spec(_new_name(fullname)) is None:
       return None
     spec = importlib.util.spec_from_loader(fullname, self)
     if any(other.startswith(fullname + '.') for other in MOVED):
@@ -122,13 +127,17 @@ class _MovedModuleFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     return spec
 
   def create_module(self, spec):
-    return None  # the default module object
+    if spec.name in MOVED:
+      return None  # a fresh module, filled by exec_module
+    return importlib.import_module(_new_name(spec.name))
 
   def exec_module(self, module):
+    if module.__name__ != OLD_ROOT and not module.__name__.startswith(OLD_ROOT + '.'):
+      return  # the real module, aliased: nothing to run
     old = module.__name__
-    targets = MOVED[old]
+    targets = [NEW_ROOT + '.' + t for t in MOVED[old]]
     warnings.warn(f'{old} is deprecated since 0.2 and goes in the next release: import from '
-                  f'{" / ".join(targets)} (or the package root, transforms)',
+                  f'{" / ".join(targets)} (or the package root, {NEW_ROOT})',
                   DeprecationWarning, stacklevel=2)
     exported = []
     for target in targets:
@@ -144,14 +153,28 @@ class _MovedModuleFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     module.__all__ = exported
 
 
+def _new_name(old_name):
+  return NEW_ROOT + old_name[len(OLD_ROOT):]
+
+
 _INSTALL_LOCK = threading.Lock()
 
 
 def install():
-  """Adds the finder to ``sys.meta_path`` (idempotent; last, so real modules always win)."""
+  """Puts the alias finder first on ``sys.meta_path`` (idempotent). It answers only for
+  ``transforms.*`` names, which no real module has since 0.2."""
   with _INSTALL_LOCK:
-    if not any(isinstance(f, _MovedModuleFinder) for f in sys.meta_path):
-      sys.meta_path.append(_MovedModuleFinder())
+    if not any(isinstance(f, _AliasFinder) for f in sys.meta_path):
+      sys.meta_path.insert(0, _AliasFinder())
+
+
+def deprecated_top_level(namespace):
+  """Called by the package ``__init__`` when it is imported as ``transforms`` (the name of
+  0.1): one DeprecationWarning, and submodules resolve through the alias finder to the real
+  ``beam_pipelines.transforms`` modules instead of being loaded a second time."""
+  namespace['__path__'] = []
+  warnings.warn(f'the import name {OLD_ROOT!r} is deprecated since 0.2 and goes in the next '
+                f'release: import from {NEW_ROOT!r}', DeprecationWarning, stacklevel=3)
 
 
 def moved_names(module_name, moved):

@@ -11,15 +11,15 @@ from apache_beam.options.pipeline_options import (GoogleCloudOptions, PipelineOp
                                                   StandardOptions)
 
 from beam_pipelines.options.values import ConfigError, convert, parse_bool, require
-from transforms.core.table_spec import parse_table_spec
-from transforms.validate.parse import DEFAULT_MAX_RECORD_BYTES, ParseConfig
-from transforms.validate.schema import TableSchema, load_schema
-from transforms.validate.validator import (NON_FINITE_POLICIES, UNKNOWN_FIELD_POLICIES,
+from beam_pipelines.transforms.core.table_spec import parse_table_spec
+from beam_pipelines.transforms.validate.parse import DEFAULT_MAX_RECORD_BYTES, ParseConfig
+from beam_pipelines.transforms.validate.schema import TableSchema, load_schema
+from beam_pipelines.transforms.validate.validator import (NON_FINITE_POLICIES, UNKNOWN_FIELD_POLICIES,
                                            ValidationPolicy)
-from transforms.write.bigquery import WRITE_METHODS, BigQuerySinkConfig
-from transforms.write.dead_letters import (DEAD_LETTER_SINKS, DeadLetterSinkConfig,
+from beam_pipelines.transforms.write.bigquery import WRITE_METHODS, BigQuerySinkConfig
+from beam_pipelines.transforms.write.dead_letters import (DEAD_LETTER_SINKS, DeadLetterSinkConfig,
                                            default_dead_letter_path, default_dead_letter_table)
-from transforms.write.retry_budget import check_retry_budget
+from beam_pipelines.transforms.write.retry_budget import check_retry_budget
 
 # --bigquery_retry_budget_seconds: a batch run should end, as a failure, within minutes of
 # BigQuery going away. A streaming run should ride an outage out instead: Dataflow retries a

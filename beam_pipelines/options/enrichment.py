@@ -1,6 +1,6 @@
 """Enrichment options: ``--enrichment_*`` flags -> ``EnrichmentConfig`` (None without them).
 
-Source syntax (``--enrichment_source``, read by ``transforms.enrichment.parse_source``):
+Source syntax (``--enrichment_source``, read by ``beam_pipelines.transforms.enrichment.parse_source``):
   * a file path or ``gs://`` URI: ``.jsonl``/``.ndjson``/``.json`` or ``.csv`` (optionally
     ``.gz``/``.bz2``); force a format with a prefix: ``csv:path``, ``jsonl:path``;
   * ``bq://PROJECT.DATASET.TABLE`` or ``bq://DATASET.TABLE`` (``--project``'s project);
@@ -12,10 +12,10 @@ The ``Enrich`` step is wired by ``beam_pipelines.chain_steps``.
 from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions
 
 from beam_pipelines.options.values import ConfigError, convert
-from transforms.enrichment.config import (COLLISION_POLICIES, DEFAULT_REFRESH_HORIZON_SECONDS,
+from beam_pipelines.transforms.enrichment.config import (COLLISION_POLICIES, DEFAULT_REFRESH_HORIZON_SECONDS,
                                           DUPLICATE_POLICIES, MISSING_POLICIES, MODES, REFRESH_TIMES,
                                           EnrichmentConfig)
-from transforms.enrichment.sources.spec import parse_source
+from beam_pipelines.transforms.enrichment.sources.spec import parse_source
 
 
 # Subclasses PipelineOptions directly: Beam registers only direct subclasses.

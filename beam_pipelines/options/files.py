@@ -8,10 +8,10 @@ from typing import Optional
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from beam_pipelines.options.values import convert, parse_bool, parse_non_negative_int, require
-from transforms.read.file_splits import DEFAULT_SPLIT_BYTES
-from transforms.read.files import FILE_FORMATS, FileSourceConfig
-from transforms.read.formats.csv_format import CsvFormat, parse_columns
-from transforms.write.lake import LAKE_FORMATS, LakeSinkConfig
+from beam_pipelines.transforms.read.file_splits import DEFAULT_SPLIT_BYTES
+from beam_pipelines.transforms.read.files import FILE_FORMATS, FileSourceConfig
+from beam_pipelines.transforms.read.formats.csv_format import CsvFormat, parse_columns
+from beam_pipelines.transforms.write.lake import LAKE_FORMATS, LakeSinkConfig
 
 
 # Beam registers only *direct* subclasses of PipelineOptions with its parser, so every

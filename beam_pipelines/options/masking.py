@@ -17,9 +17,9 @@ from typing import Optional
 from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions
 
 from beam_pipelines.options.values import ConfigError, convert
-from transforms.masking import MaskingKey, parse_erase_source
-from transforms.masking.binding import BoundPolicy, bind_policy, subject_getter
-from transforms.masking.mask_dead_letters import DEAD_LETTER_PAYLOAD_MODES
+from beam_pipelines.transforms.masking import MaskingKey, parse_erase_source
+from beam_pipelines.transforms.masking.binding import BoundPolicy, bind_policy, subject_getter
+from beam_pipelines.transforms.masking.mask_dead_letters import DEAD_LETTER_PAYLOAD_MODES
 
 
 class MaskingOptions(PipelineOptions):

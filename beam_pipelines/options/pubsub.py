@@ -8,7 +8,7 @@ class of the suite subclasses it directly and defines each flag exactly once.
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from beam_pipelines.options.values import ConfigError, convert, duration_option
-from transforms.read.pubsub import DEDUPE_MODES, PubSubSourceConfig
+from beam_pipelines.transforms.read.pubsub import DEDUPE_MODES, PubSubSourceConfig
 
 
 class PubSubToBigQueryOptions(PipelineOptions):

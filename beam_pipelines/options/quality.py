@@ -17,11 +17,11 @@ from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOpt
 
 from beam_pipelines.options.common import retry_budget_of, side_table_write_method
 from beam_pipelines.options.values import ConfigError, convert
-from transforms.core.table_spec import parse_table_spec
-from transforms.quality.config import QualityConfig
-from transforms.quality.rules_file import load_quality_rules
-from transforms.validate.schema_drift import DRIFT_MODES, SchemaDriftConfig
-from transforms.write.bigquery import BigQuerySinkConfig
+from beam_pipelines.transforms.core.table_spec import parse_table_spec
+from beam_pipelines.transforms.quality.config import QualityConfig
+from beam_pipelines.transforms.quality.rules_file import load_quality_rules
+from beam_pipelines.transforms.validate.schema_drift import DRIFT_MODES, SchemaDriftConfig
+from beam_pipelines.transforms.write.bigquery import BigQuerySinkConfig
 
 QUALITY_TABLE_SUFFIX = '_quality'
 

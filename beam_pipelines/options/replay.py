@@ -12,8 +12,8 @@ from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOpt
 
 from beam_pipelines.options.common import CommonOptions
 from beam_pipelines.options.values import ConfigError, convert, require
-from transforms.core.table_spec import parse_table_spec
-from transforms.write.pubsub import check_topic
+from beam_pipelines.transforms.core.table_spec import parse_table_spec
+from beam_pipelines.transforms.write.pubsub import check_topic
 
 _GLOB_CHARS = set('*?[')
 

@@ -4,7 +4,7 @@
     --udf /path/to/udfs.py:clean_row       (a file)
 
 The function runs in the step ``ApplyUserFunction`` after ``Enrich`` and before the sink (see
-``transforms.udf``): it takes a row and returns a row, a list of rows or None (dropped on
+``beam_pipelines.transforms.udf``): it takes a row and returns a row, a list of rows or None (dropped on
 purpose, counted as ``user/dropped``). An exception inside it becomes a dead letter (stage
 ``user``, errorType ``udf_error:<ExceptionType>``), never a crash loop. A spec that cannot be
 loaded is a configuration error (exit code 2 before any pipeline starts).
@@ -13,7 +13,7 @@ loaded is a configuration error (exit code 2 before any pipeline starts).
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from beam_pipelines.options.values import ConfigError
-from transforms.udf.apply import load_function
+from beam_pipelines.transforms.udf.apply import load_function
 
 
 class UdfOptions(PipelineOptions):

@@ -11,10 +11,10 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from beam_pipelines.options.common import retry_budget_of
 from beam_pipelines.options.values import (ConfigError, convert, duration_option, int_option,
                                            parse_fields)
-from transforms.windowing.aggregates import AggregateConfig
-from transforms.windowing.config import (ACCUMULATION_MODES, DEFAULT_LATE_CAPTURE_SECONDS,
+from beam_pipelines.transforms.windowing.aggregates import AggregateConfig
+from beam_pipelines.transforms.windowing.config import (ACCUMULATION_MODES, DEFAULT_LATE_CAPTURE_SECONDS,
                                          WINDOW_KINDS, TriggerConfig, WindowConfig)
-from transforms.write.bigquery import BigQuerySinkConfig
+from beam_pipelines.transforms.write.bigquery import BigQuerySinkConfig
 
 AGGREGATE_TABLE_SUFFIX = '_aggregates'
 

@@ -9,10 +9,10 @@ import sys
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from beam_pipelines.options.values import ConfigError
-from transforms import beam_patches
-from transforms.core.bigquery_client import emulator_host, emulator_project
+from beam_pipelines.transforms import beam_patches
+from beam_pipelines.transforms.core.bigquery_client import emulator_host, emulator_project
 
-# The Beam patches the pipelines switch on (transforms.beam_patches says what each does).
+# The Beam patches the pipelines switch on (beam_pipelines.transforms.beam_patches says what each does).
 BATCH_PATCHES = ('global_window', 'bigquery_emulator', 'bigquery_retry_budget')
 STREAMING_PATCHES = BATCH_PATCHES + ('direct_runner_pubsub_pull', 'direct_runner_metrics',
                                      'direct_runner_signatures')

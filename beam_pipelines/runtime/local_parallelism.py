@@ -11,7 +11,7 @@ Beam, ~2-3 s of CPU), ``files_to_bigquery`` turns that on by itself:
 * only for a local input pattern (a ``gs://`` pattern is matched at run time, and runs on
   Dataflow anyway) totalling at least ``AUTO_PARALLEL_MIN_BYTES``;
 * with as many workers as there are cores, at most ``MAX_AUTO_WORKERS`` and at most the
-  number of read units (ranges of big JSONL files, see ``transforms.read.file_splits``, or whole
+  number of read units (ranges of big JSONL files, see ``beam_pipelines.transforms.read.file_splits``, or whole
   files): more workers than units would have nothing to read.
 
 Outputs are the same as a one-process run (rows, dead letters with their source ids,
@@ -26,7 +26,7 @@ import sys
 
 from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
 
-from transforms.read.file_splits import is_splittable
+from beam_pipelines.transforms.read.file_splits import is_splittable
 
 # Below this, worker start-up (~2-3 s of imports per worker) costs more than it saves.
 AUTO_PARALLEL_MIN_BYTES = 64 << 20

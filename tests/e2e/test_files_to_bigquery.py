@@ -8,7 +8,7 @@ import os
 import pytest
 
 from beam_pipelines import files_to_bigquery
-from transforms.core.dead_letter import DEAD_LETTER_FIELDS
+from beam_pipelines.transforms.core.dead_letter import DEAD_LETTER_FIELDS
 
 pytestmark = pytest.mark.emulator
 

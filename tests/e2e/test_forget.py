@@ -7,7 +7,7 @@ import os
 import pytest
 
 from beam_pipelines import files_to_bigquery, forget
-from transforms.validate.validator import RecordValidator
+from beam_pipelines.transforms.validate.validator import RecordValidator
 
 pytestmark = pytest.mark.emulator
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

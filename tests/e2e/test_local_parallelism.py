@@ -10,7 +10,7 @@ import pytest
 
 from beam_pipelines import files_to_bigquery
 from beam_pipelines.runtime.local_parallelism import AUTO_PARALLEL_MIN_BYTES, auto_workers
-from transforms.read.files import FileSourceConfig
+from beam_pipelines.transforms.read.files import FileSourceConfig
 
 SCHEMA = [{'name': 'id', 'type': 'INT64', 'mode': 'REQUIRED'},
           {'name': 'kind', 'type': 'STRING'},

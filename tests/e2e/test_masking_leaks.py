@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from beam_pipelines import files_to_bigquery
-from transforms.read.files import FILE_FORMATS
+from beam_pipelines.transforms.read.files import FILE_FORMATS
 
 pytestmark = pytest.mark.emulator
 
@@ -474,7 +474,7 @@ def _scan(haystacks):
 def _inject_mask_fault(monkeypatch):
   """Makes ``redact`` raise for PII['maskfail'] (its message quotes the value): MaskPII must
   turn that row into a hashed 'mask' dead letter and log nothing of it."""
-  from transforms.masking.methods import redact
+  from beam_pipelines.transforms.masking.methods import redact
   original = redact.compile
 
   def faulty_compile(spec, params, keys):
@@ -494,7 +494,7 @@ def _create_table_the_sink_rejects_e5_in(client, project, table, case):
   (channel 'web') is rejected by BigQuery itself (stage sink)."""
   from google.cloud import bigquery
 
-  from transforms.masking.binding import masked_schema
+  from beam_pipelines.transforms.masking.binding import masked_schema
   fields = masked_schema(case.schema, case.policy).to_json()['fields']
   [channel] = [f for f in fields if f['name'] == 'channel']
   channel['type'] = 'INT64'

@@ -9,7 +9,7 @@ import pytest
 
 from beam_pipelines import files_to_bigquery, replay_dead_letters
 from beam_pipelines.replay_dead_letters import ErrorTypeFilter
-from transforms.core.dead_letter import make_dead_letter
+from beam_pipelines.transforms.core.dead_letter import make_dead_letter
 
 SCHEMA = [{'name': 'id', 'type': 'INT64', 'mode': 'REQUIRED'},
           {'name': 'name', 'type': 'STRING'}, {'name': 'ts', 'type': 'TIMESTAMP'}]

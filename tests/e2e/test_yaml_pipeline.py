@@ -8,7 +8,7 @@ import os
 import pytest
 import yaml
 
-from transforms import yaml_provider
+from beam_pipelines.transforms import yaml_provider
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLE = os.path.join(REPO, 'examples', 'pipeline.yaml')

@@ -107,7 +107,7 @@ def test_sink_outage_past_the_budget_fails_loudly(tmp_path, monkeypatch, method,
   (google-cloud-bigquery, its 600 s DEFAULT_RETRY). Both paths are cut by the budget."""
   from apache_beam.io.gcp import bigquery
 
-  from transforms.write.retry_budget import RetryBudgetExceeded
+  from beam_pipelines.transforms.write.retry_budget import RetryBudgetExceeded
   known = {'test-project:ds.events', 'test-project:ds.events_error_records'}
   monkeypatch.setattr(bigquery, '_KNOWN_TABLES', known if known_tables else set())
   emulator, argv = _start(tmp_path, monkeypatch, method, SHORT_BUDGET_SECONDS)

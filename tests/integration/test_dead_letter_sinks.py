@@ -12,9 +12,9 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from apache_beam.testing.test_stream import TestStream
 from apache_beam.transforms import window
 
-from transforms.core.dead_letter import make_dead_letter
-from transforms.write.bigquery import BigQuerySinkConfig, WriteRowsToBigQuery
-from transforms.write.dead_letters import DeadLetterSinkConfig, WriteDeadLetters
+from beam_pipelines.transforms.core.dead_letter import make_dead_letter
+from beam_pipelines.transforms.write.bigquery import BigQuerySinkConfig, WriteRowsToBigQuery
+from beam_pipelines.transforms.write.dead_letters import DeadLetterSinkConfig, WriteDeadLetters
 
 pytestmark = pytest.mark.emulator
 

@@ -6,10 +6,10 @@ import apache_beam as beam
 import pytest
 from google.cloud import bigquery
 
-from transforms.enrichment.config import EnrichmentConfig
-from transforms.enrichment.sources.base import LookupSourceError
-from transforms.enrichment.sources.bigquery import BigQueryLookupSource
-from transforms.enrichment.transform import EnrichWithSideInput
+from beam_pipelines.transforms.enrichment.config import EnrichmentConfig
+from beam_pipelines.transforms.enrichment.sources.base import LookupSourceError
+from beam_pipelines.transforms.enrichment.sources.bigquery import BigQueryLookupSource
+from beam_pipelines.transforms.enrichment.transform import EnrichWithSideInput
 
 pytestmark = pytest.mark.emulator
 

@@ -13,7 +13,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from apache_beam.testing.test_stream import TestStream
 from apache_beam.transforms import window
 
-from transforms.write.lake import LakeSinkConfig, WriteRowsToFiles
+from beam_pipelines.transforms.write.lake import LakeSinkConfig, WriteRowsToFiles
 
 SCHEMA = [{'name': 'id', 'type': 'INT64', 'mode': 'REQUIRED'},
           {'name': 'ts', 'type': 'TIMESTAMP'}]

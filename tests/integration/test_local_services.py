@@ -6,7 +6,7 @@ import network_guard
 import pytest
 
 from beam_pipelines.tools import emulators as local_emulators
-from transforms import bigquery_endpoint
+from beam_pipelines.transforms import bigquery_endpoint
 
 pytestmark = pytest.mark.emulator
 

@@ -185,7 +185,7 @@ def test_a_subscription_gone_past_the_grace_period_fails_the_run_loudly(
   from google.cloud import pubsub_v1
 
   from beam_pipelines import pubsub_to_bigquery
-  from transforms.beam_patches.direct_runner_pubsub_pull import PubSubReadError
+  from beam_pipelines.transforms.beam_patches.direct_runner_pubsub_pull import PubSubReadError
   publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
   name = 'gone-' + uuid.uuid4().hex[:8]
   topic = publisher.topic_path(pubsub_emulator.project, name)

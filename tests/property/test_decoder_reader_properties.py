@@ -17,12 +17,12 @@ from apache_beam.io.filesystem import FileMetadata
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from transforms import file_readers, typed_file_readers
-from transforms.core.messages import RawMessage
-from transforms.read.formats.csv_format import CsvFormat
-from transforms.validate.parse import ParseConfig, ParseAndValidateFn
-from transforms.validate.schema import load_schema
-from transforms.validate.validator import RecordValidator, ValidationPolicy
+from beam_pipelines.transforms import file_readers, typed_file_readers
+from beam_pipelines.transforms.core.messages import RawMessage
+from beam_pipelines.transforms.read.formats.csv_format import CsvFormat
+from beam_pipelines.transforms.validate.parse import ParseConfig, ParseAndValidateFn
+from beam_pipelines.transforms.validate.schema import load_schema
+from beam_pipelines.transforms.validate.validator import RecordValidator, ValidationPolicy
 
 SCHEMA = [{'name': 'id', 'type': 'INT64', 'mode': 'REQUIRED'},
           {'name': 'name', 'type': 'STRING'},

@@ -11,10 +11,10 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from transforms.core.dead_letter import DEAD_LETTER_FIELDS
-from transforms.core.messages import RawMessage
-from transforms.validate.parse import ParseConfig, ParseAndValidateFn
-from transforms.validate.validator import RecordValidator, ValidationPolicy
+from beam_pipelines.transforms.core.dead_letter import DEAD_LETTER_FIELDS
+from beam_pipelines.transforms.core.messages import RawMessage
+from beam_pipelines.transforms.validate.parse import ParseConfig, ParseAndValidateFn
+from beam_pipelines.transforms.validate.validator import RecordValidator, ValidationPolicy
 
 SCALARS = ['STRING', 'BYTES', 'INT64', 'FLOAT64', 'NUMERIC', 'BIGNUMERIC', 'BOOL',
            'TIMESTAMP', 'DATE', 'TIME', 'DATETIME', 'GEOGRAPHY', 'JSON']

@@ -15,8 +15,8 @@ import sys
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
-import transforms
-from transforms import beam_patches
+import beam_pipelines.transforms as transforms
+from beam_pipelines.transforms import beam_patches
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SAMPLES = os.path.join(os.path.dirname(os.path.dirname(HERE)), 'samples')

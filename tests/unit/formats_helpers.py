@@ -7,8 +7,8 @@ import os
 import apache_beam as beam
 
 from beam_pipelines.runtime.summary import collect_counters
-from transforms.read.events import ReadEvents
-from transforms.validate.parse import ParseAndValidate, ParseConfig
+from beam_pipelines.transforms.read.events import ReadEvents
+from beam_pipelines.transforms.validate.parse import ParseAndValidate, ParseConfig
 
 
 def read_json_lines(pattern):

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from transforms import beam_patches
+from beam_pipelines.transforms import beam_patches
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))

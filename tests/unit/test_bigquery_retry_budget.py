@@ -5,8 +5,8 @@ import math
 
 import pytest
 
-from transforms.beam_patches import bigquery_retry_budget as patch
-from transforms.write import retry_budget as rb
+from beam_pipelines.transforms.beam_patches import bigquery_retry_budget as patch
+from beam_pipelines.transforms.write import retry_budget as rb
 
 
 class FakeClock:

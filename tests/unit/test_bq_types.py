@@ -2,7 +2,7 @@
 
 import pytest
 
-from transforms.validate.validator import RecordValidator, ValidationPolicy
+from beam_pipelines.transforms.validate.validator import RecordValidator, ValidationPolicy
 
 
 def check(type_name, value, policy=None, **spec):

@@ -4,11 +4,11 @@ import json
 
 import pytest
 
-from transforms import decoders
-from transforms.read.formats.csv_format import (CsvFormat, CsvRecordError, check_schema_for_csv,
+from beam_pipelines.transforms import decoders
+from beam_pipelines.transforms.read.formats.csv_format import (CsvFormat, CsvRecordError, check_schema_for_csv,
                                                 parse_columns, parse_record, split_records)
-from transforms.validate.parse import ParseAndValidate, ParseConfig
-from transforms.validate.schema import load_schema
+from beam_pipelines.transforms.validate.parse import ParseAndValidate, ParseConfig
+from beam_pipelines.transforms.validate.schema import load_schema
 
 
 def split(text, **kwargs):
@@ -126,7 +126,7 @@ def test_a_damaged_columns_attribute_is_a_named_dead_letter_kind():
 
 
 def test_pubsub_attributes_are_cleaned_to_what_pubsub_accepts():
-  from transforms.write.pubsub import check_topic, clean_attributes
+  from beam_pipelines.transforms.write.pubsub import check_topic, clean_attributes
   cleaned = clean_attributes({'a': 'x', 'none': None, '': 'empty key', 'n': 5,
                               'long': 'é' * 600})
   assert cleaned['a'] == 'x' and cleaned['n'] == '5'

@@ -7,9 +7,9 @@ import json
 
 from formats_helpers import attributes, by_source, run_chain
 
-from transforms.read.files import FileSourceConfig
-from transforms.read.formats.csv_format import CsvFormat
-from transforms.validate.parse import ParseConfig
+from beam_pipelines.transforms.read.files import FileSourceConfig
+from beam_pipelines.transforms.read.formats.csv_format import CsvFormat
+from beam_pipelines.transforms.validate.parse import ParseConfig
 
 SCHEMA = [
     {'name': 's', 'type': 'STRING'}, {'name': 'b', 'type': 'BYTES'},

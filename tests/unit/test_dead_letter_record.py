@@ -4,7 +4,7 @@ import base64
 
 import pytest
 
-from transforms.core import dead_letter as errors
+from beam_pipelines.transforms.core import dead_letter as errors
 
 
 def test_record_has_the_eleven_fields_in_table_order():

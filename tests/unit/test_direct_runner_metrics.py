@@ -8,7 +8,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from apache_beam.testing.test_stream import TestStream
 
 from beam_pipelines.runtime.summary import collect_counters
-from transforms import beam_patches
+from beam_pipelines.transforms import beam_patches
 
 
 class _Count(beam.DoFn):

@@ -7,7 +7,7 @@ import apache_beam as beam
 from apache_beam.transforms import core
 from apache_beam.typehints import decorators
 
-from transforms.beam_patches.direct_runner_signatures import cache_dofn_signatures
+from beam_pipelines.transforms.beam_patches.direct_runner_signatures import cache_dofn_signatures
 
 
 class _Fn(beam.DoFn):
@@ -34,7 +34,7 @@ def test_cached_signatures_equal_beams():
 def test_serial_execution_answers_are_cached_per_transform():
   from apache_beam.runners.direct import transform_evaluator
 
-  from transforms import beam_patches
+  from beam_pipelines.transforms import beam_patches
   beam_patches.enable('direct_runner_signatures')
   registry = transform_evaluator.TransformEvaluatorRegistry.__new__(
       transform_evaluator.TransformEvaluatorRegistry)

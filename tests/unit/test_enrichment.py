@@ -16,13 +16,13 @@ from apache_beam.testing.test_stream import TestStream
 from apache_beam.transforms.window import TimestampedValue
 from apache_beam.utils.timestamp import Timestamp
 
-from transforms.core.dead_letter import DEAD_LETTER_FIELDS, payload_bytes
-from transforms.enrichment.config import EnrichmentConfig, build_index, key_text
-from transforms.enrichment.join import align_tick, refresh_schedule, StampJoinTimeFn
-from transforms.enrichment.sources.base import LookupSourceError
-from transforms.enrichment.sources.file import FileLookupSource
-from transforms.enrichment.transform import EnrichWithSideInput, enriched_schema
-from transforms.validate.schema import load_schema
+from beam_pipelines.transforms.core.dead_letter import DEAD_LETTER_FIELDS, payload_bytes
+from beam_pipelines.transforms.enrichment.config import EnrichmentConfig, build_index, key_text
+from beam_pipelines.transforms.enrichment.join import align_tick, refresh_schedule, StampJoinTimeFn
+from beam_pipelines.transforms.enrichment.sources.base import LookupSourceError
+from beam_pipelines.transforms.enrichment.sources.file import FileLookupSource
+from beam_pipelines.transforms.enrichment.transform import EnrichWithSideInput, enriched_schema
+from beam_pipelines.transforms.validate.schema import load_schema
 
 REGIONS_CSV = 'country_code,region,name\nDE,EMEA,Germany\nUS,AMER,United States\nJP,APAC,\n'
 
@@ -426,7 +426,7 @@ def test_csv_lookup_with_bom_quotes_and_gzip(tmp_path):
 
 
 def test_failed_refresh_keeps_the_previous_version_and_a_failed_first_load_raises(tmp_path):
-  from transforms.enrichment.join import LoadIndexFn
+  from beam_pipelines.transforms.enrichment.join import LoadIndexFn
   lookup = tmp_path / 'lk.jsonl'
   lookup.write_text('{"k": "A", "v": 1}\n')
   cfg = EnrichmentConfig(source=FileLookupSource(str(lookup)), keys=('k',), fields=('v',),

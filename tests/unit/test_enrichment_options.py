@@ -7,9 +7,9 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from beam_pipelines.chain_steps import enrich
 from beam_pipelines.options.enrichment import EnrichmentOptions, enrichment_config
 from beam_pipelines.options.values import ConfigError
-from transforms.enrichment.sources.bigquery import BigQueryLookupSource
-from transforms.enrichment.sources.file import FileLookupSource
-from transforms.enrichment import parse_source
+from beam_pipelines.transforms.enrichment.sources.bigquery import BigQueryLookupSource
+from beam_pipelines.transforms.enrichment.sources.file import FileLookupSource
+from beam_pipelines.transforms.enrichment import parse_source
 
 
 def config(*argv):

@@ -11,10 +11,10 @@ from apache_beam.testing.util import assert_that, equal_to
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from transforms.read import file_splits
-from transforms.read.events import ReadEvents
-from transforms.read.file_splits import FileRange, line_range_starts, plan_ranges
-from transforms.read.files import FileSourceConfig
+from beam_pipelines.transforms.read import file_splits
+from beam_pipelines.transforms.read.events import ReadEvents
+from beam_pipelines.transforms.read.file_splits import FileRange, line_range_starts, plan_ranges
+from beam_pipelines.transforms.read.files import FileSourceConfig
 
 
 def _expected_starts(data, split_bytes):
@@ -44,7 +44,7 @@ def _read_lines(element):
 
 
 def file_splits_reader():
-  from transforms.read.formats.jsonl import ReadJsonLinesFn
+  from beam_pipelines.transforms.read.formats.jsonl import ReadJsonLinesFn
   return ReadJsonLinesFn()
 
 

@@ -7,8 +7,8 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from transforms.read.events import ReadEvents
-from transforms.read.files import FileSourceConfig
+from beam_pipelines.transforms.read.events import ReadEvents
+from beam_pipelines.transforms.read.files import FileSourceConfig
 
 
 def test_lines_keep_their_numbers_crlf_and_bom(tmp_path):

@@ -8,12 +8,12 @@ import apache_beam as beam
 import pytest
 from apache_beam.testing.util import assert_that
 
-from transforms.core.dead_letter import make_dead_letter, payload_bytes
-from transforms.core.messages import raw_message
-from transforms.masking import MaskingKey
-from transforms.masking.mask_dead_letters import MaskDeadLetters
-from transforms.masking.patterns import redact_patterns, scrub_message
-from transforms.validate.parse import ParseAndValidate
+from beam_pipelines.transforms.core.dead_letter import make_dead_letter, payload_bytes
+from beam_pipelines.transforms.core.messages import raw_message
+from beam_pipelines.transforms.masking import MaskingKey
+from beam_pipelines.transforms.masking.mask_dead_letters import MaskDeadLetters
+from beam_pipelines.transforms.masking.patterns import redact_patterns, scrub_message
+from beam_pipelines.transforms.validate.parse import ParseAndValidate
 
 SCHEMA = [
     {'name': 'id', 'type': 'STRING', 'mode': 'REQUIRED'},
@@ -203,7 +203,7 @@ def test_scrub_message_keeps_structure():
 
 
 def test_keep_leaf_names_are_only_names_that_are_kept_everywhere():
-  from transforms.masking.binding import bind_policy
+  from beam_pipelines.transforms.masking.binding import bind_policy
   schema = [{'name': 'id', 'type': 'STRING'},
             {'name': 'a', 'type': 'RECORD', 'fields': [{'name': 'secret', 'type': 'STRING'},
                                                        {'name': 'tag', 'type': 'STRING'}]},
@@ -218,8 +218,8 @@ def test_keep_leaf_names_are_only_names_that_are_kept_everywhere():
 
 
 def _property_fn(mode):
-  from transforms.masking.binding import bind_policy
-  from transforms.masking.mask_dead_letters import MaskDeadLettersFn
+  from beam_pipelines.transforms.masking.binding import bind_policy
+  from beam_pipelines.transforms.masking.mask_dead_letters import MaskDeadLettersFn
   fn = MaskDeadLettersFn(bind_policy(POLICY, SCHEMA), KEY, mode, 'id', None)
   fn.setup()
   return fn
@@ -246,7 +246,7 @@ def test_property_dead_letter_masking_never_emits_pii(subject, name, email_local
   payload = payload[:cut] + garbage if truncated else payload
   # Validation quotes bad values with bq_types._preview (a repr, maybe cut at 40 characters);
   # an unquoted value can only come from the payload itself, so only with a whole payload.
-  from transforms.validate.field_error import preview
+  from beam_pipelines.transforms.validate.field_error import preview
   if quoted or truncated:
     message = f'user.name: {preview(name)} is bad; id: {preview(subject)} too'
   else:
@@ -267,7 +267,7 @@ def test_scrub_message_pairs_quotes_around_long_values():
 
 def test_scrub_message_handles_a_preview_cut_right_after_a_backslash():
   # Found by the property test: preview cut the repr after a backslash ("...\" + "...").
-  from transforms.validate.field_error import preview
+  from beam_pipelines.transforms.validate.field_error import preview
   value = 'PII00000\U00012544\U00018cd6\U00018d09\x1f'
   message = f'user.name: {preview(value)} is bad; id: {preview("PII")} too'
   assert 'PII' not in scrub_message(message)
@@ -275,7 +275,7 @@ def test_scrub_message_handles_a_preview_cut_right_after_a_backslash():
 
 # ---- CSV payloads --------------------------------------------------------------------------
 
-from transforms.read.formats.csv_format import CsvFormat  # noqa: E402
+from beam_pipelines.transforms.read.formats.csv_format import CsvFormat  # noqa: E402
 
 CSV_HEADER = ['id', 'kind', 'born', 'n', 'extra']
 
@@ -382,9 +382,9 @@ def test_json_payloads_of_a_csv_pipeline_stay_json():
 
 
 def test_a_kept_record_that_is_not_an_object_is_redacted():
-  from transforms.masking.binding import bind_policy
-  from transforms.masking.keys import DerivedKeys
-  from transforms.masking.maskers import compile_lenient_masker
+  from beam_pipelines.transforms.masking.binding import bind_policy
+  from beam_pipelines.transforms.masking.keys import DerivedKeys
+  from beam_pipelines.transforms.masking.maskers import compile_lenient_masker
   bound = bind_policy({'default': 'drop', 'fields': {'id': 'keep', 'user': 'keep'}}, SCHEMA)
   mask = compile_lenient_masker(bound, DerivedKeys(KEY))
   assert mask({'id': 'a', 'user': 'Marguerite Yourcenar'}) == {'id': 'a',

@@ -9,8 +9,8 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from beam_pipelines.options.masking import MaskingOptions, masking_config
 from beam_pipelines.options.values import ConfigError
-from transforms.masking import MaskingKey, parse_key_source
-from transforms.masking import keys as keys_module
+from beam_pipelines.transforms.masking import MaskingKey, parse_key_source
+from beam_pipelines.transforms.masking import keys as keys_module
 
 SECRET = 'a-very-secret-key-value-0123456789'
 SCHEMA = [{'name': 'id', 'type': 'STRING'}]

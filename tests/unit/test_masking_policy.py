@@ -12,11 +12,11 @@ from apache_beam.testing.util import assert_that, equal_to
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from transforms.masking import MaskingKey
-from transforms.masking.binding import bind_policy, masked_schema
-from transforms.masking.keys import DerivedKeys
-from transforms.masking.mask_rows import MaskPII
-from transforms.masking.maskers import compile_row_masker
+from beam_pipelines.transforms.masking import MaskingKey
+from beam_pipelines.transforms.masking.binding import bind_policy, masked_schema
+from beam_pipelines.transforms.masking.keys import DerivedKeys
+from beam_pipelines.transforms.masking.mask_rows import MaskPII
+from beam_pipelines.transforms.masking.maskers import compile_row_masker
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 KEY_A = 'test-key-A-0123456789abcdef'
@@ -259,7 +259,7 @@ def test_mask_pii_transform_counts_and_erases():
 
 
 def test_mask_pii_erase_list_as_side_input(tmp_path):
-  from transforms.masking import LoadEraseList
+  from beam_pipelines.transforms.masking import LoadEraseList
   erase = tmp_path / 'erase.txt'
   erase.write_text('# comment\ncust-0\n\n  cust-4  \n')
   key = MaskingKey('env:X', KEY_A.encode())
@@ -285,9 +285,9 @@ def test_mask_pii_constructor_errors():
 _PSEUDONYM_SCRIPT = '''
 import json, os, sys
 sys.path.insert(0, os.getcwd())
-from transforms.masking import MaskingKey, bind_policy
-from transforms.masking.keys import DerivedKeys
-from transforms.masking.policy import compile_row_masker
+from beam_pipelines.transforms.masking import MaskingKey, bind_policy
+from beam_pipelines.transforms.masking.keys import DerivedKeys
+from beam_pipelines.transforms.masking.policy import compile_row_masker
 schema, policy, row = json.loads(sys.stdin.read())
 bound = bind_policy(policy, schema)
 print(json.dumps([compile_row_masker(bound, DerivedKeys(MaskingKey.load(f'env:{name}')))(row)
@@ -352,7 +352,7 @@ def test_property_masking_never_emits_an_input_pii_value(secret_id, local, domai
 
 
 def test_reloading_erase_list_rereads_after_the_refresh_period(tmp_path):
-  from transforms.masking.erasure import EraseListCache, ReloadingEraseList
+  from beam_pipelines.transforms.masking.erasure import EraseListCache, ReloadingEraseList
   path = tmp_path / 'erase.txt'
   path.write_text('a\n')
   now = [100.0]
@@ -375,7 +375,7 @@ def test_reloading_erase_list_rereads_after_the_refresh_period(tmp_path):
 
 
 def test_mask_pii_with_a_reloading_erase_list(tmp_path):
-  from transforms.masking.erasure import ReloadingEraseList
+  from beam_pipelines.transforms.masking.erasure import ReloadingEraseList
   erase = tmp_path / 'erase.txt'
   erase.write_text('cust-2\n')
   key = MaskingKey('env:X', KEY_A.encode())
@@ -392,8 +392,8 @@ def test_mask_pii_with_a_reloading_erase_list(tmp_path):
 def test_property_ipv4_fast_path_agrees_with_ipaddress(octets, prefix, zero_pad):
   import ipaddress
 
-  from transforms.masking.methods import generalize
-  from transforms.validate.schema import FieldSpec
+  from beam_pipelines.transforms.masking.methods import generalize
+  from beam_pipelines.transforms.validate.schema import FieldSpec
   fn = generalize.compile(FieldSpec('ip', 'STRING'),
                           {'to': 'network', 'ipv4_prefix': prefix, 'ipv6_prefix': 48}, None)
   text = '.'.join(('0' + str(o)) if zero_pad and i == 0 else str(o) for i, o in enumerate(octets))

@@ -5,9 +5,9 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from transforms.core.messages import RawMessage
-from transforms.validate.parse import ParseAndValidate, ParseConfig
-from transforms.validate.validator import ValidationPolicy
+from beam_pipelines.transforms.core.messages import RawMessage
+from beam_pipelines.transforms.validate.parse import ParseAndValidate, ParseConfig
+from beam_pipelines.transforms.validate.validator import ValidationPolicy
 
 SCHEMA = [{'name': 'id', 'type': 'INTEGER', 'mode': 'REQUIRED'},
           {'name': 'score', 'type': 'FLOAT'}]

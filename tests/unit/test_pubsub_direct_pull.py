@@ -9,8 +9,8 @@ from apache_beam.runners.worker import statesampler
 from apache_beam.utils import counters
 from google.api_core import exceptions as gexc
 
-from transforms import beam_patches
-from transforms.beam_patches.direct_runner_pubsub_pull import (DirectRunnerPullClient,
+from beam_pipelines.transforms import beam_patches
+from beam_pipelines.transforms.beam_patches.direct_runner_pubsub_pull import (DirectRunnerPullClient,
                                                                PubSubReadError,
                                                                set_direct_runner_pull_grace,
                                                                set_direct_runner_pull_timeout)

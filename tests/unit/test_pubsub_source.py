@@ -5,8 +5,8 @@ import apache_beam as beam
 import pytest
 
 from beam_pipelines import pubsub_to_bigquery
-from transforms.read.events import READERS, ReadEvents
-from transforms.read.pubsub import PubSubSourceConfig, parse_timestamp_attribute
+from beam_pipelines.transforms.read.events import READERS, ReadEvents
+from beam_pipelines.transforms.read.pubsub import PubSubSourceConfig, parse_timestamp_attribute
 
 SUB = 'projects/my-project/subscriptions/events'
 ARGS = ['--input_subscription', SUB, '--schema', 'samples/events_schema.json',
@@ -65,7 +65,7 @@ def test_dataflow_dedupes_natively_dry_run():
       '--runner', 'DataflowRunner', '--dry_run', 'True', '--project', 'my-project',
       '--region', 'europe-west1', '--temp_location', 'gs://my-bucket/tmp'])
   p = beam.Pipeline(options=options)
-  from transforms.beam_patches import direct_runner_pubsub_pull as pubsub_direct_pull
+  from beam_pipelines.transforms.beam_patches import direct_runner_pubsub_pull as pubsub_direct_pull
   previous = pubsub_direct_pull.set_direct_runner_pull_grace(1234)
   try:
     pubsub_to_bigquery.build_pipeline(p, cfg)
@@ -90,7 +90,7 @@ def test_message_becomes_a_raw_message_with_id_times_and_attributes():
   from apache_beam.transforms.window import TimestampedValue
   from apache_beam.utils.timestamp import Timestamp
 
-  from transforms.read.pubsub import ToRawMessageFn
+  from beam_pipelines.transforms.read.pubsub import ToRawMessageFn
   published = datetime.datetime(2026, 11, 26, 12, 0, 0, tzinfo=datetime.timezone.utc)
   fn = ToRawMessageFn('ts', parse_attribute=True)
   message = PubsubMessage(b'{"a": 1}', {'ts': '2026-11-26T11:59:58Z', 'k': 'v'},

@@ -8,13 +8,13 @@ from apache_beam.testing.test_stream import TestStream
 from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms import window
 
-from transforms.quality import CheckQuality
+from beam_pipelines.transforms.quality import CheckQuality
 
 BASE = 1_767_225_600  # 2026-01-01T00:00:00Z
 
 
 def ts(seconds):
-  from transforms.core.dead_letter import format_timestamp
+  from beam_pipelines.transforms.core.dead_letter import format_timestamp
   return format_timestamp(BASE + seconds)
 
 

@@ -62,7 +62,7 @@ def test_checked_even_when_rows_go_to_files(capsys):
 
 
 def test_the_typed_configs_validate_it_too():
-  from transforms import BigQuerySinkConfig, DeadLetterSinkConfig
+  from beam_pipelines.transforms import BigQuerySinkConfig, DeadLetterSinkConfig
   with pytest.raises(ValueError, match='retry_budget_seconds'):
     BigQuerySinkConfig('my-project:ds.events', retry_budget_seconds=-1)
   with pytest.raises(ValueError, match='retry_budget_seconds'):

@@ -2,11 +2,11 @@
 
 import pytest
 
-from transforms.validate.drift_inference import (NotInferable, describe_field, infer_field,
+from beam_pipelines.transforms.validate.drift_inference import (NotInferable, describe_field, infer_field,
                                                  new_fields)
-from transforms.validate.schema import load_schema
-from transforms.validate.schema_drift import drift_policy
-from transforms.validate.validator import RecordValidator, ValidationPolicy, summarize
+from beam_pipelines.transforms.validate.schema import load_schema
+from beam_pipelines.transforms.validate.schema_drift import drift_policy
+from beam_pipelines.transforms.validate.validator import RecordValidator, ValidationPolicy, summarize
 
 SCHEMA = load_schema([
     {'name': 'id', 'type': 'INT64', 'mode': 'REQUIRED'},

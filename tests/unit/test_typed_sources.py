@@ -14,10 +14,10 @@ import pyarrow.parquet as pq
 import pytest
 from formats_helpers import attributes, by_source, run_chain
 
-from transforms import decoders
-from transforms.core.messages import raw_message
-from transforms.read.files import FileSourceConfig
-from transforms.validate.parse import ParseConfig
+from beam_pipelines.transforms import decoders
+from beam_pipelines.transforms.core.messages import raw_message
+from beam_pipelines.transforms.read.files import FileSourceConfig
+from beam_pipelines.transforms.validate.parse import ParseConfig
 
 UTC = datetime.timezone.utc
 SCHEMA = [
@@ -276,7 +276,7 @@ def test_corrupt_and_truncated_parquet(tmp_path):
 
 
 def test_uuid_and_unencodable_values_in_record_json():
-  from transforms.read.formats import record_json
+  from beam_pipelines.transforms.read.formats import record_json
   assert record_json.dumps(record_json.generic({'u': uuid.UUID(int=1), 'x': [(1, 2)]})) == (
       b'{"u":"00000000-0000-0000-0000-000000000001","x":[{"key":1,"value":2}]}')
   with pytest.raises(TypeError):
@@ -291,7 +291,7 @@ def test_uuid_and_unencodable_values_in_record_json():
 def test_gs_patterns_are_not_validated_when_the_pipeline_is_built(fmt):
   import apache_beam as beam
 
-  from transforms.read.events import ReadEvents
+  from beam_pipelines.transforms.read.events import ReadEvents
   p = beam.Pipeline(runner='FnApiRunner')
   read = p | ReadEvents(FileSourceConfig(f'gs://no-such-bucket-xyz/events/*.{fmt}', fmt))
   assert read.rows.pipeline is p
@@ -322,7 +322,7 @@ def test_avro_json_typed_strings_are_parsed_and_bad_text_is_reported(tmp_path):
 
 
 def test_avro_named_namespaced_and_recursive_types_convert():
-  from transforms.read.formats.record_json import avro_converter, dumps
+  from beam_pipelines.transforms.read.formats.record_json import avro_converter, dumps
   schema = fastavro.parse_schema({'type': 'record', 'name': 'E', 'namespace': 'com.acme',
                                   'fields': [
       {'name': 'a', 'type': {'type': 'record', 'name': 'Item',

@@ -5,7 +5,7 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from transforms.udf.apply import ApplyUserFunction, load_function
+from beam_pipelines.transforms.udf.apply import ApplyUserFunction, load_function
 
 UDF = '''
 def clean(row):

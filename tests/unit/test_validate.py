@@ -2,7 +2,7 @@
 
 import pytest
 
-from transforms.validate.validator import RecordValidator, ValidationPolicy, summarize
+from beam_pipelines.transforms.validate.validator import RecordValidator, ValidationPolicy, summarize
 
 SCHEMA = [
     {'name': 'id', 'type': 'STRING', 'mode': 'REQUIRED'},

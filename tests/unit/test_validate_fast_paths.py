@@ -2,10 +2,10 @@
 
 import pytest
 
-from transforms import bq_types
-from transforms.validate import geography as wkt
-from transforms.validate.schema import load_schema
-from transforms.validate.validator import RecordValidator, ValidationPolicy
+from beam_pipelines.transforms import bq_types
+from beam_pipelines.transforms.validate import geography as wkt
+from beam_pipelines.transforms.validate.schema import load_schema
+from beam_pipelines.transforms.validate.validator import RecordValidator, ValidationPolicy
 
 POLICY = ValidationPolicy()
 

@@ -6,8 +6,8 @@ from apache_beam.utils.timestamp import Timestamp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from transforms.beam_patches import global_window
-from transforms.windowing.event_time import event_time_micros, micros_assigner
+from beam_pipelines.transforms.beam_patches import global_window
+from beam_pipelines.transforms.windowing.event_time import event_time_micros, micros_assigner
 
 MICROS = st.integers(-62135596800 * 10**6, 253402300799 * 10**6 + 999999)
 

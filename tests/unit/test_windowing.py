@@ -10,9 +10,9 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from apache_beam.testing.test_stream import TestStream
 from apache_beam.transforms.window import TimestampedValue
 
-from transforms.windowing.aggregates import AggregateConfig
-from transforms.windowing.config import TriggerConfig, WindowConfig
-from transforms.windowing.transform import WindowAndAggregate
+from beam_pipelines.transforms.windowing.aggregates import AggregateConfig
+from beam_pipelines.transforms.windowing.config import TriggerConfig, WindowConfig
+from beam_pipelines.transforms.windowing.transform import WindowAndAggregate
 
 SCHEMA = [
     {'name': 'k', 'type': 'STRING', 'mode': 'REQUIRED'},

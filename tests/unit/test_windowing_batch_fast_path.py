@@ -7,10 +7,10 @@ import apache_beam as beam
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from transforms.windowing.aggregates import AggregateConfig
-from transforms.windowing.config import TriggerConfig, WindowConfig
-from transforms.windowing import transform as windowing_transform
-from transforms.windowing.transform import WindowAndAggregate, single_pane_batch
+from beam_pipelines.transforms.windowing.aggregates import AggregateConfig
+from beam_pipelines.transforms.windowing.config import TriggerConfig, WindowConfig
+from beam_pipelines.transforms.windowing import transform as windowing_transform
+from beam_pipelines.transforms.windowing.transform import WindowAndAggregate, single_pane_batch
 
 SCHEMA = [
     {'name': 'k', 'type': 'STRING', 'mode': 'REQUIRED'},

@@ -47,18 +47,18 @@ class Patch:
 
 
 PATCHES = {p.name: p for p in (
-    Patch('global_window', 'transforms.beam_patches.global_window',
+    Patch('global_window', 'beam_pipelines.transforms.beam_patches.global_window',
           'apache_beam.transforms.window.GlobalWindow._getTimestampFromProto'),
-    Patch('bigquery_emulator', 'transforms.beam_patches.bigquery_emulator',
+    Patch('bigquery_emulator', 'beam_pipelines.transforms.beam_patches.bigquery_emulator',
           'apache_beam.io.gcp.bigquery_tools.BigQueryWrapper._bigquery_client'),
-    Patch('bigquery_retry_budget', 'transforms.beam_patches.bigquery_retry_budget',
+    Patch('bigquery_retry_budget', 'beam_pipelines.transforms.beam_patches.bigquery_retry_budget',
           'apache_beam.io.gcp.bigquery_tools.BigQueryWrapper.__init__'),
-    Patch('direct_runner_pubsub_pull', 'transforms.beam_patches.direct_runner_pubsub_pull',
+    Patch('direct_runner_pubsub_pull', 'beam_pipelines.transforms.beam_patches.direct_runner_pubsub_pull',
           'apache_beam.runners.direct.transform_evaluator._PubSubReadEvaluator'
           '._get_subscriber_client'),
-    Patch('direct_runner_metrics', 'transforms.beam_patches.direct_runner_metrics',
+    Patch('direct_runner_metrics', 'beam_pipelines.transforms.beam_patches.direct_runner_metrics',
           'apache_beam.runners.direct.executor.TransformExecutor.call'),
-    Patch('direct_runner_signatures', 'transforms.beam_patches.direct_runner_signatures',
+    Patch('direct_runner_signatures', 'beam_pipelines.transforms.beam_patches.direct_runner_signatures',
           'apache_beam.typehints.decorators.get_signature'),
 )}
 ALL = tuple(PATCHES)
@@ -96,7 +96,7 @@ def enable(*names):
       if running not in patch.beam_versions:
         _refused.add(name)
         _LOG.warning('Beam patch %s left off: it was written for Beam %s, this is Beam %s '
-                     '(the suite runs unpatched; see transforms.beam_patches)', name,
+                     '(the suite runs unpatched; see beam_pipelines.transforms.beam_patches)', name,
                      '/'.join(patch.beam_versions), apache_beam.__version__)
         continue
       importlib.import_module(patch.module).apply()

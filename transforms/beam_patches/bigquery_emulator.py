@@ -6,7 +6,7 @@ for credentials, and a generated apitools client (tables, datasets, jobs) whose 
 hard-coded class attribute. Unpatched, a pipeline aimed at a local emulator would either
 look for GCP credentials or quietly talk to the real service.
 
-``apply()`` (through ``transforms.beam_patches.enable('bigquery_emulator')``) wraps Beam's
+``apply()`` (through ``beam_pipelines.transforms.beam_patches.enable('bigquery_emulator')``) wraps Beam's
 client factories once per process. The wrappers read the variable at each call: while it is
 set, clients get the emulator's endpoint and anonymous credentials; while it is unset, they
 are Beam's own, so production behaviour is untouched even with the patch on.
@@ -15,7 +15,7 @@ are Beam's own, so production behaviour is untouched even with the patch on.
 import logging
 import threading
 
-from transforms.core.bigquery_client import emulator_host, emulator_project
+from beam_pipelines.transforms.core.bigquery_client import emulator_host, emulator_project
 
 _LOG = logging.getLogger(__name__)
 _LOCK = threading.Lock()

@@ -1,5 +1,5 @@
 """Patch ``bigquery_retry_budget``: every BigQuery call Beam makes counts against its table's
-retry budget (``transforms.write.retry_budget``).
+retry budget (``beam_pipelines.transforms.write.retry_budget``).
 
 Beam's BigQuery IO retries in nested loops: its ``with_exponential_backoff`` decorators
 (``get_table`` inside ``get_or_create_table``, load jobs, insertAll), apitools' connection
@@ -19,7 +19,7 @@ retry loop retries. Tables with no budget registered (or a budget of 0) are not 
 import functools
 from urllib.parse import urlsplit
 
-from transforms.write.retry_budget import LOCK, RetryBudgetExceeded, budget_for, table_of
+from beam_pipelines.transforms.write.retry_budget import LOCK, RetryBudgetExceeded, budget_for, table_of
 
 WATCHED_MARK = '_retry_budget_watched'
 

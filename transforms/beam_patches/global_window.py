@@ -7,7 +7,7 @@ and Beam calls it for every element it puts in the global window (``GlobalWindow
 does it per row). Profiled at ~5% of a batch run of ``files_to_bigquery`` (BENCHMARKS.md).
 ``apply()`` memoises that constant; the value is the same ``Timestamp`` every time.
 
-Switched on by ``transforms.beam_patches.enable('global_window')``; ``ParseAndValidate``
+Switched on by ``beam_pipelines.transforms.beam_patches.enable('global_window')``; ``ParseAndValidate``
 re-applies it in worker processes of a pipeline built with it on. Idempotent.
 """
 

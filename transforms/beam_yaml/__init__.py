@@ -20,12 +20,12 @@ The provider spec to paste into a YAML pipeline is ``PROVIDER_SPEC`` (see
 ``examples/pipeline.yaml`` and the README).
 """
 
-from transforms.beam_yaml.mask_enrich import (CheckQualityRows, EnrichRows, MaskDeadLetterRecords,
+from beam_pipelines.transforms.beam_yaml.mask_enrich import (CheckQualityRows, EnrichRows, MaskDeadLetterRecords,
                                               MaskRows)
-from transforms.beam_yaml.provider import PROVIDER_SPEC, PROVIDER_TRANSFORMS
-from transforms.beam_yaml.read_validate import (HandleSchemaDriftRows, ParseAndValidateRows,
+from beam_pipelines.transforms.beam_yaml.provider import PROVIDER_SPEC, PROVIDER_TRANSFORMS
+from beam_pipelines.transforms.beam_yaml.read_validate import (HandleSchemaDriftRows, ParseAndValidateRows,
                                                 ReadEventsFromFiles)
-from transforms.beam_yaml.write import (ToJsonLines, WriteDeadLetterRecords,
+from beam_pipelines.transforms.beam_yaml.write import (ToJsonLines, WriteDeadLetterRecords,
                                         WriteRowsToBigQueryTable, WriteRowsToLake)
 
 __all__ = ['CheckQualityRows', 'EnrichRows', 'HandleSchemaDriftRows', 'MaskDeadLetterRecords',

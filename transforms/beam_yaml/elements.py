@@ -8,7 +8,7 @@ from typing import Mapping
 
 import apache_beam as beam
 
-from transforms.core.messages import RawMessage, raw_message
+from beam_pipelines.transforms.core.messages import RawMessage, raw_message
 
 
 def to_plain(value):

@@ -6,7 +6,7 @@ from typing import Any, Optional
 
 import apache_beam as beam
 
-from transforms.beam_yaml.elements import outputs_of, to_plain
+from beam_pipelines.transforms.beam_yaml.elements import outputs_of, to_plain
 
 
 class MaskRows(beam.PTransform):
@@ -26,9 +26,9 @@ class MaskRows(beam.PTransform):
                subject_field: Optional[str] = None, erase_list: Optional[str] = None,
                pipeline_name: Optional[str] = None):
     super().__init__()
-    from transforms.masking import LoadEraseList, MaskingKey
-    from transforms.masking.binding import bind_policy
-    from transforms.masking.mask_rows import MaskPII
+    from beam_pipelines.transforms.masking import LoadEraseList, MaskingKey
+    from beam_pipelines.transforms.masking.binding import bind_policy
+    from beam_pipelines.transforms.masking.mask_rows import MaskPII
     bound = bind_policy(policy, schema)
     self._erase_list = erase_list
     self._make = lambda erase: MaskPII(bound, bound.schema, MaskingKey.load(key_source),
@@ -57,9 +57,9 @@ class MaskDeadLetterRecords(beam.PTransform):
 
   def __init__(self, policy: str, schema: str, key_source: str, mode: str = 'mask'):
     super().__init__()
-    from transforms.masking import MaskingKey
-    from transforms.masking.binding import bind_policy
-    from transforms.masking.mask_dead_letters import MaskDeadLetters
+    from beam_pipelines.transforms.masking import MaskingKey
+    from beam_pipelines.transforms.masking.binding import bind_policy
+    from beam_pipelines.transforms.masking.mask_dead_letters import MaskDeadLetters
     bound = bind_policy(policy, schema)
     self._transform = MaskDeadLetters(bound, bound.schema, MaskingKey.load(key_source),
                                       mode=mode)
@@ -86,9 +86,9 @@ class EnrichRows(beam.PTransform):
                prefix: str = '', project: Optional[str] = None,
                pipeline_name: Optional[str] = None):
     super().__init__()
-    from transforms.enrichment.config import EnrichmentConfig
-    from transforms.enrichment.sources.spec import parse_source
-    from transforms.enrichment.transform import EnrichWithSideInput
+    from beam_pipelines.transforms.enrichment.config import EnrichmentConfig
+    from beam_pipelines.transforms.enrichment.sources.spec import parse_source
+    from beam_pipelines.transforms.enrichment.transform import EnrichWithSideInput
     key_specs = [keys] if isinstance(keys, str) else list(keys)
     field_specs = [fields] if isinstance(fields, str) else list(fields)
     row_keys, lookup_keys, names, rename = [], [], [], []
@@ -121,7 +121,7 @@ class CheckQualityRows(beam.PTransform):
 
   def __init__(self, rules: Any, pipeline_name: Optional[str] = None):
     super().__init__()
-    from transforms.quality import CheckQuality
+    from beam_pipelines.transforms.quality import CheckQuality
     self._transform = CheckQuality(to_plain(rules), pipeline_name=pipeline_name)
 
   def expand(self, rows):

@@ -2,16 +2,16 @@
 
 # transform name in YAML -> importable constructor (for ``providers: - type: python``).
 PROVIDER_TRANSFORMS = {
-    'ReadEvents': 'transforms.beam_yaml.ReadEventsFromFiles',
-    'ParseAndValidate': 'transforms.beam_yaml.ParseAndValidateRows',
-    'SchemaDrift': 'transforms.beam_yaml.HandleSchemaDriftRows',
-    'MaskPII': 'transforms.beam_yaml.MaskRows',
-    'Enrich': 'transforms.beam_yaml.EnrichRows',
-    'CheckQuality': 'transforms.beam_yaml.CheckQualityRows',
-    'WriteRowsToBigQuery': 'transforms.beam_yaml.WriteRowsToBigQueryTable',
-    'WriteRowsToFiles': 'transforms.beam_yaml.WriteRowsToLake',
-    'MaskDeadLetters': 'transforms.beam_yaml.MaskDeadLetterRecords',
-    'WriteDeadLetters': 'transforms.beam_yaml.WriteDeadLetterRecords',
-    'ToJsonLines': 'transforms.beam_yaml.ToJsonLines',
+    'ReadEvents': 'beam_pipelines.transforms.beam_yaml.ReadEventsFromFiles',
+    'ParseAndValidate': 'beam_pipelines.transforms.beam_yaml.ParseAndValidateRows',
+    'SchemaDrift': 'beam_pipelines.transforms.beam_yaml.HandleSchemaDriftRows',
+    'MaskPII': 'beam_pipelines.transforms.beam_yaml.MaskRows',
+    'Enrich': 'beam_pipelines.transforms.beam_yaml.EnrichRows',
+    'CheckQuality': 'beam_pipelines.transforms.beam_yaml.CheckQualityRows',
+    'WriteRowsToBigQuery': 'beam_pipelines.transforms.beam_yaml.WriteRowsToBigQueryTable',
+    'WriteRowsToFiles': 'beam_pipelines.transforms.beam_yaml.WriteRowsToLake',
+    'MaskDeadLetters': 'beam_pipelines.transforms.beam_yaml.MaskDeadLetterRecords',
+    'WriteDeadLetters': 'beam_pipelines.transforms.beam_yaml.WriteDeadLetterRecords',
+    'ToJsonLines': 'beam_pipelines.transforms.beam_yaml.ToJsonLines',
 }
 PROVIDER_SPEC = {'type': 'python', 'transforms': dict(PROVIDER_TRANSFORMS)}

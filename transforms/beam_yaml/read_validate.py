@@ -6,7 +6,7 @@ from typing import Optional
 
 import apache_beam as beam
 
-from transforms.beam_yaml.elements import outputs_of, to_message, to_plain
+from beam_pipelines.transforms.beam_yaml.elements import outputs_of, to_message, to_plain
 
 
 class ReadEventsFromFiles(beam.PTransform):
@@ -21,11 +21,11 @@ class ReadEventsFromFiles(beam.PTransform):
 
   def __init__(self, path: str, format: str = 'jsonl'):  # pylint: disable=redefined-builtin
     super().__init__()
-    from transforms.read.files import FileSourceConfig
+    from beam_pipelines.transforms.read.files import FileSourceConfig
     self._config = FileSourceConfig(pattern=path, format=format)
 
   def expand(self, pbegin):
-    from transforms.read.events import ReadEvents
+    from beam_pipelines.transforms.read.events import ReadEvents
     return outputs_of(pbegin | ReadEvents(self._config))
 
 
@@ -33,9 +33,9 @@ ReadEventsFromFiles._yaml_requires_inputs = False  # pylint: disable=protected-a
 
 
 def _parse_config(format, unknown_fields, coerce_types, pipeline_name, schema_drift=None):  # pylint: disable=redefined-builtin
-  from transforms.validate.parse import ParseConfig
-  from transforms.validate.schema_drift import drift_policy
-  from transforms.validate.validator import ValidationPolicy
+  from beam_pipelines.transforms.validate.parse import ParseConfig
+  from beam_pipelines.transforms.validate.schema_drift import drift_policy
+  from beam_pipelines.transforms.validate.validator import ValidationPolicy
   policy = ValidationPolicy(unknown_fields=unknown_fields, coerce_types=bool(coerce_types))
   if schema_drift:
     policy = drift_policy(policy, schema_drift)
@@ -60,7 +60,7 @@ class ParseAndValidateRows(beam.PTransform):
                coerce_types: bool = False, schema_drift: Optional[str] = None,
                pipeline_name: Optional[str] = None):
     super().__init__()
-    from transforms.validate.parse import ParseAndValidate
+    from beam_pipelines.transforms.validate.parse import ParseAndValidate
     self._transform = ParseAndValidate(schema, _parse_config(
         format, unknown_fields, coerce_types, pipeline_name, schema_drift))
 
@@ -87,7 +87,7 @@ class HandleSchemaDriftRows(beam.PTransform):
                project: Optional[str] = None, format: str = 'json',  # pylint: disable=redefined-builtin
                pipeline_name: Optional[str] = None):
     super().__init__()
-    from transforms.validate.schema_drift import HandleSchemaDrift, SchemaDriftConfig
+    from beam_pipelines.transforms.validate.schema_drift import HandleSchemaDrift, SchemaDriftConfig
     parse = _parse_config(format, 'ignore', False, pipeline_name, mode)
     self._transform = HandleSchemaDrift(SchemaDriftConfig(mode=mode, table=table,
                                                           project=project),

@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 import apache_beam as beam
 
-from transforms.beam_yaml.elements import to_plain
+from beam_pipelines.transforms.beam_yaml.elements import to_plain
 
 
 class WriteRowsToBigQueryTable(beam.PTransform):
@@ -25,7 +25,7 @@ class WriteRowsToBigQueryTable(beam.PTransform):
   def __init__(self, table: str, schema: Any, write_method: str = 'STREAMING_INSERTS',
                temp_location: Optional[str] = None, pipeline_name: Optional[str] = None):
     super().__init__()
-    from transforms.write.bigquery import BigQuerySinkConfig, WriteRowsToBigQuery
+    from beam_pipelines.transforms.write.bigquery import BigQuerySinkConfig, WriteRowsToBigQuery
     self._transform = WriteRowsToBigQuery(
         BigQuerySinkConfig(table=table, write_method=write_method,
                            temp_location=temp_location),
@@ -50,7 +50,7 @@ class WriteRowsToLake(beam.PTransform):
   def __init__(self, path: str, schema: Any, format: str = 'jsonl', num_shards: int = 0,  # pylint: disable=redefined-builtin
                pipeline_name: Optional[str] = None):
     super().__init__()
-    from transforms.write.lake import LakeSinkConfig, WriteRowsToFiles
+    from beam_pipelines.transforms.write.lake import LakeSinkConfig, WriteRowsToFiles
     self._transform = WriteRowsToFiles(
         LakeSinkConfig(path=path, format=format, num_shards=num_shards), to_plain(schema),
         pipeline_name=pipeline_name)
@@ -72,7 +72,7 @@ class WriteDeadLetterRecords(beam.PTransform):
   def __init__(self, path: Optional[str] = None, table: Optional[str] = None,
                pipeline_name: Optional[str] = None):
     super().__init__()
-    from transforms.write.dead_letters import DeadLetterSinkConfig, WriteDeadLetters
+    from beam_pipelines.transforms.write.dead_letters import DeadLetterSinkConfig, WriteDeadLetters
     if bool(path) == bool(table):
       raise ValueError('WriteDeadLetters: give exactly one of path or table')
     config = (DeadLetterSinkConfig(kind='files', path=path) if path

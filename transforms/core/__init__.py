@@ -3,12 +3,12 @@ the dead-letter record and ``FallibleResult``, BigQuery table specs, lineage rep
 BigQuery client for the local emulator. Nothing here imports another part of ``transforms``.
 """
 
-from transforms.core.dead_letter import (DEAD_LETTER_FIELDS, DEAD_LETTER_TAG, ROWS_TAG, STAGES,
+from beam_pipelines.transforms.core.dead_letter import (DEAD_LETTER_FIELDS, DEAD_LETTER_TAG, ROWS_TAG, STAGES,
                                          FallibleResult, dead_letter_from_message,
                                          dead_letter_table_schema, format_exception,
                                          format_timestamp, make_dead_letter, payload_bytes)
-from transforms.core.messages import RawMessage, raw_message
-from transforms.core.table_spec import parse_table_spec
+from beam_pipelines.transforms.core.messages import RawMessage, raw_message
+from beam_pipelines.transforms.core.table_spec import parse_table_spec
 
 __all__ = ['DEAD_LETTER_FIELDS', 'DEAD_LETTER_TAG', 'ROWS_TAG', 'STAGES', 'FallibleResult',
            'RawMessage', 'dead_letter_from_message', 'dead_letter_table_schema',

@@ -4,7 +4,7 @@ schema evolution, replay, forget), aimed at ``BIGQUERY_EMULATOR_HOST`` when it i
 Against the emulator the client gets anonymous credentials (``google.auth.default()`` would
 look for GCP credentials otherwise) and the project ``GOOGLE_CLOUD_PROJECT`` or
 ``test-project``; without the variable it is the ordinary client. Beam's own BigQuery IO
-uses other clients: the Beam patch ``bigquery_emulator`` (``transforms.beam_patches``)
+uses other clients: the Beam patch ``bigquery_emulator`` (``beam_pipelines.transforms.beam_patches``)
 aims those.
 """
 

@@ -22,7 +22,7 @@ def report_file_source(metadata):
 
 def bigquery_segments(table_spec):
   """``[project, dataset, table]`` (project omitted when the spec has none)."""
-  from transforms.core.table_spec import parse_table_spec
+  from beam_pipelines.transforms.core.table_spec import parse_table_spec
   project, dataset, table = parse_table_spec(table_spec)
   return [s for s in (project, dataset, table) if s]
 

@@ -7,13 +7,13 @@
   ``enrichment_handlers``; ``sources.spec`` reads the ``--enrichment_source`` text form.
 """
 
-from transforms.enrichment.config import (COLLISION_POLICIES, DEFAULT_REFRESH_HORIZON_SECONDS,
+from beam_pipelines.transforms.enrichment.config import (COLLISION_POLICIES, DEFAULT_REFRESH_HORIZON_SECONDS,
                                           DUPLICATE_POLICIES, MISSING_POLICIES, MODES, REFRESH_TIMES,
                                           EnrichmentConfig, build_index)
-from transforms.enrichment.sources import (BigQueryLookupSource, FileLookupSource, LookupSource,
+from beam_pipelines.transforms.enrichment.sources import (BigQueryLookupSource, FileLookupSource, LookupSource,
                                            LookupSourceError)
-from transforms.enrichment.sources.spec import parse_source
-from transforms.enrichment.transform import EnrichWithSideInput, enriched_schema
+from beam_pipelines.transforms.enrichment.sources.spec import parse_source
+from beam_pipelines.transforms.enrichment.transform import EnrichWithSideInput, enriched_schema
 
 __all__ = ['BigQueryLookupSource', 'COLLISION_POLICIES', 'DEFAULT_REFRESH_HORIZON_SECONDS',
            'DUPLICATE_POLICIES', 'EnrichWithSideInput', 'EnrichmentConfig', 'FileLookupSource',

@@ -2,7 +2,7 @@
 
 ``EnrichmentConfig`` validates every argument at construction; ``build_index`` turns lookup
 records into the dict the joins use, applying the duplicate-key rule. See
-``transforms.enrichment`` for the transform and the policies' documentation.
+``beam_pipelines.transforms.enrichment`` for the transform and the policies' documentation.
 """
 
 import json
@@ -13,7 +13,7 @@ from typing import Optional, Tuple
 
 from apache_beam.metrics import Metrics
 
-from transforms.enrichment.sources.base import LookupSource, LookupSourceError
+from beam_pipelines.transforms.enrichment.sources.base import LookupSource, LookupSourceError
 
 _LOG = logging.getLogger(__name__)
 

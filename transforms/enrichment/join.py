@@ -10,10 +10,10 @@ from apache_beam.transforms import window
 from apache_beam.transforms.periodicsequence import ImpulseSeqGenDoFn
 from apache_beam.utils.timestamp import Timestamp
 
-from transforms.core.dead_letter import DEAD_LETTER_TAG, format_exception, make_dead_letter
-from transforms.enrichment.config import (NAMESPACE, _key_of, _LookupCounters, _project, build_index,
+from beam_pipelines.transforms.core.dead_letter import DEAD_LETTER_TAG, format_exception, make_dead_letter
+from beam_pipelines.transforms.enrichment.config import (NAMESPACE, _key_of, _LookupCounters, _project, build_index,
                                           get_path)
-from transforms.enrichment.sources.base import LookupSourceError
+from beam_pipelines.transforms.enrichment.sources.base import LookupSourceError
 
 _LOG = logging.getLogger(__name__)
 _UNKEYED_TAG = 'unkeyed'

@@ -2,7 +2,7 @@
 
 Rows (dicts in BigQuery JSON form, as ``ParseAndValidate`` produces them) are joined on one
 or more key fields (dotted paths into nested records allowed) with a lookup table read by a
-``transforms.enrichment.sources`` source. Selected lookup columns are added to each row as
+``beam_pipelines.transforms.enrichment.sources`` source. Selected lookup columns are added to each row as
 top-level fields, renamed or prefixed.
 
 Modes:
@@ -71,11 +71,11 @@ import logging
 import apache_beam as beam
 from apache_beam.transforms import window
 
-from transforms.core.dead_letter import DEAD_LETTER_TAG, ROWS_TAG, FallibleResult
+from beam_pipelines.transforms.core.dead_letter import DEAD_LETTER_TAG, ROWS_TAG, FallibleResult
 
 # Re-exported: the public names users import from here, and a few internals tests use.
-from transforms.enrichment.config import EnrichmentConfig
-from transforms.enrichment.join import (_UNKEYED_TAG, BoundedRefreshImpulse, align_tick,
+from beam_pipelines.transforms.enrichment.config import EnrichmentConfig
+from beam_pipelines.transforms.enrichment.join import (_UNKEYED_TAG, BoundedRefreshImpulse, align_tick,
                                         _BroadcastJoinFn, _KeyedJoinFn, _KeyRowsFn, LoadIndexFn,
                                         _ReadLookupRecordsFn, _RefreshJoinFn, StampJoinTimeFn,
                                         _UnkeyedJoinFn)
@@ -212,7 +212,7 @@ def enriched_schema(schema, config):
   Raises:
     ValueError: when ``config.fields`` is unset (the output columns are then unknown).
   """
-  from transforms.validate.schema import FieldSpec, TableSchema, load_schema
+  from beam_pipelines.transforms.validate.schema import FieldSpec, TableSchema, load_schema
   schema = load_schema(schema)
   outputs = config.output_fields()
   if outputs is None:

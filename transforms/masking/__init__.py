@@ -10,13 +10,13 @@
   PTransforms, with ``step_support`` holding what both share.
 """
 
-from transforms.masking.binding import BoundPolicy, bind_policy, masked_schema
-from transforms.masking.erasure import LoadEraseList, load_erase_list, parse_erase_source
-from transforms.masking.keys import MaskingKey, parse_key_source
-from transforms.masking.mask_dead_letters import DEAD_LETTER_PAYLOAD_MODES, MaskDeadLetters
-from transforms.masking.mask_rows import MaskPII
-from transforms.masking.policy import MaskingPolicy, load_policy
-from transforms.masking.step_support import payload_hash
+from beam_pipelines.transforms.masking.binding import BoundPolicy, bind_policy, masked_schema
+from beam_pipelines.transforms.masking.erasure import LoadEraseList, load_erase_list, parse_erase_source
+from beam_pipelines.transforms.masking.keys import MaskingKey, parse_key_source
+from beam_pipelines.transforms.masking.mask_dead_letters import DEAD_LETTER_PAYLOAD_MODES, MaskDeadLetters
+from beam_pipelines.transforms.masking.mask_rows import MaskPII
+from beam_pipelines.transforms.masking.policy import MaskingPolicy, load_policy
+from beam_pipelines.transforms.masking.step_support import payload_hash
 
 __all__ = [
     'BoundPolicy', 'DEAD_LETTER_PAYLOAD_MODES', 'LoadEraseList', 'MaskDeadLetters', 'MaskPII',

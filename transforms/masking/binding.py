@@ -12,9 +12,9 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Mapping, Optional, Tuple
 
-from transforms.masking.methods.common import canonical_text
-from transforms.masking.policy import METHODS, MaskingPolicy, load_policy
-from transforms.validate.schema import FieldSpec, TableSchema, load_schema
+from beam_pipelines.transforms.masking.methods.common import canonical_text
+from beam_pipelines.transforms.masking.policy import METHODS, MaskingPolicy, load_policy
+from beam_pipelines.transforms.validate.schema import FieldSpec, TableSchema, load_schema
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from typing import Optional
 
 import apache_beam as beam
 
-from transforms.core.table_spec import parse_table_spec
+from beam_pipelines.transforms.core.table_spec import parse_table_spec
 
 _LOG = logging.getLogger(__name__)
 _BQ_SOURCE = re.compile(r'^bigquery:(?P<table>[^#]+)(?:#(?P<column>[A-Za-z_][A-Za-z0-9_]*))?$')
@@ -58,7 +58,7 @@ def load_erase_list(source, project=None):
       raise ValueError(f'cannot read erase list {where!r}: {type(e).__name__}: {e}') from None
     return frozenset(line.strip() for line in text.splitlines()
                      if line.strip() and not line.lstrip().startswith('#'))
-  from transforms.core.bigquery_client import bigquery_client
+  from beam_pipelines.transforms.core.bigquery_client import bigquery_client
   table_project, dataset, table = parse_table_spec(where, 'erase list table')
   client = bigquery_client(table_project or project)
   ref = f'`{table_project or client.project}.{dataset}.{table}`'

@@ -1,8 +1,8 @@
 """MaskDeadLetters: the masking policy applied to dead-letter records of every stage.
 
 A payload that parses is masked by the policy (leniently: see
-``transforms.masking.maskers``); CSV payloads cell by cell
-(``transforms.read.formats.csv_payload``); what does not parse is scrubbed by pattern or
+``beam_pipelines.transforms.masking.maskers``); CSV payloads cell by cell
+(``beam_pipelines.transforms.read.formats.csv_payload``); what does not parse is scrubbed by pattern or
 replaced by a keyed hash, per ``mode`` (``mask``, ``redact``, ``drop``).
 """
 
@@ -14,16 +14,16 @@ import apache_beam as beam
 import orjson
 from apache_beam.metrics import Metrics
 
-from transforms.core.dead_letter import payload_bytes
-from transforms.masking.binding import subject_getter
-from transforms.masking.keys import DerivedKeys
-from transforms.masking.maskers import compile_lenient_masker
-from transforms.masking.patterns import (looks_like_json, redact_patterns, scrub_json_text,
+from beam_pipelines.transforms.core.dead_letter import payload_bytes
+from beam_pipelines.transforms.masking.binding import subject_getter
+from beam_pipelines.transforms.masking.keys import DerivedKeys
+from beam_pipelines.transforms.masking.maskers import compile_lenient_masker
+from beam_pipelines.transforms.masking.patterns import (looks_like_json, redact_patterns, scrub_json_text,
                                          scrub_message)
-from transforms.masking.step_support import (EraseMixin, bind_if_needed, check_key, erase_side_input,
+from beam_pipelines.transforms.masking.step_support import (EraseMixin, bind_if_needed, check_key, erase_side_input,
                                              payload_hash)
-from transforms.read.formats import csv_format as csvf
-from transforms.read.formats import csv_payload
+from beam_pipelines.transforms.read.formats import csv_format as csvf
+from beam_pipelines.transforms.read.formats import csv_payload
 
 DEAD_LETTER_PAYLOAD_MODES = ('mask', 'redact', 'drop')
 # Dead letters of these stages carry a payload that was read before MaskPII (raw input):

@@ -8,11 +8,11 @@ import logging
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from transforms.core.dead_letter import DEAD_LETTER_TAG, ROWS_TAG, FallibleResult, make_dead_letter
-from transforms.masking.binding import subject_getter
-from transforms.masking.keys import DerivedKeys
-from transforms.masking.maskers import compile_row_masker
-from transforms.masking.step_support import (EraseMixin, bind_if_needed, check_key, erase_side_input,
+from beam_pipelines.transforms.core.dead_letter import DEAD_LETTER_TAG, ROWS_TAG, FallibleResult, make_dead_letter
+from beam_pipelines.transforms.masking.binding import subject_getter
+from beam_pipelines.transforms.masking.keys import DerivedKeys
+from beam_pipelines.transforms.masking.maskers import compile_row_masker
+from beam_pipelines.transforms.masking.step_support import (EraseMixin, bind_if_needed, check_key, erase_side_input,
                                              payload_hash)
 
 _LOG = logging.getLogger(__name__)

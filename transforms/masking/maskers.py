@@ -6,9 +6,9 @@ The lenient masker never lets a value through that the policy would not keep: a 
 wrong type under a masked field is redacted, an unparseable value is scrubbed by pattern.
 """
 
-from transforms.masking.methods.common import REDACTED, canonical_text
-from transforms.masking.patterns import redact_patterns
-from transforms.masking.policy import METHODS
+from beam_pipelines.transforms.masking.methods.common import REDACTED, canonical_text
+from beam_pipelines.transforms.masking.patterns import redact_patterns
+from beam_pipelines.transforms.masking.policy import METHODS
 
 # ---- compiled maskers ---------------------------------------------------------------------
 
@@ -134,9 +134,9 @@ def _lenient_nodes(nodes, keys, default, text_input=False):
 def _kept_if_valid(spec, text_input=False):
   """``keep`` says the column's *valid* values are not personal data. In a dead letter a value
   that is not a valid value of its type (a name in a TIMESTAMP column) is redacted."""
-  from transforms.validate.bq_types import CONVERTERS
-  from transforms.validate.field_error import FieldError
-  from transforms.validate.validator import ValidationPolicy
+  from beam_pipelines.transforms.validate.bq_types import CONVERTERS
+  from beam_pipelines.transforms.validate.field_error import FieldError
+  from beam_pipelines.transforms.validate.validator import ValidationPolicy
   convert = CONVERTERS[spec.type]
   policy = ValidationPolicy(non_finite_floats='allow', text_input=text_input)
 

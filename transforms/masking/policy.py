@@ -19,16 +19,16 @@ to every element; a rule on a REPEATED scalar (``tags``) applies to every value.
 
 Unnamed fields take the nearest named RECORD ancestor's ``keep``/``drop``, else ``default``.
 A RECORD left with no fields is dropped. ``load_policy`` raises ``ValueError`` naming the
-problem (unknown method, bad parameter); ``transforms.masking.binding.bind_policy`` checks
-the policy against a table schema, ``transforms.masking.maskers`` compiles it.
+problem (unknown method, bad parameter); ``beam_pipelines.transforms.masking.binding.bind_policy`` checks
+the policy against a table schema, ``beam_pipelines.transforms.masking.maskers`` compiles it.
 """
 
 import json
 from dataclasses import dataclass
 from typing import Mapping, Tuple
 
-from transforms.compat import moved_names
-from transforms.masking.methods import drop, generalize, hmac, keep, partial, redact, tokenize
+from beam_pipelines.transforms.compat import moved_names
+from beam_pipelines.transforms.masking.methods import drop, generalize, hmac, keep, partial, redact, tokenize
 
 METHODS = {m.NAME: m for m in (hmac, tokenize, redact, partial, generalize, drop, keep)}
 DEFAULTS = ('drop', 'keep')
@@ -123,8 +123,8 @@ def _read_text(path):
 
 # Moved to binding/maskers in 0.2; the old names work for one more release.
 __getattr__ = moved_names(__name__, {
-    'BoundPolicy': 'transforms.masking.binding', 'Node': 'transforms.masking.binding',
-    'bind_policy': 'transforms.masking.binding', 'masked_schema': 'transforms.masking.binding',
-    'subject_getter': 'transforms.masking.binding',
-    'compile_row_masker': 'transforms.masking.maskers',
-    'compile_lenient_masker': 'transforms.masking.maskers'})
+    'BoundPolicy': 'beam_pipelines.transforms.masking.binding', 'Node': 'beam_pipelines.transforms.masking.binding',
+    'bind_policy': 'beam_pipelines.transforms.masking.binding', 'masked_schema': 'beam_pipelines.transforms.masking.binding',
+    'subject_getter': 'beam_pipelines.transforms.masking.binding',
+    'compile_row_masker': 'beam_pipelines.transforms.masking.maskers',
+    'compile_lenient_masker': 'beam_pipelines.transforms.masking.maskers'})

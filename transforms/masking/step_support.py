@@ -8,9 +8,9 @@ import hmac as _hmac
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from transforms.masking.binding import BoundPolicy, bind_policy
-from transforms.masking.erasure import EraseListCache, ReloadingEraseList
-from transforms.masking.keys import MaskingKey
+from beam_pipelines.transforms.masking.binding import BoundPolicy, bind_policy
+from beam_pipelines.transforms.masking.erasure import EraseListCache, ReloadingEraseList
+from beam_pipelines.transforms.masking.keys import MaskingKey
 
 
 def bind_if_needed(policy, schema):

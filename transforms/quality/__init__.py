@@ -8,10 +8,10 @@
 - ``transform``: ``CheckQuality``, the PTransform.
 """
 
-from transforms.quality.config import QualityConfig, QualityRule, quality_output_schema
-from transforms.quality.rules_file import load_quality_rules
-from transforms.quality.scores import quality_table_schema
-from transforms.quality.transform import CheckQuality, QualityResult
+from beam_pipelines.transforms.quality.config import QualityConfig, QualityRule, quality_output_schema
+from beam_pipelines.transforms.quality.rules_file import load_quality_rules
+from beam_pipelines.transforms.quality.scores import quality_table_schema
+from beam_pipelines.transforms.quality.transform import CheckQuality, QualityResult
 
 __all__ = ['CheckQuality', 'QualityConfig', 'QualityResult', 'QualityRule',
            'load_quality_rules', 'quality_output_schema', 'quality_table_schema']

@@ -1,6 +1,6 @@
 """Data-quality rules as typed, frozen config: ``QualityConfig`` of ``QualityRule``s.
 
-They are made from a rules file by ``transforms.quality.rules_file.load_quality_rules``
+They are made from a rules file by ``beam_pipelines.transforms.quality.rules_file.load_quality_rules``
 (the file format is described there), or built directly in code.
 """
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Optional, Tuple
 
-from transforms.compat import moved_names
+from beam_pipelines.transforms.compat import moved_names
 
 RULE_KINDS = ('not_null', 'range', 'regex', 'allowed_values', 'unique', 'freshness')
 
@@ -102,7 +102,7 @@ class QualityConfig:
 
 def quality_output_schema(schema, config):
   """The table schema plus the ``flag_field`` column (REPEATED STRING) when configured."""
-  from transforms.validate.schema import FieldSpec, TableSchema, load_schema
+  from beam_pipelines.transforms.validate.schema import FieldSpec, TableSchema, load_schema
   schema = load_schema(schema)
   if config is None or not config.flag_field:
     return schema
@@ -113,5 +113,5 @@ def quality_output_schema(schema, config):
 
 
 # Moved to rules_file in 0.2; the old names work for one more release.
-__getattr__ = moved_names(__name__, {'load_quality_rules': 'transforms.quality.rules_file',
-                                     'parse_rule': 'transforms.quality.rules_file'})
+__getattr__ = moved_names(__name__, {'load_quality_rules': 'beam_pipelines.transforms.quality.rules_file',
+                                     'parse_rule': 'beam_pipelines.transforms.quality.rules_file'})

@@ -15,7 +15,7 @@ null value for ``range``), ``failure`` is None or a short reason. Semantics:
   element's timestamp); fails when lag > ``max_delay_seconds`` or, with
   ``max_future_seconds``, when the event is further in the future than that. Rows without
   an event time are not checked.
-- ``unique``: not here (it needs state per window): see ``transforms.quality.uniqueness``.
+- ``unique``: not here (it needs state per window): see ``beam_pipelines.transforms.quality.uniqueness``.
 """
 
 import datetime

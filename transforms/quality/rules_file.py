@@ -28,7 +28,7 @@ import math
 import re
 from decimal import Decimal, InvalidOperation
 
-from transforms.quality.config import ACTIONS, FIELD_PATH, RULE_KINDS, QualityConfig, QualityRule
+from beam_pipelines.transforms.quality.config import ACTIONS, FIELD_PATH, RULE_KINDS, QualityConfig, QualityRule
 
 _RULE_ID = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_\-]{0,99}$')
 _COMMON_KEYS = {'id', 'kind', 'path', 'action', 'description'}

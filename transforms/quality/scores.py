@@ -19,8 +19,8 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import GlobalWindow
 
-from transforms.core.dead_letter import format_timestamp
-from transforms.quality.config import SCORES
+from beam_pipelines.transforms.core.dead_letter import format_timestamp
+from beam_pipelines.transforms.quality.config import SCORES
 
 QUALITY_TABLE_FIELDS = (
     {'name': 'window_start', 'type': 'TIMESTAMP', 'mode': 'NULLABLE'},

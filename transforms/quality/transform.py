@@ -10,12 +10,12 @@ from apache_beam.metrics import Metrics
 from apache_beam.transforms import window as beam_window
 from apache_beam.utils.timestamp import MAX_TIMESTAMP, MIN_TIMESTAMP
 
-from transforms.core.dead_letter import DEAD_LETTER_TAG, ROWS_TAG, make_dead_letter
-from transforms.quality.config import SCORES, QualityConfig
-from transforms.quality.rules import compile_rule, parse_timestamp, values_at
-from transforms.quality.rules_file import load_quality_rules
-from transforms.quality.scores import ScoreCombineFn, ScoreRowFn, observation
-from transforms.quality.uniqueness import KeyForUniqueFn, MarkDuplicatesFn
+from beam_pipelines.transforms.core.dead_letter import DEAD_LETTER_TAG, ROWS_TAG, make_dead_letter
+from beam_pipelines.transforms.quality.config import SCORES, QualityConfig
+from beam_pipelines.transforms.quality.rules import compile_rule, parse_timestamp, values_at
+from beam_pipelines.transforms.quality.rules_file import load_quality_rules
+from beam_pipelines.transforms.quality.scores import ScoreCombineFn, ScoreRowFn, observation
+from beam_pipelines.transforms.quality.uniqueness import KeyForUniqueFn, MarkDuplicatesFn
 
 _LOG = logging.getLogger(__name__)
 OBSERVATIONS_TAG = 'observations'
@@ -137,7 +137,7 @@ class CheckQuality(beam.PTransform):
     dead_letters: one per row failing a ``dead_letter`` rule: stage ``quality``, errorType
       ``quality:<first failing dead_letter rule id>``, payload = the row as JSON, message
       naming every failed rule;
-    scores: one quality-table row per window (``transforms.quality.scores``): windows of
+    scores: one quality-table row per window (``beam_pipelines.transforms.quality.scores``): windows of
       ``window_seconds`` over the event time (``timestamp_field`` or the element
       timestamp), or one row for the whole (bounded) input without a window.
 

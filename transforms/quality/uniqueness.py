@@ -16,7 +16,7 @@ from apache_beam.coders import BooleanCoder
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import ReadModifyWriteStateSpec, TimerSpec, on_timer
 
-from transforms.quality.rules import unique_key
+from beam_pipelines.transforms.quality.rules import unique_key
 
 
 def window_start(event_time, window_seconds):

@@ -8,10 +8,10 @@
   payload rules together (JSONL, CSV, Avro, Parquet).
 """
 
-from transforms.read.events import READERS, ReadEvents
-from transforms.read.files import FILE_FORMATS, FileSourceConfig, ReadFiles
-from transforms.read.formats.csv_format import CsvFormat
-from transforms.read.pubsub import DEDUPE_MODES, PubSubSourceConfig, ReadPubSub
+from beam_pipelines.transforms.read.events import READERS, ReadEvents
+from beam_pipelines.transforms.read.files import FILE_FORMATS, FileSourceConfig, ReadFiles
+from beam_pipelines.transforms.read.formats.csv_format import CsvFormat
+from beam_pipelines.transforms.read.pubsub import DEDUPE_MODES, PubSubSourceConfig, ReadPubSub
 
 __all__ = ['CsvFormat', 'DEDUPE_MODES', 'FILE_FORMATS', 'FileSourceConfig', 'PubSubSourceConfig',
            'READERS', 'ReadEvents', 'ReadFiles', 'ReadPubSub']

@@ -7,8 +7,8 @@ the rest of the chain is the same for every source, batch or streaming.
 
 import apache_beam as beam
 
-from transforms.read.files import FILE_FORMATS, FileSourceConfig, ReadFiles
-from transforms.read.pubsub import PubSubSourceConfig, ReadPubSub
+from beam_pipelines.transforms.read.files import FILE_FORMATS, FileSourceConfig, ReadFiles
+from beam_pipelines.transforms.read.pubsub import PubSubSourceConfig, ReadPubSub
 
 # config type -> PTransform class taking that config. New sources register here.
 READERS = {FileSourceConfig: ReadFiles}
@@ -20,7 +20,7 @@ __all__ = ['FILE_FORMATS', 'FileSourceConfig', 'READERS', 'ReadEvents']
 class ReadEvents(beam.PTransform):
   """Reads any registered source into RawMessages.
 
-  Outputs a ``FallibleResult``: ``rows`` are RawMessages (see ``transforms.core.messages``),
+  Outputs a ``FallibleResult``: ``rows`` are RawMessages (see ``beam_pipelines.transforms.core.messages``),
   ``dead_letters`` are records for input that could not be read (stage ``read``).
 
   Example::

@@ -1,14 +1,14 @@
 """ReadFiles: files become RawMessages (the file half of ReadEvents).
 
 Formats: ``jsonl`` (one JSON document per line), ``csv``, ``avro`` and ``parquet`` (each
-record becomes a JSON payload); each format's reader lives in ``transforms.read.formats``.
+record becomes a JSON payload); each format's reader lives in ``beam_pipelines.transforms.read.formats``.
 
 Every record keeps an exact ``file:line`` (or ``file:N`` record number) source id. Files are
 matched at run time, never at construction, so a ``gs://`` pattern needs no network while the
 pipeline is built (Dataflow dry runs, offline tests). A pattern that matches nothing fails the
 run with an error naming the pattern; a file that cannot be read becomes a dead letter naming
 the file. Large uncompressed JSONL files are read as line-aligned ranges spread over the
-workers (``transforms.read.file_splits``); other files are read whole, one per DoFn call.
+workers (``beam_pipelines.transforms.read.file_splits``); other files are read whole, one per DoFn call.
 """
 
 import logging
@@ -18,14 +18,14 @@ from typing import Optional
 import apache_beam as beam
 from apache_beam.io import fileio
 
-from transforms.core.dead_letter import DEAD_LETTER_TAG, ROWS_TAG, FallibleResult
-from transforms.core.lineage import report_file_source
-from transforms.read.file_splits import DEFAULT_SPLIT_BYTES, PlanFileReads, SpreadFileReads
-from transforms.read.formats.avro import ReadAvroFn
-from transforms.read.formats.csv_format import CsvFormat
-from transforms.read.formats.csv_reader import ReadCsvFn
-from transforms.read.formats.jsonl import ReadJsonLinesFn
-from transforms.read.formats.parquet import ReadParquetFn
+from beam_pipelines.transforms.core.dead_letter import DEAD_LETTER_TAG, ROWS_TAG, FallibleResult
+from beam_pipelines.transforms.core.lineage import report_file_source
+from beam_pipelines.transforms.read.file_splits import DEFAULT_SPLIT_BYTES, PlanFileReads, SpreadFileReads
+from beam_pipelines.transforms.read.formats.avro import ReadAvroFn
+from beam_pipelines.transforms.read.formats.csv_format import CsvFormat
+from beam_pipelines.transforms.read.formats.csv_reader import ReadCsvFn
+from beam_pipelines.transforms.read.formats.jsonl import ReadJsonLinesFn
+from beam_pipelines.transforms.read.formats.parquet import ReadParquetFn
 
 _LOG = logging.getLogger(__name__)
 FILE_FORMATS = ('jsonl', 'csv', 'avro', 'parquet')
@@ -46,7 +46,7 @@ class FileSourceConfig:
     csv: how CSV files are read (format ``csv``; defaults to ``CsvFormat()``: comma,
       double quote, header row).
     split_bytes: uncompressed JSONL files larger than this are read as several line-aligned
-      ranges so that several workers can share one file (``transforms.read.file_splits``); 0
+      ranges so that several workers can share one file (``beam_pipelines.transforms.read.file_splits``); 0
       reads every file whole.
   """
   pattern: str

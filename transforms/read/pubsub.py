@@ -27,7 +27,7 @@ The Python DirectRunner pulls with a hard-coded 30 s timeout
 subscription holds the wall-clock watermark (and everything downstream of a window) for up to
 30 s. Beam's read also fails the run on the first pull that gets NotFound (a restarted
 emulator, a re-created subscription) and on any ack error. With the Beam patch
-``direct_runner_pubsub_pull`` on (``transforms.beam_patches``; the pipelines switch it on),
+``direct_runner_pubsub_pull`` on (``beam_pipelines.transforms.beam_patches``; the pipelines switch it on),
 ``direct_runner_pull_timeout`` shortens an idle pull, pulls may fail for
 ``direct_runner_pull_grace`` seconds before the run fails, and a failed ack is counted
 instead. Without the patch both settings are ignored; neither has any effect on another
@@ -45,11 +45,11 @@ from apache_beam.transforms import userstate
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.utils.timestamp import Timestamp
 
-from transforms.beam_patches.direct_runner_pubsub_pull import (DEFAULT_PULL_GRACE_SECONDS,
+from beam_pipelines.transforms.beam_patches.direct_runner_pubsub_pull import (DEFAULT_PULL_GRACE_SECONDS,
                                                                set_direct_runner_pull_grace,
                                                                set_direct_runner_pull_timeout)
-from transforms.core.dead_letter import DEAD_LETTER_TAG, ROWS_TAG, FallibleResult, make_dead_letter
-from transforms.core.messages import RawMessage
+from beam_pipelines.transforms.core.dead_letter import DEAD_LETTER_TAG, ROWS_TAG, FallibleResult, make_dead_letter
+from beam_pipelines.transforms.core.messages import RawMessage
 
 _LOG = logging.getLogger(__name__)
 DEDUPE_MODES = ('auto', 'native', 'pipeline', 'off')

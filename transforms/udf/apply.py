@@ -18,7 +18,7 @@ import os
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from transforms.core.dead_letter import (DEAD_LETTER_TAG, ROWS_TAG, FallibleResult, format_exception,
+from beam_pipelines.transforms.core.dead_letter import (DEAD_LETTER_TAG, ROWS_TAG, FallibleResult, format_exception,
                                          make_dead_letter)
 
 

@@ -10,11 +10,11 @@ schema drift.
   or added to the BigQuery table.
 """
 
-from transforms.validate.parse import DEFAULT_MAX_RECORD_BYTES, ParseAndValidate, ParseConfig
-from transforms.validate.schema import FieldSpec, TableSchema, load_schema
-from transforms.validate.schema_drift import (DRIFT_MODES, HandleSchemaDrift, SchemaDriftConfig,
+from beam_pipelines.transforms.validate.parse import DEFAULT_MAX_RECORD_BYTES, ParseAndValidate, ParseConfig
+from beam_pipelines.transforms.validate.schema import FieldSpec, TableSchema, load_schema
+from beam_pipelines.transforms.validate.schema_drift import (DRIFT_MODES, HandleSchemaDrift, SchemaDriftConfig,
                                               drift_policy)
-from transforms.validate.validator import (MAX_PROBLEMS_REPORTED, NON_FINITE_POLICIES,
+from beam_pipelines.transforms.validate.validator import (MAX_PROBLEMS_REPORTED, NON_FINITE_POLICIES,
                                            UNKNOWN_FIELD_POLICIES, FieldProblem,
                                            RecordValidator, ValidationPolicy, summarize)
 

@@ -13,7 +13,7 @@ import datetime
 import math
 import re
 
-from transforms.validate.field_error import FieldError, mismatch, preview
+from beam_pipelines.transforms.validate.field_error import FieldError, mismatch, preview
 
 _DATE = re.compile(r'^(\d{4})-(\d{1,2})-(\d{1,2})$')
 _TIME = r'(\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.(\d{1,9}))?)?'

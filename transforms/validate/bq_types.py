@@ -6,7 +6,7 @@ base64, TIMESTAMP as ``YYYY-MM-DDTHH:MM:SS.ffffffZ``, JSON as JSON text), or rai
 ``FieldError`` whose ``kind`` becomes the errorType prefix (``type_mismatch``,
 ``invalid_value``, ``out_of_range``, ``precision_exceeded``, ``non_finite``).
 
-The time types are in ``transforms.validate.bq_temporal``; ``CONVERTERS`` maps every type
+The time types are in ``beam_pipelines.transforms.validate.bq_temporal``; ``CONVERTERS`` maps every type
 name to its converter. Rules that are choices, not BigQuery facts, are marked "choice" below
 and in the docs.
 """
@@ -18,9 +18,9 @@ import json
 import math
 import re
 
-from transforms.validate import geography as wkt
-from transforms.validate.bq_temporal import to_date, to_datetime, to_time, to_timestamp
-from transforms.validate.field_error import FieldError, mismatch, preview
+from beam_pipelines.transforms.validate import geography as wkt
+from beam_pipelines.transforms.validate.bq_temporal import to_date, to_datetime, to_time, to_timestamp
+from beam_pipelines.transforms.validate.field_error import FieldError, mismatch, preview
 
 INT64_MIN = -(2 ** 63)
 INT64_MAX = 2 ** 63 - 1

@@ -7,15 +7,15 @@ from typing import Any, Optional
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from transforms import beam_patches
-from transforms.core.dead_letter import (DEAD_LETTER_TAG, ROWS_TAG, FallibleResult,
+from beam_pipelines.transforms import beam_patches
+from beam_pipelines.transforms.core.dead_letter import (DEAD_LETTER_TAG, ROWS_TAG, FallibleResult,
                                          dead_letter_from_message)
-from transforms.read.formats.avro import load_avro_schema
-from transforms.read.formats.base import DecodeError
-from transforms.read.formats.csv_format import CsvFormat, check_schema_for_csv
-from transforms.read.formats.registry import get_decoder, make_decoder
-from transforms.validate.schema import load_schema
-from transforms.validate.validator import RecordValidator, ValidationPolicy, summarize
+from beam_pipelines.transforms.read.formats.avro import load_avro_schema
+from beam_pipelines.transforms.read.formats.base import DecodeError
+from beam_pipelines.transforms.read.formats.csv_format import CsvFormat, check_schema_for_csv
+from beam_pipelines.transforms.read.formats.registry import get_decoder, make_decoder
+from beam_pipelines.transforms.validate.schema import load_schema
+from beam_pipelines.transforms.validate.validator import RecordValidator, ValidationPolicy, summarize
 
 _LOG = logging.getLogger(__name__)
 # BigQuery's streaming-insert limit for one row.
@@ -27,7 +27,7 @@ class ParseConfig:
   """How payloads are decoded and validated.
 
   Attributes:
-    format: payload format, a key of ``transforms.read.formats.registry.DECODERS`` (``json``, ``csv``,
+    format: payload format, a key of ``beam_pipelines.transforms.read.formats.registry.DECODERS`` (``json``, ``csv``,
       ``avro``).
     policy: the ValidationPolicy (unknown fields, coercion, NaN handling). For ``csv`` it
       always reads values as text (``text_input=True``).

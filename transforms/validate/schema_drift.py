@@ -12,10 +12,10 @@ Modes (``SchemaDriftConfig.mode``, ``--schema_drift``):
 
 Evolution is done by ``HandleSchemaDrift`` on ParseAndValidate's ``schema_drift`` dead
 letters (their payload is decoded again), so only drifting records pay for it; the table is
-changed by ``transforms.validate.table_evolution``. Not evolved (the record stays a
+changed by ``beam_pipelines.transforms.validate.table_evolution``. Not evolved (the record stays a
 ``schema_drift`` dead letter, saying why): new fields inside existing RECORD columns, values
 whose type cannot be inferred (arrays of arrays, empty objects), and any failure of the
-table update. Types are inferred by ``transforms.validate.drift_inference``.
+table update. Types are inferred by ``beam_pipelines.transforms.validate.drift_inference``.
 """
 
 import logging
@@ -25,16 +25,16 @@ from typing import Optional
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from transforms.read.formats.base import DecodeError
-from transforms.read.formats.registry import make_decoder
-from transforms.core.dead_letter import DEAD_LETTER_TAG, ROWS_TAG, FallibleResult, payload_bytes
-from transforms.core.table_spec import parse_table_spec
-from transforms.validate.drift_inference import (NotInferable, describe_field, infer_field,
+from beam_pipelines.transforms.read.formats.base import DecodeError
+from beam_pipelines.transforms.read.formats.registry import make_decoder
+from beam_pipelines.transforms.core.dead_letter import DEAD_LETTER_TAG, ROWS_TAG, FallibleResult, payload_bytes
+from beam_pipelines.transforms.core.table_spec import parse_table_spec
+from beam_pipelines.transforms.validate.drift_inference import (NotInferable, describe_field, infer_field,
                                                  new_fields)
-from transforms.validate.parse import ParseConfig
-from transforms.validate.schema import TableSchema, load_schema
-from transforms.validate.table_evolution import TableEvolver
-from transforms.validate.validator import RecordValidator, summarize
+from beam_pipelines.transforms.validate.parse import ParseConfig
+from beam_pipelines.transforms.validate.schema import TableSchema, load_schema
+from beam_pipelines.transforms.validate.table_evolution import TableEvolver
+from beam_pipelines.transforms.validate.validator import RecordValidator, summarize
 
 _LOG = logging.getLogger(__name__)
 DRIFT_MODES = ('ignore', 'dead_letter', 'evolve')

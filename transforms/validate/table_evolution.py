@@ -8,11 +8,11 @@ first when it does not exist yet. One ``TableEvolver`` per worker caches what it
 
 import threading
 
-from transforms.core.bigquery_client import bigquery_client
+from beam_pipelines.transforms.core.bigquery_client import bigquery_client
 
-from transforms.core.table_spec import parse_table_spec
-from transforms.validate.drift_inference import sql_type
-from transforms.validate.schema import load_schema
+from beam_pipelines.transforms.core.table_spec import parse_table_spec
+from beam_pipelines.transforms.validate.drift_inference import sql_type
+from beam_pipelines.transforms.validate.schema import load_schema
 
 
 class TableEvolver:

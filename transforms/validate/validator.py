@@ -10,10 +10,10 @@ import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from transforms.validate import bq_types
-from transforms.validate.field_error import type_name
-from transforms.validate.field_error import FieldError
-from transforms.validate.schema import load_schema
+from beam_pipelines.transforms.validate import bq_types
+from beam_pipelines.transforms.validate.field_error import type_name
+from beam_pipelines.transforms.validate.field_error import FieldError
+from beam_pipelines.transforms.validate.schema import load_schema
 
 UNKNOWN_FIELD_POLICIES = ('ignore', 'dead_letter', 'schema_drift')
 NON_FINITE_POLICIES = ('reject', 'allow', 'null')
@@ -36,7 +36,7 @@ class ValidationPolicy:
     unknown_fields: ``ignore`` drops fields the schema lacks; ``dead_letter`` rejects the
       record (errorType ``unknown_field:<path>``); ``schema_drift`` rejects it with errorType
       ``schema_drift`` (one code for any number of new fields, reported only when the record
-      has no other problem; see ``transforms.validate.schema_drift``).
+      has no other problem; see ``beam_pipelines.transforms.validate.schema_drift``).
     coerce_types: accept strings such as ``"42"`` / ``"true"`` / ``"1.5"`` for INT64, BOOL,
       FLOAT64 and numbers for STRING. Off by default: a producer sending the wrong type is a
       bug worth seeing.

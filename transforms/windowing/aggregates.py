@@ -18,7 +18,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.utils.windowed_value import PaneInfoTiming
 
-from transforms.core.dead_letter import format_timestamp
+from beam_pipelines.transforms.core.dead_letter import format_timestamp
 
 _NUMERIC = ('INT64', 'FLOAT64', 'NUMERIC', 'BIGNUMERIC')
 _ORDERED = _NUMERIC + ('STRING', 'TIMESTAMP', 'DATE', 'TIME', 'DATETIME', 'BOOL', 'BYTES')

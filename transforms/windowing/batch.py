@@ -8,7 +8,7 @@ trigger state or timers, which the FnApiRunner's GroupByKey processes in time qu
 the windows per key) and the result is formatted as the windowed path would format it
 (``tests/unit/test_windowing_batch_fast_path.py`` compares both paths column by column).
 
-Windows are computed in integer microseconds (``transforms.windowing.event_time``) instead of
+Windows are computed in integer microseconds (``beam_pipelines.transforms.windowing.event_time``) instead of
 building ``Timestamp`` and ``IntervalWindow`` objects per row: this step runs once per row of
 a batch run.
 """
@@ -18,9 +18,9 @@ from apache_beam.metrics import Metrics
 from apache_beam.transforms import window as beam_window
 from apache_beam.utils.timestamp import Timestamp
 
-from transforms.core.dead_letter import format_timestamp
-from transforms.windowing.aggregates import column_name, key_getter, path_getter
-from transforms.windowing.event_time import MICROS, EventTimeFn, event_time_micros, micros_assigner
+from beam_pipelines.transforms.core.dead_letter import format_timestamp
+from beam_pipelines.transforms.windowing.aggregates import column_name, key_getter, path_getter
+from beam_pipelines.transforms.windowing.event_time import MICROS, EventTimeFn, event_time_micros, micros_assigner
 
 
 class _KeyByWindowBase(EventTimeFn):

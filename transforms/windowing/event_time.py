@@ -16,7 +16,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.transforms import window as beam_window
 from apache_beam.utils.timestamp import Timestamp
 
-from transforms.core.dead_letter import DEAD_LETTER_TAG, make_dead_letter
+from beam_pipelines.transforms.core.dead_letter import DEAD_LETTER_TAG, make_dead_letter
 
 MICROS = 1_000_000
 _EPOCH_NAIVE = datetime.datetime(1970, 1, 1)

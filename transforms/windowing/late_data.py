@@ -27,9 +27,9 @@ from apache_beam.transforms import window as beam_window
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.utils.timestamp import Timestamp
 
-from transforms.core.dead_letter import DEAD_LETTER_TAG, format_timestamp, make_dead_letter
-from transforms.windowing.aggregates import get_path, key_of
-from transforms.windowing.event_time import MICROS, EventTimeFn, parse_event_time
+from beam_pipelines.transforms.core.dead_letter import DEAD_LETTER_TAG, format_timestamp, make_dead_letter
+from beam_pipelines.transforms.windowing.aggregates import get_path, key_of
+from beam_pipelines.transforms.windowing.event_time import MICROS, EventTimeFn, parse_event_time
 
 def window_text(start_micros, end_micros):
   return f'[{format_timestamp(start_micros / MICROS)}, {format_timestamp(end_micros / MICROS)})'

@@ -2,7 +2,7 @@
 
 ``WindowAndAggregate(window_config, aggregate_config, schema)`` takes validated rows and
 returns a ``FallibleResult``: ``rows`` are aggregate rows (one per key, window and pane, see
-``transforms.windowing.aggregates``) and ``dead_letters`` are rows that could not be aggregated:
+``beam_pipelines.transforms.windowing.aggregates``) and ``dead_letters`` are rows that could not be aggregated:
 ``late_data`` (stage ``window``) for rows that arrived after their window closed for good,
 ``missing_event_time:<field>`` / ``invalid_event_time:<field>`` when the event-time field is
 absent or unreadable.
@@ -11,9 +11,9 @@ Steps: ``AssignEventTime`` (key and event time) -> ``DetectLateData`` (a statefu
 late-data gate) -> ``WindowInto`` (the windows the gate let through, the configured
 trigger and accumulation mode) -> ``CombinePerKey`` -> ``FormatAggregates``.
 
-The late-data gate is ``transforms.windowing.late_data``; batch (bounded) pipelines skip
+The late-data gate is ``beam_pipelines.transforms.windowing.late_data``; batch (bounded) pipelines skip
 it, and fixed/sliding windows without count-based early firings take the single-pane batch
-path (``transforms.windowing.batch``).
+path (``beam_pipelines.transforms.windowing.batch``).
 """
 
 from typing import Any
@@ -22,12 +22,12 @@ import apache_beam as beam
 from apache_beam.transforms import window as beam_window
 from apache_beam.utils.timestamp import Duration, Timestamp
 
-from transforms.core.dead_letter import DEAD_LETTER_TAG, ROWS_TAG, FallibleResult
-from transforms.validate.schema import load_schema
-from transforms.windowing.aggregates import AggregateConfig, AggregateFn, FormatAggregates
-from transforms.windowing.batch import FormatBatchAggregatesFn, key_by_window_fn
-from transforms.windowing.config import WindowConfig
-from transforms.windowing.late_data import AssignGateShardFn, DetectLateDataFn
+from beam_pipelines.transforms.core.dead_letter import DEAD_LETTER_TAG, ROWS_TAG, FallibleResult
+from beam_pipelines.transforms.validate.schema import load_schema
+from beam_pipelines.transforms.windowing.aggregates import AggregateConfig, AggregateFn, FormatAggregates
+from beam_pipelines.transforms.windowing.batch import FormatBatchAggregatesFn, key_by_window_fn
+from beam_pipelines.transforms.windowing.config import WindowConfig
+from beam_pipelines.transforms.windowing.late_data import AssignGateShardFn, DetectLateDataFn
 
 
 class _AllWindowsFn(beam.DoFn):
@@ -91,7 +91,7 @@ def is_streaming(pipeline):
 class WindowAndAggregate(beam.PTransform):
   """Windows validated rows by event time and aggregates them per key, window and pane.
 
-  Outputs a ``FallibleResult``: ``rows`` are aggregate rows (``transforms.windowing.aggregates``:
+  Outputs a ``FallibleResult``: ``rows`` are aggregate rows (``beam_pipelines.transforms.windowing.aggregates``:
   key columns, ``window_start``, ``window_end``, ``pane_timing``, ``pane_index``,
   ``count`` and the configured sums, mins, maxes and distinct counts), ``dead_letters`` are
   rows excluded from aggregation (stage ``window``: ``late_data``,

@@ -7,11 +7,11 @@
 - ``pubsub``: ``PublishToPubSub``.
 """
 
-from transforms.write.bigquery import WRITE_METHODS, BigQuerySinkConfig, WriteRowsToBigQuery
-from transforms.write.dead_letters import DEAD_LETTER_SINKS, DeadLetterSinkConfig, WriteDeadLetters
-from transforms.write.lake import LAKE_FORMATS, LakeSinkConfig, WriteRowsToFiles
-from transforms.write.pubsub import PublishToPubSub
-from transforms.write.retry_budget import RetryBudgetExceeded
+from beam_pipelines.transforms.write.bigquery import WRITE_METHODS, BigQuerySinkConfig, WriteRowsToBigQuery
+from beam_pipelines.transforms.write.dead_letters import DEAD_LETTER_SINKS, DeadLetterSinkConfig, WriteDeadLetters
+from beam_pipelines.transforms.write.lake import LAKE_FORMATS, LakeSinkConfig, WriteRowsToFiles
+from beam_pipelines.transforms.write.pubsub import PublishToPubSub
+from beam_pipelines.transforms.write.retry_budget import RetryBudgetExceeded
 
 __all__ = ['BigQuerySinkConfig', 'DEAD_LETTER_SINKS', 'DeadLetterSinkConfig', 'LAKE_FORMATS',
            'LakeSinkConfig', 'PublishToPubSub', 'RetryBudgetExceeded', 'WRITE_METHODS',

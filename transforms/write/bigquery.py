@@ -10,12 +10,12 @@ from apache_beam.io.gcp.bigquery import BigQueryDisposition, WriteToBigQuery
 from apache_beam.io.gcp.bigquery_tools import RetryStrategy
 from apache_beam.metrics import Metrics
 
-from transforms import beam_patches
-from transforms.core.dead_letter import make_dead_letter
-from transforms.core.lineage import ReportBigQuerySinkFn
-from transforms.core.table_spec import parse_table_spec
-from transforms.validate.schema import load_schema
-from transforms.write.retry_budget import check_retry_budget, register_retry_budget
+from beam_pipelines.transforms import beam_patches
+from beam_pipelines.transforms.core.dead_letter import make_dead_letter
+from beam_pipelines.transforms.core.lineage import ReportBigQuerySinkFn
+from beam_pipelines.transforms.core.table_spec import parse_table_spec
+from beam_pipelines.transforms.validate.schema import load_schema
+from beam_pipelines.transforms.write.retry_budget import check_retry_budget, register_retry_budget
 
 _LOG = logging.getLogger(__name__)
 WRITE_METHODS = ('STREAMING_INSERTS', 'FILE_LOADS', 'STORAGE_WRITE_API')
@@ -36,7 +36,7 @@ class BigQuerySinkConfig:
     temp_location: a folder for FILE_LOADS files (local path or gs://).
     retry_budget_seconds: once the table's BigQuery calls have failed for longer than this
       with no success in between, the next failure fails the bundle loudly
-      (``transforms.write.retry_budget``); 0 (the default here) leaves Beam's own
+      (``beam_pipelines.transforms.write.retry_budget``); 0 (the default here) leaves Beam's own
       retries alone, which for STREAMING_INSERTS can mean retrying without end.
   """
   table: str
@@ -114,7 +114,7 @@ class WriteRowsToBigQuery(beam.PTransform):
   BigQuery call goes to the emulator). With ``config.retry_budget_seconds`` > 0 and the patch
   ``bigquery_retry_budget`` on, BigQuery failing for longer than that (no success in
   between) fails the run with ``RetryBudgetExceeded`` naming the table and the last error
-  (see ``transforms.beam_patches``).
+  (see ``beam_pipelines.transforms.beam_patches``).
 
   Example::
 

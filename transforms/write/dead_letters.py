@@ -1,6 +1,6 @@
 """WriteDeadLetters: the one writer for the dead letters of every stage.
 
-Three sinks, one record shape (``transforms.core.dead_letter``):
+Three sinks, one record shape (``beam_pipelines.transforms.core.dead_letter``):
 - ``bigquery``: a table with the dead-letter schema (created if needed).
 - ``files``: JSONL files, one record per line. Batch: ``<path>-SSSSS-of-NNNNN.jsonl``.
   Streaming (unbounded input): records are cut into fixed windows of ``window_seconds`` and
@@ -22,11 +22,11 @@ from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import StandardOptions
 from apache_beam.transforms import window
 
-from transforms.core.dead_letter import dead_letter_table_schema
-from transforms.core.table_spec import parse_table_spec
-from transforms.write.bigquery import BigQuerySinkConfig, WriteRowsToBigQuery
-from transforms.write.pubsub import PublishToPubSub, check_topic
-from transforms.write.retry_budget import check_retry_budget
+from beam_pipelines.transforms.core.dead_letter import dead_letter_table_schema
+from beam_pipelines.transforms.core.table_spec import parse_table_spec
+from beam_pipelines.transforms.write.bigquery import BigQuerySinkConfig, WriteRowsToBigQuery
+from beam_pipelines.transforms.write.pubsub import PublishToPubSub, check_topic
+from beam_pipelines.transforms.write.retry_budget import check_retry_budget
 
 _LOG = logging.getLogger(__name__)
 DEAD_LETTER_SINKS = ('bigquery', 'files', 'pubsub')
@@ -129,7 +129,7 @@ def _log_unwritable(record):
 
 
 class WriteDeadLetters(beam.PTransform):
-  """Writes dead-letter records (see ``transforms.core.dead_letter``) to BigQuery, JSONL files or
+  """Writes dead-letter records (see ``beam_pipelines.transforms.core.dead_letter``) to BigQuery, JSONL files or
   Pub/Sub, in batch or streaming pipelines.
 
   Input: one PCollection of dead letters (flatten the stages' outputs first, or pass a

@@ -1,7 +1,7 @@
 """WriteRowsToFiles: validated rows as JSONL, Avro or Parquet files (a lake sink).
 
 Rows arrive in BigQuery JSON form (what ``ParseAndValidate`` emits) and are written typed
-from the BigQuery schema (the mapping lives in ``transforms.write.lake_types``), so the files load
+from the BigQuery schema (the mapping lives in ``beam_pipelines.transforms.write.lake_types``), so the files load
 back into BigQuery (or read in Spark, DuckDB...) without a schema of their own:
 
 | BigQuery | Avro | Parquet (Arrow) |
@@ -43,9 +43,9 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.transforms import window
 
-from transforms.core.dead_letter import make_dead_letter
-from transforms.validate.schema import load_schema
-from transforms.write.lake_types import arrow_schema, avro_schema, row_converter
+from beam_pipelines.transforms.core.dead_letter import make_dead_letter
+from beam_pipelines.transforms.validate.schema import load_schema
+from beam_pipelines.transforms.write.lake_types import arrow_schema, avro_schema, row_converter
 
 _LOG = logging.getLogger(__name__)
 LAKE_FORMATS = ('jsonl', 'avro', 'parquet')

@@ -1,12 +1,12 @@
 """BigQuery schema -> Avro / Arrow schemas, and BigQuery JSON rows -> typed rows, for the lake
-sink (``transforms.write.lake``; the mapping table is in its docstring and the README)."""
+sink (``beam_pipelines.transforms.write.lake``; the mapping table is in its docstring and the README)."""
 
 import base64
 import datetime
 import decimal
 import re
 
-from transforms.validate.schema import load_schema
+from beam_pipelines.transforms.validate.schema import load_schema
 
 _AVRO_NAME = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
 _NON_FINITE = {'NaN': float('nan'), 'Infinity': float('inf'), '-Infinity': float('-inf')}

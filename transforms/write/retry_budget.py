@@ -9,7 +9,7 @@ google-cloud-bigquery's retry predicate does not match it, so it goes through ev
 fails the bundle, naming the table, the budget and the last underlying error.
 
 The calls are counted by the Beam patch ``bigquery_retry_budget``
-(``transforms.beam_patches``), which the pipelines switch on; without it budgets are
+(``beam_pipelines.transforms.beam_patches``), which the pipelines switch on; without it budgets are
 registered but nothing counts against them (Beam's retries alone). Calls that name no table
 and come from a client that has named none (e.g. a fresh client polling ``jobs.get``) count
 against the largest budget registered in the process, or none if any registered table is

@@ -11,7 +11,7 @@ and a lookup small enough to broadcast is small enough for one client read. With
 from dataclasses import dataclass
 from typing import Optional
 
-from transforms.enrichment.sources.base import LookupSource, LookupSourceError
+from beam_pipelines.transforms.enrichment.sources.base import LookupSource, LookupSourceError
 
 
 @dataclass(frozen=True)
@@ -35,14 +35,14 @@ class BigQueryLookupSource(LookupSource):
     if bool(self.table) == bool(self.query):
       raise ValueError('table/query: give exactly one of a table or a query')
     if self.table:
-      from transforms.core.table_spec import parse_table_spec
+      from beam_pipelines.transforms.core.table_spec import parse_table_spec
       parse_table_spec(self.table, 'table')
 
   def describe(self):
     return f'bq://{self.table}' if self.table else 'BigQuery query'
 
   def _client(self):
-    from transforms.core.bigquery_client import bigquery_client
+    from beam_pipelines.transforms.core.bigquery_client import bigquery_client
     return bigquery_client(self.project)
 
   def _table_ref(self):

@@ -5,7 +5,7 @@ import json
 from dataclasses import dataclass
 from typing import Optional
 
-from transforms.enrichment.sources.base import LookupSource, LookupSourceError
+from beam_pipelines.transforms.enrichment.sources.base import LookupSource, LookupSourceError
 
 LOOKUP_FILE_FORMATS = ('jsonl', 'csv')
 _SUFFIXES = {'.jsonl': 'jsonl', '.ndjson': 'jsonl', '.json': 'jsonl', '.csv': 'csv'}

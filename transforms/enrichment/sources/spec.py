@@ -14,8 +14,8 @@ Source syntax (``--enrichment_source``):
   * ``bq-query:SELECT ...`` — a GoogleSQL query (quote it for the shell).
 """
 
-from transforms.enrichment.sources.bigquery import BigQueryLookupSource
-from transforms.enrichment.sources.file import FileLookupSource
+from beam_pipelines.transforms.enrichment.sources.bigquery import BigQueryLookupSource
+from beam_pipelines.transforms.enrichment.sources.file import FileLookupSource
 
 
 def parse_source(text, project=None):

@@ -18,7 +18,7 @@ import decimal
 import ipaddress
 import math
 
-from transforms.masking.methods.common import DATE_TYPES, NUMERIC_TYPES, check_params, int_param
+from beam_pipelines.transforms.masking.methods.common import DATE_TYPES, NUMERIC_TYPES, check_params, int_param
 
 NAME = 'generalize'
 KEYED = False

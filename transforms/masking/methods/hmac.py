@@ -17,7 +17,7 @@ import dataclasses
 import hashlib
 import hmac as _hmac
 
-from transforms.masking.methods.common import canonical_text, check_params, int_param, str_param
+from beam_pipelines.transforms.masking.methods.common import canonical_text, check_params, int_param, str_param
 
 NAME = 'hmac'
 KEYED = True

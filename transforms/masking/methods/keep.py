@@ -5,7 +5,7 @@ KEYED = False
 
 
 def validate(params, spec, path):
-  from transforms.masking.methods.common import check_params
+  from beam_pipelines.transforms.masking.methods.common import check_params
   check_params(params, (), path, NAME)
   return {}
 

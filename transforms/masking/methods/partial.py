@@ -12,7 +12,7 @@ STRING fields only. Output type: STRING. The kept part may still identify a pers
 small population: partial masking reduces, it does not remove, identifiability.
 """
 
-from transforms.masking.methods.common import check_params, int_param, str_param
+from beam_pipelines.transforms.masking.methods.common import check_params, int_param, str_param
 
 NAME = 'partial'
 KEYED = False

@@ -7,7 +7,7 @@ Output type: STRING for a string replacement. A NULL input stays NULL (presence 
 
 import dataclasses
 
-from transforms.masking.methods.common import REDACTED, check_params, str_param
+from beam_pipelines.transforms.masking.methods.common import REDACTED, check_params, str_param
 
 NAME = 'redact'
 KEYED = False

@@ -17,7 +17,7 @@ import hashlib
 import hmac as _hmac
 import re
 
-from transforms.masking.methods.common import canonical_text, check_params, int_param, str_param
+from beam_pipelines.transforms.masking.methods.common import canonical_text, check_params, int_param, str_param
 
 NAME = 'tokenize'
 KEYED = True

@@ -11,9 +11,9 @@ its payload rules live together.
 - ``registry``: payload decoders by name, as ``ParseConfig.format`` names them.
 """
 
-from transforms.read.formats.base import DecodeError, FileReaderFn
-from transforms.read.formats.csv_format import CsvFormat, CsvRecordError
-from transforms.read.formats.registry import DECODERS, get_decoder, make_decoder
+from beam_pipelines.transforms.read.formats.base import DecodeError, FileReaderFn
+from beam_pipelines.transforms.read.formats.csv_format import CsvFormat, CsvRecordError
+from beam_pipelines.transforms.read.formats.registry import DECODERS, get_decoder, make_decoder
 
 __all__ = ['CsvFormat', 'CsvRecordError', 'DECODERS', 'DecodeError', 'FileReaderFn',
            'get_decoder', 'make_decoder']

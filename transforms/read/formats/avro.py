@@ -1,7 +1,7 @@
 """Avro: the file reader (one RawMessage per record of an Avro container file) and the decoder
 of schemaless Avro datums (e.g. Pub/Sub bodies) written with a configured schema.
 
-Both turn a record into the same JSON-ready values (``transforms.read.formats.record_json``),
+Both turn a record into the same JSON-ready values (``beam_pipelines.transforms.read.formats.record_json``),
 so a record validates the same whether it came from a file or a message.
 """
 
@@ -12,10 +12,10 @@ import time
 import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes
 
-from transforms.core.dead_letter import DEAD_LETTER_TAG, make_dead_letter
-from transforms.core.messages import RawMessage
-from transforms.read.formats import record_json
-from transforms.read.formats.base import DecodeError, FileReaderFn
+from beam_pipelines.transforms.core.dead_letter import DEAD_LETTER_TAG, make_dead_letter
+from beam_pipelines.transforms.core.messages import RawMessage
+from beam_pipelines.transforms.read.formats import record_json
+from beam_pipelines.transforms.read.formats.base import DecodeError, FileReaderFn
 
 
 def load_avro_schema(source):
@@ -69,7 +69,7 @@ def avro_decoder(schema):
 
 class ReadAvroFn(FileReaderFn):
   """One RawMessage per Avro record (writer schema from the file); payload = JSON of the
-  record (see ``transforms.read.formats.record_json``); source id ``path:N`` (1-based record number)."""
+  record (see ``beam_pipelines.transforms.read.formats.record_json``); source id ``path:N`` (1-based record number)."""
   format = 'avro'
 
   def process(self, readable_file):

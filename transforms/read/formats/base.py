@@ -25,7 +25,7 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
-from transforms.core.dead_letter import DEAD_LETTER_TAG, make_dead_letter
+from beam_pipelines.transforms.core.dead_letter import DEAD_LETTER_TAG, make_dead_letter
 
 _LOG = logging.getLogger(__name__)
 UTF8_BOM = b'\xef\xbb\xbf'

@@ -1,9 +1,9 @@
 """CSV: how a file is split into records and how one record becomes a dict of columns.
 
-The file reader (``transforms.read.formats``) splits a CSV file into records, one RawMessage
+The file reader (``beam_pipelines.transforms.read.formats``) splits a CSV file into records, one RawMessage
 per record whose payload is the record's exact text (quoted newlines included, line ending
 removed) and whose source id is ``file:line`` of the record's *first* line. The CSV decoder
-(``transforms.read.formats.registry``) parses one such payload back into a ``{column: text}`` dict, which
+(``beam_pipelines.transforms.read.formats.registry``) parses one such payload back into a ``{column: text}`` dict, which
 ``ParseAndValidate`` validates with text semantics (``ValidationPolicy(text_input=True)``:
 an empty cell is NULL for every type but STRING, numbers and booleans are parsed from text).
 
@@ -18,8 +18,8 @@ import json
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
-from transforms.read.formats import csv_format as csvf
-from transforms.read.formats.base import DecodeError
+from beam_pipelines.transforms.read.formats import csv_format as csvf
+from beam_pipelines.transforms.read.formats.base import DecodeError
 
 # The attribute in which the file reader passes a file's header (a JSON list of names).
 COLUMNS_ATTRIBUTE = 'csv_columns'

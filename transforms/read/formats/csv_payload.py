@@ -1,7 +1,7 @@
 """CSV dead-letter payloads, read back so the masking policy can apply to them.
 
 A CSV record's dead letter carries the record's exact text and, in its ``csv_columns``
-attribute, the file's header (see ``transforms.read.formats.csv_format``). ``parse_payload`` maps the
+attribute, the file's header (see ``beam_pipelines.transforms.read.formats.csv_format``). ``parse_payload`` maps the
 text back onto those names (or the configured ``CsvFormat.columns``) with the same strict
 reader the pipeline used; ``to_csv_text`` writes a masked record back as one CSV record.
 A record that cannot be mapped onto its columns (wrong number of cells, bad quoting,
@@ -12,7 +12,7 @@ import csv
 import io
 import json
 
-from transforms.read.formats import csv_format as csvf
+from beam_pipelines.transforms.read.formats import csv_format as csvf
 
 FORMAT_ATTRIBUTE = 'format'
 

@@ -1,16 +1,16 @@
 """CSV: the file reader, one RawMessage per CSV record (a record may span lines).
 
 The header (when the format has one) travels with every record in the ``csv_columns``
-attribute, so the CSV decoder (``transforms.read.formats.csv_format``) maps cells to names
+attribute, so the CSV decoder (``beam_pipelines.transforms.read.formats.csv_format``) maps cells to names
 per file. A bad header is one ``csv_invalid_header`` dead letter for the file.
 """
 
 import json
 import time
 
-from transforms.core.messages import RawMessage
-from transforms.read.formats import csv_format as csvf
-from transforms.read.formats.base import UTF8_BOM, FileReaderFn, iter_lines, open_decompressed
+from beam_pipelines.transforms.core.messages import RawMessage
+from beam_pipelines.transforms.read.formats import csv_format as csvf
+from beam_pipelines.transforms.read.formats.base import UTF8_BOM, FileReaderFn, iter_lines, open_decompressed
 
 
 class ReadCsvFn(FileReaderFn):

@@ -9,9 +9,9 @@ import time
 
 import orjson
 
-from transforms.core.messages import RawMessage
-from transforms.read.file_splits import FileRange
-from transforms.read.formats.base import (UTF8_BOM, DecodeError, FileReaderFn, iter_lines,
+from beam_pipelines.transforms.core.messages import RawMessage
+from beam_pipelines.transforms.read.file_splits import FileRange
+from beam_pipelines.transforms.read.formats.base import (UTF8_BOM, DecodeError, FileReaderFn, iter_lines,
                                           open_decompressed)
 
 
@@ -48,7 +48,7 @@ class ReadJsonLinesFn(FileReaderFn):
   """One RawMessage per line of a file; source id ``path:line`` (1-based).
 
   Takes a whole file (a ``ReadableFile``, or a whole-file ``FileRange``) or a range of one
-  (a ``FileRange`` from ``transforms.read.file_splits``: the lines that start in
+  (a ``FileRange`` from ``beam_pipelines.transforms.read.file_splits``: the lines that start in
   ``[start, end)``, numbered from its ``first_line``).
   """
   format = 'jsonl'

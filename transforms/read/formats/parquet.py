@@ -1,7 +1,7 @@
 """Parquet: the file reader (pyarrow), one RawMessage per row with the row as JSON payload.
 
 Source id ``path:N`` for the N-th row (1-based). Damage is reported as a read dead letter
-naming the file, after keeping what was read before it (``transforms.read.formats.base``).
+naming the file, after keeping what was read before it (``beam_pipelines.transforms.read.formats.base``).
 """
 
 import time
@@ -9,17 +9,17 @@ import time
 import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes
 
-from transforms.core.dead_letter import DEAD_LETTER_TAG, make_dead_letter
-from transforms.core.messages import RawMessage
-from transforms.read.formats import record_json
-from transforms.read.formats.base import FileReaderFn
+from beam_pipelines.transforms.core.dead_letter import DEAD_LETTER_TAG, make_dead_letter
+from beam_pipelines.transforms.core.messages import RawMessage
+from beam_pipelines.transforms.read.formats import record_json
+from beam_pipelines.transforms.read.formats.base import FileReaderFn
 
 PARQUET_BATCH_ROWS = 2048
 
 
 class ReadParquetFn(FileReaderFn):
   """One RawMessage per Parquet row, read by batches of rows; payload = JSON of the row
-  (see ``transforms.read.formats.record_json``); source id ``path:N`` (1-based row number)."""
+  (see ``beam_pipelines.transforms.read.formats.record_json``); source id ``path:N`` (1-based row number)."""
   format = 'parquet'
 
   def __init__(self, batch_rows=PARQUET_BATCH_ROWS):

@@ -8,18 +8,18 @@ schema)`` builds the ``decode(payload, attributes)`` a ``ParseConfig`` needs, wh
 format. New formats register here.
 
 Formats:
-- ``json``: one JSON document (``transforms.read.formats.jsonl``).
-- ``csv``: one CSV record, mapped onto column names (``transforms.read.formats.csv_format``).
+- ``json``: one JSON document (``beam_pipelines.transforms.read.formats.jsonl``).
+- ``csv``: one CSV record, mapped onto column names (``beam_pipelines.transforms.read.formats.csv_format``).
   Errors: ``csv_column_count``, ``invalid_csv``, ``invalid_encoding``, ``empty_record``.
 - ``avro``: one Avro binary datum without container header (a Pub/Sub body, for instance),
-  read with the configured writer schema (``transforms.read.formats.avro``). Errors:
+  read with the configured writer schema (``beam_pipelines.transforms.read.formats.avro``). Errors:
   ``invalid_avro``, ``empty_record``.
 """
 
-from transforms.read.formats import csv_format as csvf
-from transforms.read.formats.avro import avro_decoder
-from transforms.read.formats.csv_format import csv_decoder
-from transforms.read.formats.jsonl import decode_json
+from beam_pipelines.transforms.read.formats import csv_format as csvf
+from beam_pipelines.transforms.read.formats.avro import avro_decoder
+from beam_pipelines.transforms.read.formats.csv_format import csv_decoder
+from beam_pipelines.transforms.read.formats.jsonl import decode_json
 
 DECODERS = {'json': decode_json, 'csv': csv_decoder, 'avro': avro_decoder}
 
