@@ -32,13 +32,14 @@ sys.path.insert(0, os.path.join(ROOT, 'samples'))
 import baseline_python  # noqa: E402  pylint: disable=wrong-import-position
 import generate_events  # noqa: E402  pylint: disable=wrong-import-position
 
-from beam_pipelines.transforms.masking.binding import bind_policy
-from beam_pipelines.transforms.masking.keys import (DerivedKeys, MaskingKey)  # noqa: E402  pylint: disable=wrong-import-position
-from beam_pipelines.transforms.masking.maskers import compile_row_masker
-from beam_pipelines.transforms.masking.policy import load_policy
-from beam_pipelines.transforms.read.formats.jsonl import (decode_json)  # noqa: E402  pylint: disable=wrong-import-position
-from beam_pipelines.transforms.validate.schema import (load_schema)  # noqa: E402  pylint: disable=wrong-import-position
-from beam_pipelines.transforms.validate.validator import (RecordValidator)  # noqa: E402  pylint: disable=wrong-import-position
+# noqa: E402 below: the imports need the sys.path entries above.
+from beam_pipelines.transforms.masking.binding import bind_policy  # noqa: E402
+from beam_pipelines.transforms.masking.keys import DerivedKeys, MaskingKey  # noqa: E402
+from beam_pipelines.transforms.masking.maskers import compile_row_masker  # noqa: E402
+from beam_pipelines.transforms.masking.policy import load_policy  # noqa: E402
+from beam_pipelines.transforms.read.formats.jsonl import decode_json  # noqa: E402
+from beam_pipelines.transforms.validate.schema import load_schema  # noqa: E402
+from beam_pipelines.transforms.validate.validator import RecordValidator  # noqa: E402
 
 SCHEMA = os.path.join(ROOT, 'samples', 'events_schema.json')
 

@@ -39,7 +39,7 @@ sys.path.insert(0, os.path.join(ROOT, 'samples'))
 
 import generate_events  # noqa: E402  pylint: disable=wrong-import-position
 
-from beam_pipelines.tools.emulators import BigQueryEmulator, PubSubEmulator
+from beam_pipelines.tools.emulators import BigQueryEmulator, PubSubEmulator  # noqa: E402
 
 SCHEMA = os.path.join(ROOT, 'samples', 'events_schema.json')
 PROJECT = 'test-project'

@@ -28,8 +28,8 @@ import network_guard  # noqa: E402  pylint: disable=wrong-import-position
 
 network_guard.install()
 
-from beam_pipelines.tools.emulators import (BigQueryEmulator, PubSubEmulator,
-                                            prepare_duckdb_extensions)
+from beam_pipelines.tools.emulators import (  # noqa: E402  pylint: disable=wrong-import-position
+  BigQueryEmulator, PubSubEmulator, prepare_duckdb_extensions)
 
 SAMPLES = os.path.join(REPO, 'samples')
 

@@ -8,7 +8,7 @@ import os
 import pytest
 import yaml
 
-from beam_pipelines.transforms import yaml_provider
+from beam_pipelines.transforms import beam_yaml
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLE = os.path.join(REPO, 'examples', 'pipeline.yaml')
@@ -25,7 +25,7 @@ def _read_jsonl(pattern):
 def test_provider_spec_in_the_example_matches_the_module():
   with open(EXAMPLE, encoding='utf-8') as f:
     spec = yaml.safe_load(f)
-  assert spec['providers'] == [dict(yaml_provider.PROVIDER_SPEC, config={})]
+  assert spec['providers'] == [dict(beam_yaml.PROVIDER_SPEC, config={})]
 
 
 def test_example_yaml_pipeline_runs_on_the_fnapi_runner(tmp_path, monkeypatch):
@@ -69,11 +69,11 @@ def test_example_yaml_pipeline_runs_on_the_fnapi_runner(tmp_path, monkeypatch):
 
 def test_wrappers_validate_their_config_when_the_yaml_is_built():
   with pytest.raises(ValueError, match="quality rule 'x': kind must be one of"):
-    yaml_provider.CheckQualityRows({'rules': [{'id': 'x', 'kind': 'nope', 'path': 'a'}]})
+    beam_yaml.CheckQualityRows({'rules': [{'id': 'x', 'kind': 'nope', 'path': 'a'}]})
   with pytest.raises(ValueError, match='exactly one of path or table'):
-    yaml_provider.WriteDeadLetterRecords()
+    beam_yaml.WriteDeadLetterRecords()
   with pytest.raises(ValueError, match='schema_drift must be one of'):
-    yaml_provider.HandleSchemaDriftRows('samples/events_schema.json', mode='grow')
+    beam_yaml.HandleSchemaDriftRows('samples/events_schema.json', mode='grow')
 
 
 def test_parse_and_validate_accepts_yaml_rows_with_a_line_field():
@@ -82,7 +82,7 @@ def test_parse_and_validate_accepts_yaml_rows_with_a_line_field():
   schema = json.dumps([{'name': 'a', 'type': 'INT64', 'mode': 'REQUIRED'}])
   with beam.Pipeline('FnApiRunner') as p:
     out = (p | beam.Create([beam.Row(line='{"a": 1}'), beam.Row(line='{"a": "x"}')])
-           | yaml_provider.ParseAndValidateRows(schema))
+           | beam_yaml.ParseAndValidateRows(schema))
     assert_that(out['rows'], equal_to([{'a': 1}]), label='rows')
     assert_that(out['dead_letters'] | beam.Map(lambda d: (d['errorType'],
                                                           d['sourceId'][:5])),

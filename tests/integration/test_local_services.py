@@ -6,7 +6,7 @@ import network_guard
 import pytest
 
 from beam_pipelines.tools import emulators as local_emulators
-from beam_pipelines.transforms import bigquery_endpoint
+from beam_pipelines.transforms import beam_patches
 
 pytestmark = pytest.mark.emulator
 
@@ -38,8 +38,9 @@ def test_google_clients_without_emulator_would_be_blocked(monkeypatch):
 
 
 def test_both_beam_bigquery_clients_go_to_the_emulator(bigquery_emulator, bq_dataset):
+  """With the Beam patch bigquery_emulator on (the pipelines switch it on)."""
   from apache_beam.io.gcp import bigquery_tools
-  bigquery_endpoint.apply_emulator_endpoint()
+  beam_patches.enable('bigquery_emulator')
   wrapper = bigquery_tools.BigQueryWrapper()
   # apitools client (tables/datasets/jobs)
   assert wrapper.client.url.startswith(bigquery_emulator.endpoint)

@@ -17,7 +17,10 @@ from apache_beam.io.filesystem import FileMetadata
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from beam_pipelines.transforms import file_readers, typed_file_readers
+from beam_pipelines.transforms.read.formats.avro import ReadAvroFn
+from beam_pipelines.transforms.read.formats.csv_reader import ReadCsvFn
+from beam_pipelines.transforms.read.formats.jsonl import ReadJsonLinesFn
+from beam_pipelines.transforms.read.formats.parquet import ReadParquetFn
 from beam_pipelines.transforms.core.messages import RawMessage
 from beam_pipelines.transforms.read.formats.csv_format import CsvFormat
 from beam_pipelines.transforms.validate.parse import ParseConfig, ParseAndValidateFn
@@ -132,7 +135,7 @@ def _read(fn, data, suffix):
 @settings(max_examples=150, **SETTINGS)
 @given(data=st.binary(max_size=400), suffix=st.sampled_from(['.jsonl', '.jsonl.gz']))
 def test_jsonl_reader_on_random_bytes(data, suffix):
-  path, messages, dead = _read(file_readers.ReadJsonLinesFn(), data, suffix)
+  path, messages, dead = _read(ReadJsonLinesFn(), data, suffix)
   if suffix == '.jsonl':
     lines = data.split(b'\n')
     if lines and lines[-1] == b'':
@@ -148,7 +151,7 @@ def test_jsonl_reader_on_random_bytes(data, suffix):
 @settings(max_examples=150, **SETTINGS)
 @given(data=st.binary(max_size=400))
 def test_csv_reader_on_random_bytes(data):
-  path, messages, dead = _read(file_readers.ReadCsvFn(CsvFormat(header=True)), data, '.csv')
+  path, messages, dead = _read(ReadCsvFn(CsvFormat(header=True)), data, '.csv')
   assert len(dead) <= 1
   numbers = [int(m.source_id.rsplit(':', 1)[1]) for m in messages]
   assert numbers == sorted(set(numbers))  # each record once, in order
@@ -170,7 +173,7 @@ def test_avro_reader_on_damaged_files(n, cut, flip):
   for position, mask in flip:
     data[position % len(data)] ^= mask
   data = bytes(data[:cut]) if cut < len(data) else bytes(data)
-  path, messages, dead = _read(typed_file_readers.ReadAvroFn(), data, '.avro')
+  path, messages, dead = _read(ReadAvroFn(), data, '.avro')
   assert len(dead) <= 1 + len(messages)  # unencodable records are per record
   numbers = [int(m.source_id.rsplit(':', 1)[1]) for m in messages]
   assert numbers == list(range(1, len(numbers) + 1))
@@ -183,8 +186,8 @@ def test_avro_reader_on_damaged_files(n, cut, flip):
 def test_typed_readers_on_random_bytes(data, prefix):
   if prefix:
     data = b'PAR1' + data + b'PAR1'
-  for fn, suffix in ((typed_file_readers.ReadParquetFn(), '.parquet'),
-                     (typed_file_readers.ReadAvroFn(), '.avro')):
+  for fn, suffix in ((ReadParquetFn(), '.parquet'),
+                     (ReadAvroFn(), '.avro')):
     _, messages, dead = _read(fn, data, suffix)
     assert messages == [] and len(dead) == 1  # not readable at all: reported, not skipped
     assert dead[0]['errorType'] == 'unreadable_file'

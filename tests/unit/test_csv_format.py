@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from beam_pipelines.transforms import decoders
+from beam_pipelines.transforms.read.formats import DecodeError, make_decoder
 from beam_pipelines.transforms.read.formats.csv_format import (CsvFormat, CsvRecordError, check_schema_for_csv,
                                                 parse_columns, parse_record, split_records)
 from beam_pipelines.transforms.validate.parse import ParseAndValidate, ParseConfig
@@ -66,15 +66,15 @@ def test_parse_record_errors(payload, kind):
 
 
 def test_decoder_prefers_the_file_header_attribute_over_configured_columns():
-  decode = decoders.make_decoder(ParseConfig(format='csv', csv=CsvFormat(
+  decode = make_decoder(ParseConfig(format='csv', csv=CsvFormat(
       header=False, columns=('x', 'y'))))
   assert decode(b'1,2', {}) == {'x': '1', 'y': '2'}
   assert decode(b'1,2', {'csv_columns': json.dumps(['a', 'b'])}) == {'a': '1', 'b': '2'}
 
 
 def test_decoder_without_any_column_names_is_a_dead_letter_kind():
-  decode = decoders.make_decoder(ParseConfig(format='csv'))
-  with pytest.raises(decoders.DecodeError) as info:
+  decode = make_decoder(ParseConfig(format='csv'))
+  with pytest.raises(DecodeError) as info:
     decode(b'1,2', {})
   assert info.value.kind == 'csv_no_columns'
 
@@ -119,8 +119,8 @@ def test_required_record_cannot_come_from_csv():
 
 
 def test_a_damaged_columns_attribute_is_a_named_dead_letter_kind():
-  decode = decoders.make_decoder(ParseConfig(format='csv'))
-  with pytest.raises(decoders.DecodeError) as info:
+  decode = make_decoder(ParseConfig(format='csv'))
+  with pytest.raises(DecodeError) as info:
     decode(b'1,2', {'csv_columns': '["a", "b'})  # e.g. cut by a 1 KiB attribute limit
   assert info.value.kind == 'csv_invalid_columns_attribute'
 

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from formats_helpers import attributes, by_source, run_chain
 
-from beam_pipelines.transforms import decoders
+from beam_pipelines.transforms.read.formats import make_decoder
 from beam_pipelines.transforms.core.messages import raw_message
 from beam_pipelines.transforms.read.files import FileSourceConfig
 from beam_pipelines.transforms.validate.parse import ParseConfig
@@ -200,7 +200,7 @@ def test_avro_schema_config_errors(tmp_path):
   avsc = tmp_path / 'ok.avsc'
   avsc.write_text(json.dumps({'type': 'record', 'name': 'R',
                               'fields': [{'name': 'id', 'type': 'long'}]}))
-  decode = decoders.make_decoder(ParseConfig(format='avro', avro_schema=str(avsc)))
+  decode = make_decoder(ParseConfig(format='avro', avro_schema=str(avsc)))
   assert decode(b'\x02', {}) == {'id': 1}
 
 

@@ -2,7 +2,8 @@
 
 import pytest
 
-from beam_pipelines.transforms import bq_types
+from beam_pipelines.transforms.validate import bq_temporal, bq_types
+from beam_pipelines.transforms.validate.field_error import FieldError
 from beam_pipelines.transforms.validate import geography as wkt
 from beam_pipelines.transforms.validate.schema import load_schema
 from beam_pipelines.transforms.validate.validator import RecordValidator, ValidationPolicy
@@ -17,7 +18,7 @@ def _spec(ftype):
 def _outcome(fn, value, spec):
   try:
     return ('ok', fn(value, spec, POLICY))
-  except bq_types.FieldError as e:
+  except FieldError as e:
     return ('error', e.kind, e.detail)
 
 
@@ -27,8 +28,8 @@ def _outcome(fn, value, spec):
     '2026-11-01T24:00:00Z', '2026-13-01T00:00:00Z'])
 def test_canonical_timestamp_matches_the_general_path(value):
   # The general path sees the same instant written with an explicit +00:00 zone.
-  fast = _outcome(bq_types.to_timestamp, value, _spec('TIMESTAMP'))
-  general = _outcome(bq_types.to_timestamp, value[:-1] + '+00:00', _spec('TIMESTAMP'))
+  fast = _outcome(bq_temporal.to_timestamp, value, _spec('TIMESTAMP'))
+  general = _outcome(bq_temporal.to_timestamp, value[:-1] + '+00:00', _spec('TIMESTAMP'))
   assert fast[0] == general[0]
   if fast[0] == 'ok':
     assert fast == general
@@ -37,8 +38,8 @@ def test_canonical_timestamp_matches_the_general_path(value):
 @pytest.mark.parametrize('value', ['2026-11-01 00:00:03', '2026-11-01T00:00:03.5',
                                    '2026-02-29 00:00:00', '2024-02-29T12:00:00.1234567'])
 def test_canonical_datetime_matches_the_general_path(value):
-  fast = _outcome(bq_types.to_datetime, value, _spec('DATETIME'))
-  general = _outcome(bq_types.to_datetime, ' ' + value, _spec('DATETIME'))  # not canonical
+  fast = _outcome(bq_temporal.to_datetime, value, _spec('DATETIME'))
+  general = _outcome(bq_temporal.to_datetime, ' ' + value, _spec('DATETIME'))  # not canonical
   assert fast == general
 
 
