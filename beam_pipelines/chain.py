@@ -34,9 +34,9 @@ class PipelineOutputs(NamedTuple):
 
 def _write(rows, label, sink, lake, schema, pipeline_name, metric_name='rows'):
   if lake is not None:
-    return rows | label >> WriteRowsToFiles(lake, schema, pipeline_name=pipeline_name,
+    return rows | label >> WriteRowsToFiles(schema, lake, pipeline_name=pipeline_name,
                                             metric_name=metric_name)
-  return rows | label >> WriteRowsToBigQuery(sink, schema, pipeline_name=pipeline_name,
+  return rows | label >> WriteRowsToBigQuery(schema, sink, pipeline_name=pipeline_name,
                                              metric_name=metric_name)
 
 
@@ -47,7 +47,9 @@ def build_chain(p, cfg: PipelineConfig):
   name = cfg.pipeline_name
   read = p | 'ReadEvents' >> ReadEvents(cfg.source)
   parse = chain_steps.drift_aware_parse_config(cfg.parse, cfg.quality)
-  parsed = read.rows | 'ParseAndValidate' >> ParseAndValidate(cfg.schema, parse)
+  # with_source_ids: the dead letters of every later step name their record.
+  parsed = read.rows | 'ParseAndValidate' >> ParseAndValidate(
+      cfg.schema, parse, pipeline_name=name, with_source_ids=True)
   parsed = chain_steps.handle_drift(parsed, cfg.quality, cfg.schema, parse, name)
   masked = chain_steps.mask_rows(parsed.rows, cfg.masking, pipeline_name=name)
   enriched = chain_steps.enrich(masked.rows, cfg.enrichment)
@@ -62,7 +64,7 @@ def build_chain(p, cfg: PipelineConfig):
   if cfg.windowing is not None:
     windowing = cfg.windowing
     windowed = rows | 'WindowAndAggregate' >> WindowAndAggregate(
-        windowing.window, windowing.aggregate, cfg.processed_schema, pipeline_name=name)
+        cfg.processed_schema, windowing.window, windowing.aggregate, pipeline_name=name)
     # Aggregate rows carry their window as columns; the sink and the dead-letter Flatten
     # want the global window (and its default trigger) like every other branch.
     aggregate_rows = windowed.rows | 'AggregatesToGlobalWindow' >> beam.WindowInto(
@@ -74,7 +76,7 @@ def build_chain(p, cfg: PipelineConfig):
     aggregates = windowed.rows
   dead_letters = tuple(d for d in dead if d is not None) | 'FlattenDeadLetters' >> beam.Flatten()
   dead_letters = chain_steps.mask_dead_letters(
-      dead_letters, cfg.masking, masked, csv=cfg.csv_format)
+      dead_letters, cfg.masking, masked, csv=cfg.csv_format, pipeline_name=name)
   unwritable = dead_letters | 'WriteDeadLetters' >> WriteDeadLetters(
       cfg.dead_letters, pipeline_name=name)
   return PipelineOutputs(rows=rows, dead_letters=dead_letters,

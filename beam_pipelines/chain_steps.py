@@ -50,12 +50,12 @@ def mask_rows(rows, masking, pipeline_name=None):
     erase = rows.pipeline | 'LoadEraseList' >> LoadEraseList(masking.erase_list,
                                                              masking.project)
   result = rows | 'MaskPII' >> MaskPII(
-      masking.policy, masking.policy.schema, masking.key,
+      masking.policy.schema, masking.policy, masking.key,
       subject_field=masking.subject_field, erase_ids=erase, pipeline_name=pipeline_name)
   return MaskedRows(result.rows, result.dead_letters, erase)
 
 
-def mask_dead_letters(dead_letters, masking, masked_rows=None, csv=None):
+def mask_dead_letters(dead_letters, masking, masked_rows=None, csv=None, pipeline_name=None):
   """Step 'MaskDeadLetters' over the flattened dead letters of every stage; shares the erase
   list of ``mask_rows``' result, and masks CSV payloads cell by cell when the source's
   ``CsvFormat`` is given. Identity when ``masking`` is None."""
@@ -68,8 +68,9 @@ def mask_dead_letters(dead_letters, masking, masked_rows=None, csv=None):
     erase = dead_letters.pipeline | 'LoadEraseListForDeadLetters' >> LoadEraseList(
         masking.erase_list, masking.project)
   return dead_letters | 'MaskDeadLetters' >> MaskDeadLetters(
-      masking.policy, masking.policy.schema, masking.key, mode=masking.dead_letter_payload,
-      subject_field=masking.subject_field, erase_ids=erase, csv=csv)
+      masking.policy.schema, masking.policy, masking.key, mode=masking.dead_letter_payload,
+      subject_field=masking.subject_field, erase_ids=erase, csv=csv,
+      pipeline_name=pipeline_name)
 
 
 def drift_aware_parse_config(parse, quality):
@@ -88,7 +89,7 @@ def handle_drift(parsed, quality, schema, parse, pipeline_name=None):
   if quality.drift.mode == 'ignore':
     return FallibleResult(rows=parsed.rows, dead_letters=parsed.dead_letters)
   drift = parsed.dead_letters | 'SchemaDrift' >> HandleSchemaDrift(
-      quality.drift, schema, parse, pipeline_name=pipeline_name)
+      schema, quality.drift, parse, pipeline_name=pipeline_name, with_source_ids=True)
   if quality.drift.mode != 'evolve':
     return FallibleResult(rows=parsed.rows, dead_letters=drift.dead_letters)
   rows = (parsed.rows, drift.rows) | 'WithEvolvedRows' >> beam.Flatten()
@@ -116,7 +117,7 @@ def check_quality(rows, quality, pipeline_name=None):
   checked = rows | 'CheckQuality' >> CheckQuality(quality.rules, pipeline_name=pipeline_name)
   if quality.scores_sink is not None:
     failed = checked.scores | 'WriteQualityScores' >> WriteRowsToBigQuery(
-        quality.scores_sink, quality_table_schema(), pipeline_name=pipeline_name,
+        quality_table_schema(), quality.scores_sink, pipeline_name=pipeline_name,
         metric_name='quality_scores')
     # Score rows are not records: a rejected one is logged and counted
     # (sink/quality_scores_failed), never mixed into the dead letters.

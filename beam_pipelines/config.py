@@ -29,7 +29,7 @@ from beam_pipelines.transforms.read.files import FileSourceConfig
 from beam_pipelines.transforms.read.formats.csv_format import check_schema_for_csv
 from beam_pipelines.transforms.read.pubsub import PubSubSourceConfig
 from beam_pipelines.transforms.validate.parse import ParseConfig
-from beam_pipelines.transforms.validate.schema import TableSchema
+from beam_pipelines.transforms.core.schema import TableSchema
 from beam_pipelines.transforms.write.bigquery import BigQuerySinkConfig
 from beam_pipelines.transforms.write.dead_letters import DeadLetterSinkConfig
 from beam_pipelines.transforms.write.lake import LakeSinkConfig, WriteRowsToFiles

@@ -38,7 +38,7 @@ from beam_pipelines.transforms.masking.keys import DerivedKeys, MaskingKey  # no
 from beam_pipelines.transforms.masking.maskers import compile_row_masker  # noqa: E402
 from beam_pipelines.transforms.masking.policy import load_policy  # noqa: E402
 from beam_pipelines.transforms.read.formats.jsonl import decode_json  # noqa: E402
-from beam_pipelines.transforms.validate.schema import load_schema  # noqa: E402
+from beam_pipelines.transforms.core.schema import load_schema  # noqa: E402
 from beam_pipelines.transforms.validate.validator import RecordValidator  # noqa: E402
 
 SCHEMA = os.path.join(ROOT, 'samples', 'events_schema.json')

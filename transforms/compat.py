@@ -65,7 +65,7 @@ MOVED = {
     'transforms.pubsub_publish': ('write.pubsub',),
     'transforms.pubsub_source': ('read.pubsub',),
     'transforms.record_json': ('read.formats.record_json',),
-    'transforms.schema': ('validate.schema',),
+    'transforms.schema': ('core.schema',),
     'transforms.schema_drift': ('validate.schema_drift', 'validate.drift_inference',
                                 'validate.table_evolution'),
     'transforms.sinks': ('write.bigquery', 'core.table_spec'),

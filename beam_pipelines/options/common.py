@@ -13,7 +13,7 @@ from apache_beam.options.pipeline_options import (GoogleCloudOptions, PipelineOp
 from beam_pipelines.options.values import ConfigError, convert, parse_bool, require
 from beam_pipelines.transforms.core.table_spec import parse_table_spec
 from beam_pipelines.transforms.validate.parse import DEFAULT_MAX_RECORD_BYTES, ParseConfig
-from beam_pipelines.transforms.validate.schema import TableSchema, load_schema
+from beam_pipelines.transforms.core.schema import TableSchema, load_schema
 from beam_pipelines.transforms.validate.validator import (NON_FINITE_POLICIES, UNKNOWN_FIELD_POLICIES,
                                            ValidationPolicy)
 from beam_pipelines.transforms.write.bigquery import WRITE_METHODS, BigQuerySinkConfig

@@ -5,10 +5,7 @@ line on stderr and exit code 2 before any pipeline starts. ``convert(name, fn, .
 config constructor and re-raises its ValueError as a ConfigError naming ``--name``.
 """
 
-import re
-
-_DURATION = re.compile(r'^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$')
-_UNITS = {'ms': 0.001, 's': 1, None: 1, 'm': 60, 'h': 3600, 'd': 86400}
+from beam_pipelines.transforms.core.durations import parse_duration  # noqa: F401  (re-exported)
 
 
 class ConfigError(ValueError):
@@ -51,14 +48,6 @@ def parse_non_negative_int(text):
   if value < 0:
     raise ValueError(f'must be 0 or more, got {value}')
   return value
-
-
-def parse_duration(text):
-  """'90', '90s', '1.5m', '2h', '1d', '250ms' -> seconds (float)."""
-  match = _DURATION.match(str(text))
-  if not match:
-    raise ValueError(f'expected a duration like 30s, 5m, 1h or 1d, got {text!r}')
-  return float(match.group(1)) * _UNITS[match.group(2)]
 
 
 def duration_option(value, name):

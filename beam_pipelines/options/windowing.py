@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from beam_pipelines.options.common import retry_budget_of
-from beam_pipelines.options.values import (ConfigError, convert, duration_option, int_option,
-                                           parse_fields)
+from beam_pipelines.options.values import ConfigError, convert
 from beam_pipelines.transforms.windowing.aggregates import AggregateConfig
-from beam_pipelines.transforms.windowing.config import (ACCUMULATION_MODES, DEFAULT_LATE_CAPTURE_SECONDS,
-                                         WINDOW_KINDS, TriggerConfig, WindowConfig)
+from beam_pipelines.transforms.windowing.config import ACCUMULATION_MODES, WINDOW_KINDS, WindowConfig
+from beam_pipelines.transforms.windowing.settings import (DEFAULTS as WINDOW_SETTINGS,
+                                                          SettingError, window_and_aggregate)
 from beam_pipelines.transforms.write.bigquery import BigQuerySinkConfig
 
 AGGREGATE_TABLE_SUFFIX = '_aggregates'
@@ -84,46 +84,11 @@ def windowing_config(options, schema, output_table, write_method, temp_location,
       if getattr(opts, name):
         raise ConfigError(f'--{name} needs --window')
     return None
-  if opts.window not in WINDOW_KINDS:
-    raise ConfigError(f'--window must be one of {"|".join(WINDOW_KINDS)}, got {opts.window!r}')
-  trigger = convert('accumulation', TriggerConfig,
-                     early_after_seconds=duration_option(opts.early_firing_after,
-                                                          'early_firing_after'),
-                     early_after_count=int_option(opts.early_firing_count, 'early_firing_count'),
-                     late_after_count=int_option(opts.late_firing_count, 'late_firing_count'),
-                     accumulation=opts.accumulation)
-  size = duration_option(opts.window_size, 'window_size')
-  period = duration_option(opts.window_period, 'window_period')
-  gap = duration_option(opts.session_gap, 'session_gap')
-  if opts.window in ('fixed', 'sliding') and size is None:
-    raise ConfigError(f'--window_size is required with --window {opts.window}')
-  if opts.window == 'sliding' and period is None:
-    raise ConfigError('--window_period is required with --window sliding')
-  if opts.window == 'session' and gap is None:
-    raise ConfigError('--session_gap is required with --window session')
-  window = convert('window', WindowConfig, kind=opts.window, size_seconds=size,
-                    period_seconds=period, gap_seconds=gap,
-                    event_time_field=opts.event_time_field or None,
-                    allowed_lateness_seconds=duration_option(opts.allowed_lateness,
-                                                              'allowed_lateness') or 0.0,
-                    trigger=trigger,
-                    late_capture_seconds=(DEFAULT_LATE_CAPTURE_SECONDS
-                                          if str(opts.late_capture).strip() == 'forever'
-                                          else duration_option(opts.late_capture,
-                                                                'late_capture') or 0.0),
-                    gate_shards=int_option(opts.late_gate_shards, 'late_gate_shards'))
-  aggregate = convert('aggregate_keys', AggregateConfig,
-                       key_fields=parse_fields(opts.aggregate_keys),
-                       sum_fields=parse_fields(opts.aggregate_sum),
-                       min_fields=parse_fields(opts.aggregate_min),
-                       max_fields=parse_fields(opts.aggregate_max),
-                       distinct_fields=parse_fields(opts.aggregate_distinct))
-  convert('aggregate_keys', aggregate.check_against, schema)
-  if window.event_time_field is not None:
-    spec = schema.find(window.event_time_field)
-    if spec is None or spec.type != 'TIMESTAMP' or spec.repeated:
-      raise ConfigError(f'--event_time_field {window.event_time_field!r} must be a '
-                        'non-repeated TIMESTAMP field of the schema')
+  try:
+    window, aggregate = window_and_aggregate(
+        schema, **{name: getattr(opts, name) for name in WINDOW_SETTINGS})
+  except SettingError as e:
+    raise ConfigError(f'--{e}') from None
   if lake is not None:
     if opts.aggregate_table:
       raise ConfigError('--aggregate_table is for BigQuery output; with --output_path the '

@@ -24,7 +24,7 @@ from beam_pipelines.transforms.read.formats.parquet import ReadParquetFn
 from beam_pipelines.transforms.core.messages import RawMessage
 from beam_pipelines.transforms.read.formats.csv_format import CsvFormat
 from beam_pipelines.transforms.validate.parse import ParseConfig, ParseAndValidateFn
-from beam_pipelines.transforms.validate.schema import load_schema
+from beam_pipelines.transforms.core.schema import load_schema
 from beam_pipelines.transforms.validate.validator import RecordValidator, ValidationPolicy
 
 SCHEMA = [{'name': 'id', 'type': 'INT64', 'mode': 'REQUIRED'},

@@ -8,7 +8,7 @@ from beam_pipelines.transforms.read.formats import DecodeError, make_decoder
 from beam_pipelines.transforms.read.formats.csv_format import (CsvFormat, CsvRecordError, check_schema_for_csv,
                                                 parse_columns, parse_record, split_records)
 from beam_pipelines.transforms.validate.parse import ParseAndValidate, ParseConfig
-from beam_pipelines.transforms.validate.schema import load_schema
+from beam_pipelines.transforms.core.schema import load_schema
 
 
 def split(text, **kwargs):

@@ -41,6 +41,12 @@ def test_stacktrace_from_exception():
   assert 'KeyError' in text and 'boom' in text
 
 
-def test_unknown_stage_is_rejected():
-  with pytest.raises(ValueError, match='stage'):
-    errors.make_dead_letter(b'', stage='somewhere', error_type='x', message='y')
+def test_a_step_of_your_own_names_its_stage():
+  record = errors.make_dead_letter(b'x', stage='scoring', error_type='x', message='y')
+  assert record['stage'] == 'scoring'
+
+
+@pytest.mark.parametrize('stage', ['', '   ', 'two\nlines', 'x' * 65, None, 3])
+def test_a_stage_that_is_not_a_short_name_is_rejected(stage):
+  with pytest.raises(ValueError, match='stage must be a short name'):
+    errors.make_dead_letter(b'', stage=stage, error_type='x', message='y')

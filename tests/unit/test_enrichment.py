@@ -22,7 +22,7 @@ from beam_pipelines.transforms.enrichment.join import align_tick, refresh_schedu
 from beam_pipelines.transforms.enrichment.sources.base import LookupSourceError
 from beam_pipelines.transforms.enrichment.sources.file import FileLookupSource
 from beam_pipelines.transforms.enrichment.transform import EnrichWithSideInput, enriched_schema
-from beam_pipelines.transforms.validate.schema import load_schema
+from beam_pipelines.transforms.core.schema import load_schema
 
 REGIONS_CSV = 'country_code,region,name\nDE,EMEA,Germany\nUS,AMER,United States\nJP,APAC,\n'
 

@@ -393,7 +393,7 @@ def test_property_ipv4_fast_path_agrees_with_ipaddress(octets, prefix, zero_pad)
   import ipaddress
 
   from beam_pipelines.transforms.masking.methods import generalize
-  from beam_pipelines.transforms.validate.schema import FieldSpec
+  from beam_pipelines.transforms.core.schema import FieldSpec
   fn = generalize.compile(FieldSpec('ip', 'STRING'),
                           {'to': 'network', 'ipv4_prefix': prefix, 'ipv6_prefix': 48}, None)
   text = '.'.join(('0' + str(o)) if zero_pad and i == 0 else str(o) for i, o in enumerate(octets))

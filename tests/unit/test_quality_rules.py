@@ -7,7 +7,7 @@ import pytest
 from beam_pipelines.transforms.quality.config import quality_output_schema
 from beam_pipelines.transforms.quality.rules import compile_rule, parse_timestamp, unique_key, values_at
 from beam_pipelines.transforms.quality.rules_file import load_quality_rules, parse_rule
-from beam_pipelines.transforms.validate.schema import load_schema
+from beam_pipelines.transforms.core.schema import load_schema
 
 SCHEMA = load_schema([
     {'name': 'id', 'type': 'STRING'},

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from beam_pipelines.transforms.validate.schema import load_schema
+from beam_pipelines.transforms.core.schema import load_schema
 
 FIELDS = [{'name': 'a', 'type': 'INTEGER'},
           {'name': 'r', 'type': 'RECORD', 'mode': 'REPEATED',

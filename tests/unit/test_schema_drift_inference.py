@@ -4,7 +4,7 @@ import pytest
 
 from beam_pipelines.transforms.validate.drift_inference import (NotInferable, describe_field, infer_field,
                                                  new_fields)
-from beam_pipelines.transforms.validate.schema import load_schema
+from beam_pipelines.transforms.core.schema import load_schema
 from beam_pipelines.transforms.validate.schema_drift import drift_policy
 from beam_pipelines.transforms.validate.validator import RecordValidator, ValidationPolicy, summarize
 

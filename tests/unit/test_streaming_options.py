@@ -67,7 +67,7 @@ def test_good_options_become_typed_configs():
   assert window.trigger.accumulation == 'accumulating'
   assert cfg.windowing.aggregate.key_fields == ('event_type', 'user.address.country')
   assert cfg.windowing.sink.table == 'test-project:d.events_aggregates'
-  names = [f['name'] for f in cfg.windowing.aggregate.table_schema(cfg.schema)['fields']]
+  names = cfg.windowing.aggregate.table_schema(cfg.schema).field_names()
   assert names == ['event_type', 'user_address_country', 'window_start', 'window_end',
                    'pane_timing', 'pane_index', 'count', 'sum_quantity', 'distinct_user_id']
 

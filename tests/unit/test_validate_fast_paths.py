@@ -5,7 +5,7 @@ import pytest
 from beam_pipelines.transforms.validate import bq_temporal, bq_types
 from beam_pipelines.transforms.validate.field_error import FieldError
 from beam_pipelines.transforms.validate import geography as wkt
-from beam_pipelines.transforms.validate.schema import load_schema
+from beam_pipelines.transforms.core.schema import load_schema
 from beam_pipelines.transforms.validate.validator import RecordValidator, ValidationPolicy
 
 POLICY = ValidationPolicy()

@@ -22,13 +22,16 @@ The provider spec to paste into a YAML pipeline is ``PROVIDER_SPEC`` (see
 
 from beam_pipelines.transforms.beam_yaml.mask_enrich import (CheckQualityRows, EnrichRows, MaskDeadLetterRecords,
                                               MaskRows)
-from beam_pipelines.transforms.beam_yaml.provider import PROVIDER_SPEC, PROVIDER_TRANSFORMS
+from beam_pipelines.transforms.beam_yaml.provider import (PROVIDER_SPEC, PROVIDER_TRANSFORMS,
+                                                          provider_path)
 from beam_pipelines.transforms.beam_yaml.read_validate import (HandleSchemaDriftRows, ParseAndValidateRows,
                                                 ReadEventsFromFiles)
+from beam_pipelines.transforms.beam_yaml.windowing import ToBeamRowsYaml, WindowAndAggregateRows
 from beam_pipelines.transforms.beam_yaml.write import (ToJsonLines, WriteDeadLetterRecords,
-                                        WriteRowsToBigQueryTable, WriteRowsToLake)
+                                                       WriteRowsToBigQueryTable, WriteRowsToLake)
 
 __all__ = ['CheckQualityRows', 'EnrichRows', 'HandleSchemaDriftRows', 'MaskDeadLetterRecords',
            'MaskRows', 'PROVIDER_SPEC', 'PROVIDER_TRANSFORMS', 'ParseAndValidateRows',
-           'ReadEventsFromFiles', 'ToJsonLines', 'WriteDeadLetterRecords',
-           'WriteRowsToBigQueryTable', 'WriteRowsToLake']
+           'ReadEventsFromFiles', 'ToBeamRowsYaml', 'ToJsonLines', 'WindowAndAggregateRows',
+           'WriteDeadLetterRecords', 'WriteRowsToBigQueryTable', 'WriteRowsToLake',
+           'provider_path']

@@ -6,15 +6,15 @@ from typing import Any, Optional
 
 import apache_beam as beam
 
-from beam_pipelines.transforms.beam_yaml.elements import outputs_of, to_plain
+from beam_pipelines.transforms.beam_yaml.elements import outputs_of, schema_setting, to_plain
 
 
 class MaskRows(beam.PTransform):
   """Masks PII in rows with a policy file (``MaskPII``).
 
   Args:
-    policy: the masking policy file (YAML or JSON).
-    schema: the input table schema file the policy is bound to.
+    schema: the input table schema file the policy is bound to (or the schema itself).
+    policy: the masking policy file (YAML or JSON), or the policy itself.
     key_source: where the key is: env:VARIABLE, file:PATH or secret:... (never the key).
     subject_field: the subject id path (for an erase list).
     erase_list: a file of subject ids to suppress.
@@ -22,16 +22,16 @@ class MaskRows(beam.PTransform):
   Outputs ``rows`` (masked) and ``dead_letters``.
   """
 
-  def __init__(self, policy: str, schema: str, key_source: str,
+  def __init__(self, schema: Any, policy: Any, key_source: str,
                subject_field: Optional[str] = None, erase_list: Optional[str] = None,
                pipeline_name: Optional[str] = None):
     super().__init__()
     from beam_pipelines.transforms.masking import LoadEraseList, MaskingKey
     from beam_pipelines.transforms.masking.binding import bind_policy
     from beam_pipelines.transforms.masking.mask_rows import MaskPII
-    bound = bind_policy(policy, schema)
+    bound = bind_policy(to_plain(policy), to_plain(schema))
     self._erase_list = erase_list
-    self._make = lambda erase: MaskPII(bound, bound.schema, MaskingKey.load(key_source),
+    self._make = lambda erase: MaskPII(bound.schema, bound, MaskingKey.load(key_source),
                                        subject_field=subject_field, erase_ids=erase,
                                        pipeline_name=pipeline_name)
     self._load_erase = LoadEraseList
@@ -41,28 +41,31 @@ class MaskRows(beam.PTransform):
     erase = None
     if self._erase_list:
       erase = rows.pipeline | 'LoadEraseList' >> self._load_erase(self._erase_list)
-    return outputs_of(rows | 'Plain' >> beam.Map(to_plain) | self._make(erase))
+    return outputs_of(rows | self._make(erase))
 
 
 class MaskDeadLetterRecords(beam.PTransform):
   """Masks the payloads of dead letters with the same policy (``MaskDeadLetters``).
 
   Args:
-    policy: the masking policy file.
-    schema: the input table schema file the policy is bound to.
+    schema: the input table schema file the policy is bound to (or the schema itself).
+    policy: the masking policy file, or the policy itself.
     key_source: where the key is: env:VARIABLE, file:PATH or secret:...
     mode: mask, redact or drop.
+    pipeline_name: written to dead letters this step makes (from elements that were not
+      dead letters yet).
   Output: the masked dead letters.
   """
 
-  def __init__(self, policy: str, schema: str, key_source: str, mode: str = 'mask'):
+  def __init__(self, schema: Any, policy: Any, key_source: str, mode: str = 'mask',
+               pipeline_name: Optional[str] = None):
     super().__init__()
     from beam_pipelines.transforms.masking import MaskingKey
     from beam_pipelines.transforms.masking.binding import bind_policy
     from beam_pipelines.transforms.masking.mask_dead_letters import MaskDeadLetters
-    bound = bind_policy(policy, schema)
-    self._transform = MaskDeadLetters(bound, bound.schema, MaskingKey.load(key_source),
-                                      mode=mode)
+    bound = bind_policy(to_plain(policy), to_plain(schema))
+    self._transform = MaskDeadLetters(bound.schema, bound, MaskingKey.load(key_source),
+                                      mode=mode, pipeline_name=pipeline_name)
 
   def expand(self, dead_letters):
     return dead_letters | 'Plain' >> beam.Map(to_plain) | self._transform
@@ -107,7 +110,7 @@ class EnrichRows(beam.PTransform):
         prefix=prefix, missing=missing, pipeline_name=pipeline_name))
 
   def expand(self, rows):
-    return outputs_of(rows | 'Plain' >> beam.Map(to_plain) | self._transform)
+    return outputs_of(rows | self._transform)
 
 
 class CheckQualityRows(beam.PTransform):
@@ -115,14 +118,16 @@ class CheckQualityRows(beam.PTransform):
 
   Args:
     rules: a rules file (YAML/JSON) or the rules mapping itself (``rules: [...]``).
+    schema: optional: the rows' table schema, to check the rules' field paths against.
     pipeline_name: written to dead letters and score rows.
   Outputs ``rows``, ``dead_letters`` and ``scores`` (quality-table rows).
   """
 
-  def __init__(self, rules: Any, pipeline_name: Optional[str] = None):
+  def __init__(self, rules: Any, schema: Any = None, pipeline_name: Optional[str] = None):
     super().__init__()
     from beam_pipelines.transforms.quality import CheckQuality
-    self._transform = CheckQuality(to_plain(rules), pipeline_name=pipeline_name)
+    self._transform = CheckQuality(to_plain(rules), schema=schema_setting(schema),
+                                   pipeline_name=pipeline_name)
 
   def expand(self, rows):
-    return outputs_of(rows | 'Plain' >> beam.Map(to_plain) | self._transform)
+    return outputs_of(rows | self._transform)

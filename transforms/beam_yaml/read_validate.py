@@ -32,22 +32,23 @@ class ReadEventsFromFiles(beam.PTransform):
 ReadEventsFromFiles._yaml_requires_inputs = False  # pylint: disable=protected-access
 
 
-def _parse_config(format, unknown_fields, coerce_types, pipeline_name, schema_drift=None):  # pylint: disable=redefined-builtin
+def _parse_config(format, unknown_fields, coerce_types, schema_drift=None):  # pylint: disable=redefined-builtin
   from beam_pipelines.transforms.validate.parse import ParseConfig
   from beam_pipelines.transforms.validate.schema_drift import drift_policy
   from beam_pipelines.transforms.validate.validator import ValidationPolicy
   policy = ValidationPolicy(unknown_fields=unknown_fields, coerce_types=bool(coerce_types))
   if schema_drift:
     policy = drift_policy(policy, schema_drift)
-  return ParseConfig(format=format, policy=policy, pipeline_name=pipeline_name)
+  return ParseConfig(format=format, policy=policy)
 
 
 class ParseAndValidateRows(beam.PTransform):
   """Decodes and validates records against a BigQuery table schema (``ParseAndValidate``).
 
   Args:
-    schema: the table schema JSON file (``bq mk`` format).
-    format: payload format: json, csv or avro.
+    schema: the table schema JSON file (``bq mk`` format), or the schema itself.
+    format: payload format: json, csv or avro (of text lines and raw messages; records that
+      arrive as Rows are validated as they are).
     unknown_fields: ignore or dead_letter.
     coerce_types: accept "42"-style strings for numbers and booleans.
     schema_drift: unset, dead_letter or evolve: new fields become ``schema_drift`` dead
@@ -61,8 +62,9 @@ class ParseAndValidateRows(beam.PTransform):
                pipeline_name: Optional[str] = None):
     super().__init__()
     from beam_pipelines.transforms.validate.parse import ParseAndValidate
-    self._transform = ParseAndValidate(schema, _parse_config(
-        format, unknown_fields, coerce_types, pipeline_name, schema_drift))
+    self._transform = ParseAndValidate(
+        to_plain(schema), _parse_config(format, unknown_fields, coerce_types, schema_drift),
+        pipeline_name=pipeline_name)
 
   def expand(self, pcoll):
     messages = pcoll | 'ToRawMessages' >> beam.Map(to_message)
@@ -88,10 +90,10 @@ class HandleSchemaDriftRows(beam.PTransform):
                pipeline_name: Optional[str] = None):
     super().__init__()
     from beam_pipelines.transforms.validate.schema_drift import HandleSchemaDrift, SchemaDriftConfig
-    parse = _parse_config(format, 'ignore', False, pipeline_name, mode)
-    self._transform = HandleSchemaDrift(SchemaDriftConfig(mode=mode, table=table,
-                                                          project=project),
-                                        schema, parse, pipeline_name=pipeline_name)
+    parse = _parse_config(format, 'ignore', False, mode)
+    self._transform = HandleSchemaDrift(
+        to_plain(schema), SchemaDriftConfig(mode=mode, table=table, project=project), parse,
+        pipeline_name=pipeline_name)
 
   def expand(self, dead_letters):
     return outputs_of(dead_letters | 'Plain' >> beam.Map(to_plain) | self._transform)

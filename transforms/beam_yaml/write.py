@@ -7,7 +7,8 @@ from typing import Any, Optional
 
 import apache_beam as beam
 
-from beam_pipelines.transforms.beam_yaml.elements import to_plain
+from beam_pipelines.transforms.beam_yaml.elements import DERIVED, schema_setting, to_plain
+from beam_pipelines.transforms.core.elements import without_source_id
 
 
 class WriteRowsToBigQueryTable(beam.PTransform):
@@ -16,23 +17,27 @@ class WriteRowsToBigQueryTable(beam.PTransform):
 
   Args:
     table: PROJECT:DATASET.TABLE (or DATASET.TABLE with --project).
-    schema: the table schema file (used when the table is created).
+    schema: the table schema file (used when the table is created), or ``derived`` (the
+      default): the schema of the input rows as the step that made them knows it (e.g. the
+      masked and enriched one).
     write_method: STREAMING_INSERTS or FILE_LOADS.
     temp_location: a folder for FILE_LOADS.
     pipeline_name: written to each dead letter.
   """
 
-  def __init__(self, table: str, schema: Any, write_method: str = 'STREAMING_INSERTS',
-               temp_location: Optional[str] = None, pipeline_name: Optional[str] = None):
+  def __init__(self, table: str, schema: Any = DERIVED,
+               write_method: str = 'STREAMING_INSERTS', temp_location: Optional[str] = None,
+               pipeline_name: Optional[str] = None):
     super().__init__()
     from beam_pipelines.transforms.write.bigquery import BigQuerySinkConfig, WriteRowsToBigQuery
     self._transform = WriteRowsToBigQuery(
+        schema_setting(schema),
         BigQuerySinkConfig(table=table, write_method=write_method,
                            temp_location=temp_location),
-        to_plain(schema), pipeline_name=pipeline_name)
+        pipeline_name=pipeline_name)
 
   def expand(self, rows):
-    return rows | 'Plain' >> beam.Map(to_plain) | self._transform
+    return rows | self._transform
 
 
 class WriteRowsToLake(beam.PTransform):
@@ -41,22 +46,23 @@ class WriteRowsToLake(beam.PTransform):
 
   Args:
     path: the file prefix.
-    schema: the table schema file the rows follow.
+    schema: the table schema file the rows follow, or ``derived`` (the default): the
+      schema of the input rows as the step that made them knows it.
     format: jsonl, avro or parquet.
     num_shards: number of files (0: the runner decides).
     pipeline_name: written to each dead letter.
   """
 
-  def __init__(self, path: str, schema: Any, format: str = 'jsonl', num_shards: int = 0,  # pylint: disable=redefined-builtin
-               pipeline_name: Optional[str] = None):
+  def __init__(self, path: str, schema: Any = DERIVED, format: str = 'jsonl',  # pylint: disable=redefined-builtin
+               num_shards: int = 0, pipeline_name: Optional[str] = None):
     super().__init__()
     from beam_pipelines.transforms.write.lake import LakeSinkConfig, WriteRowsToFiles
     self._transform = WriteRowsToFiles(
-        LakeSinkConfig(path=path, format=format, num_shards=num_shards), to_plain(schema),
+        schema_setting(schema), LakeSinkConfig(path=path, format=format, num_shards=num_shards),
         pipeline_name=pipeline_name)
 
   def expand(self, rows):
-    return rows | 'Plain' >> beam.Map(to_plain) | self._transform
+    return rows | self._transform
 
 
 class WriteDeadLetterRecords(beam.PTransform):
@@ -80,13 +86,14 @@ class WriteDeadLetterRecords(beam.PTransform):
     self._transform = WriteDeadLetters(config, pipeline_name=pipeline_name)
 
   def expand(self, dead_letters):
-    return dead_letters | 'Plain' >> beam.Map(to_plain) | self._transform
+    return dead_letters | self._transform
 
 
 class ToJsonLines(beam.PTransform):
-  """Rows or dead letters -> ``Row(line=<JSON>)``, for YAML's ``WriteToText``."""
+  """Rows or dead letters -> ``Row(line=<JSON>)``, for YAML's ``WriteToText`` (rows without
+  their source id key)."""
 
   def expand(self, pcoll):
     return pcoll | 'ToJson' >> beam.Map(
-        lambda e: beam.Row(line=json.dumps(to_plain(e), ensure_ascii=False, sort_keys=True,
-                                           default=str)))
+        lambda e: beam.Row(line=json.dumps(without_source_id(to_plain(e)), ensure_ascii=False,
+                                           sort_keys=True, default=str)))

@@ -21,8 +21,11 @@ DEAD_LETTER_TAG = 'dead_letters'
 # record rejected for being oversized still fits in a BigQuery row (10 MB insert limit).
 MAX_DEAD_LETTER_PAYLOAD_BYTES = 1024 * 1024
 
+# The stages of the suite's own steps. ``stage`` is free text: a step of your own names
+# its stage (``make_dead_letter(..., stage='scoring')``); these are the built-in ones.
 STAGES = ('read', 'parse', 'validate', 'mask', 'enrich', 'window', 'sink', 'user',
           'quality')
+MAX_STAGE_LENGTH = 64
 
 DEAD_LETTER_FIELDS = (
     {'name': 'timestamp', 'type': 'TIMESTAMP', 'mode': 'REQUIRED'},
@@ -43,8 +46,10 @@ DEAD_LETTER_FIELDS = (
 
 
 def dead_letter_table_schema():
-  """The dead-letter table schema in the ``{'fields': [...]}`` form Beam's sink takes."""
-  return {'fields': [dict(f) for f in DEAD_LETTER_FIELDS]}
+  """The dead-letter table's schema (a ``TableSchema``; ``.to_json()`` is the
+  ``{'fields': [...]}`` form Beam's sink and ``bq mk`` take)."""
+  from beam_pipelines.transforms.core.schema import load_schema
+  return load_schema({'fields': [dict(f) for f in DEAD_LETTER_FIELDS]})
 
 
 class FallibleResult(NamedTuple):
@@ -60,6 +65,15 @@ def format_timestamp(epoch_seconds):
   # glibc's %Y does not.
   return moment.isoformat(timespec='microseconds')[:-6] + 'Z'
 
+
+
+def check_stage(stage):
+  """``stage``, or ValueError: a non-empty name of at most MAX_STAGE_LENGTH characters."""
+  if not isinstance(stage, str) or not stage.strip() or len(stage) > MAX_STAGE_LENGTH or \
+      any(c in stage for c in '\r\n\t'):
+    raise ValueError(f'stage must be a short name (1-{MAX_STAGE_LENGTH} characters, one line, '
+                     f'e.g. one of {", ".join(STAGES)}), got {stage!r}')
+  return stage
 
 
 def make_dead_letter(
@@ -78,13 +92,13 @@ def make_dead_letter(
 
   Args:
     payload: the original payload, bytes or str (anything else is stored as its repr).
-    stage: one of STAGES.
+    stage: the step that failed: one of STAGES for the suite's steps, or a name of your
+      own (non-empty text, at most MAX_STAGE_LENGTH characters, no line breaks).
     error_type: a stable machine code such as ``invalid_json`` or ``missing_required:a.b``.
     message: a human-readable reason naming the field.
     now: seconds since the epoch to stamp (defaults to the current time).
   """
-  if stage not in STAGES:
-    raise ValueError(f'stage must be one of {STAGES}, got {stage!r}')
+  check_stage(stage)
   if isinstance(payload, str):
     payload_bytes = payload.encode('utf-8')
   elif isinstance(payload, (bytes, bytearray, memoryview)):
@@ -139,3 +153,16 @@ def format_exception(exc):
 def payload_bytes(dead_letter):
   """The original payload bytes of a dead-letter record."""
   return base64.b64decode(dead_letter['payloadBytes'])
+
+
+def pipeline_name_of(pipeline, explicit=None):
+  """The name dead letters record in their ``pipeline`` field: ``explicit`` when given, else
+  the pipeline's ``--pipeline_name`` option, else its ``--job_name``, else None. Set it once
+  on the pipeline's options and every transform of the suite uses it."""
+  if explicit:
+    return explicit
+  options = getattr(pipeline, 'options', None)
+  if options is None:
+    return None
+  values = options.get_all_options(retain_unknown_options=True)
+  return values.get('pipeline_name') or values.get('job_name') or None

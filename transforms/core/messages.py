@@ -7,6 +7,9 @@ Batch and streaming differ only in where raw messages come from; everything afte
 import time
 from typing import Mapping, NamedTuple, Optional
 
+# Rows made from a raw message carry its source_id under this key (transforms.core.elements).
+SOURCE_ID_KEY = '__source_id__'
+
 
 class RawMessage(NamedTuple):
   """One record as it arrived, before any parsing.

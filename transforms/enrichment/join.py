@@ -10,9 +10,13 @@ from apache_beam.transforms import window
 from apache_beam.transforms.periodicsequence import ImpulseSeqGenDoFn
 from apache_beam.utils.timestamp import Timestamp
 
-from beam_pipelines.transforms.core.dead_letter import DEAD_LETTER_TAG, format_exception, make_dead_letter
-from beam_pipelines.transforms.enrichment.config import (NAMESPACE, _key_of, _LookupCounters, _project, build_index,
-                                          get_path)
+from beam_pipelines.transforms.core.dead_letter import (DEAD_LETTER_TAG, format_exception,
+                                                        make_dead_letter)
+from beam_pipelines.transforms.core.elements import (UnsupportedElement, row_dict, source_id_of,
+                                                     unsupported_element_dead_letter,
+                                                     without_source_id)
+from beam_pipelines.transforms.enrichment.config import (NAMESPACE, _key_of, _LookupCounters,
+                                                         _project, build_index, get_path)
 from beam_pipelines.transforms.enrichment.sources.base import LookupSourceError
 
 _LOG = logging.getLogger(__name__)
@@ -128,10 +132,10 @@ class _JoinFn(beam.DoFn):
   def _dead_letter(self, row, error_type, reason, timestamp, exc=None):
     self._dead.inc()
     record = make_dead_letter(
-        json.dumps(row, sort_keys=True, default=str, ensure_ascii=False),
+        json.dumps(without_source_id(row), sort_keys=True, default=str, ensure_ascii=False),
         stage='enrich', error_type=error_type, message=reason,
         stacktrace=format_exception(exc) if exc is not None else None,
-        pipeline=self._config.pipeline_name)
+        source_id=source_id_of(row), pipeline=self._config.pipeline_name)
     return beam.pvalue.TaggedOutput(DEAD_LETTER_TAG, self._stamp(record, timestamp))
 
   def _guarded(self, row, gen, timestamp=None):
@@ -146,8 +150,26 @@ class _JoinFn(beam.DoFn):
                               exc=e)
 
 
+def unsupported(element, pipeline_name):
+  """The dead letter of an element that is not a row."""
+  return beam.pvalue.TaggedOutput(DEAD_LETTER_TAG, unsupported_element_dead_letter(
+      element, 'enrich', 'EnrichWithSideInput', 'rows (dicts or beam.Rows)', pipeline_name))
+
+
+def unsupported_at(element, pipeline_name, timestamp):
+  """As ``unsupported``, stamped back at the element's original timestamp."""
+  return beam.pvalue.TaggedOutput(DEAD_LETTER_TAG, window.TimestampedValue(
+      unsupported_element_dead_letter(element, 'enrich', 'EnrichWithSideInput',
+                                      'rows (dicts or beam.Rows)', pipeline_name), timestamp))
+
+
 class _BroadcastJoinFn(_JoinFn):
-  def process(self, row, index):
+  def process(self, element, index):
+    try:
+      row = row_dict(element)
+    except UnsupportedElement:
+      yield unsupported(element, self._config.pipeline_name)
+      return
     yield from self._guarded(row, self.join(row, index.get(_key_of(row, self._config.keys))))
 
 
@@ -158,8 +180,8 @@ class StampJoinTimeFn(beam.DoFn):
   def __init__(self, refresh_time):
     self._processing = refresh_time == 'processing'
 
-  def process(self, row, timestamp=beam.DoFn.TimestampParam):
-    yield window.TimestampedValue((row, timestamp),
+  def process(self, element, timestamp=beam.DoFn.TimestampParam):
+    yield window.TimestampedValue((element, timestamp),
                                   Timestamp.now() if self._processing else timestamp)
 
 
@@ -169,6 +191,11 @@ class _RefreshJoinFn(_JoinFn):
 
   def process(self, element, versions):
     row, original = element
+    try:
+      row = row_dict(row)
+    except UnsupportedElement:
+      yield unsupported_at(row, self._config.pipeline_name, original)
+      return
     if not versions:
       yield self.unavailable(row, original)
       return
@@ -205,7 +232,12 @@ class _KeyRowsFn(beam.DoFn):
   def __init__(self, config):
     self._config = config
 
-  def process(self, row):
+  def process(self, element):
+    try:
+      row = row_dict(element)
+    except UnsupportedElement:  # refused by the unkeyed join, as a dead letter
+      yield beam.pvalue.TaggedOutput(_UNKEYED_TAG, element)
+      return
     key = _key_of(row, self._config.keys)
     if any(part is None for part in key):
       yield beam.pvalue.TaggedOutput(_UNKEYED_TAG, row)
@@ -236,7 +268,12 @@ class _KeyedJoinFn(_JoinFn):
 
 
 class _UnkeyedJoinFn(_JoinFn):
-  def process(self, row):
+  def process(self, element):
+    try:
+      row = row_dict(element)
+    except UnsupportedElement:
+      yield unsupported(element, self._config.pipeline_name)
+      return
     yield from self._guarded(row, self.join(row, None))
 
 

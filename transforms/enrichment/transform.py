@@ -66,12 +66,16 @@ Example::
     result.dead_letters | WriteDeadLetters(...)
 """
 
+import dataclasses
 import logging
 
 import apache_beam as beam
 from apache_beam.transforms import window
 
-from beam_pipelines.transforms.core.dead_letter import DEAD_LETTER_TAG, ROWS_TAG, FallibleResult
+from beam_pipelines.transforms.core.dead_letter import (DEAD_LETTER_TAG, ROWS_TAG, FallibleResult,
+                                                        pipeline_name_of)
+from beam_pipelines.transforms.core.elements import RowDict
+from beam_pipelines.transforms.core.outputs import remember_schema, schema_of, typed_dead_letters
 
 # Re-exported: the public names users import from here, and a few internals tests use.
 from beam_pipelines.transforms.enrichment.config import EnrichmentConfig
@@ -89,11 +93,12 @@ _DIRECT_RUNNERS = ('', 'none', 'directrunner', 'bundlebaseddirectrunner',
 class EnrichWithSideInput(beam.PTransform):
   """Joins rows with a lookup table; see the module docstring for every rule.
 
-  Input: a PCollection of row dicts. Output: a ``FallibleResult`` — ``rows`` (enriched,
-  or kept with nulls on a miss under ``missing='keep'``) and ``dead_letters`` (stage
-  ``enrich``: ``enrichment_miss``, ``enrichment_collision:<field>``,
-  ``enrichment_unavailable``, ``internal_error``; payload = the row as JSON). A lookup that
-  cannot be read fails the pipeline with an error naming the source (a failed *refresh*
+  Input: rows (dicts or ``beam.Row``s). Output: a ``FallibleResult`` — ``rows`` (enriched,
+  or kept with nulls on a miss under ``missing='keep'``; schema ``enriched_schema(input
+  schema, config)``) and ``dead_letters`` (stage ``enrich``: ``enrichment_miss``,
+  ``enrichment_collision:<field>``, ``enrichment_unavailable``, ``internal_error``,
+  ``unsupported_element:<kind>``; payload = the row as JSON, with its source id). A lookup
+  that cannot be read fails the pipeline with an error naming the source (a failed *refresh*
   keeps the previous version).
 
   Example::
@@ -103,12 +108,13 @@ class EnrichWithSideInput(beam.PTransform):
           fields=('region',), missing='dead_letter'))
   """
 
-  def __init__(self, config, refresh_ticks=None, label=None):
+  def __init__(self, config, refresh_ticks=None, *, pipeline_name=None, label=None):
     """Args:
       config: an ``EnrichmentConfig``.
       refresh_ticks: streaming refresh only: the refresh ticks (elements timestamped at the
         refresh instants), as a PCollection or a PTransform applied to the root; default
         ``BoundedRefreshImpulse``. Tests on the DirectRunner pass a TestStream here.
+      pipeline_name: recorded in each dead letter (default: the pipeline's options).
     """
     super().__init__(label)
     if not isinstance(config, EnrichmentConfig):
@@ -121,8 +127,24 @@ class EnrichWithSideInput(beam.PTransform):
                          f'{type(refresh_ticks).__name__}')
     self._config = config
     self._refresh_ticks = refresh_ticks
+    self._pipeline_name = pipeline_name
 
   def expand(self, rows):
+    config = self._config
+    name = pipeline_name_of(rows.pipeline, self._pipeline_name or config.pipeline_name)
+    if name != config.pipeline_name:
+      self._config = dataclasses.replace(config, pipeline_name=name)
+    result = self._expand(rows)
+    schema = schema_of(rows)
+    if schema is not None and config.output_fields() is not None:
+      schema = enriched_schema(schema, config)
+    else:
+      schema = None
+    result.rows.element_type = RowDict
+    return FallibleResult(rows=remember_schema(result.rows, schema),
+                          dead_letters=typed_dead_letters(result.dead_letters))
+
+  def _expand(self, rows):
     from apache_beam.options.pipeline_options import StandardOptions
     config = self._config
     streaming = rows.pipeline.options.view_as(StandardOptions).streaming
@@ -212,7 +234,7 @@ def enriched_schema(schema, config):
   Raises:
     ValueError: when ``config.fields`` is unset (the output columns are then unknown).
   """
-  from beam_pipelines.transforms.validate.schema import FieldSpec, TableSchema, load_schema
+  from beam_pipelines.transforms.core.schema import FieldSpec, TableSchema, load_schema
   schema = load_schema(schema)
   outputs = config.output_fields()
   if outputs is None:

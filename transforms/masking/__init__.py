@@ -11,9 +11,11 @@
 """
 
 from beam_pipelines.transforms.masking.binding import BoundPolicy, bind_policy, masked_schema
-from beam_pipelines.transforms.masking.erasure import LoadEraseList, load_erase_list, parse_erase_source
+from beam_pipelines.transforms.masking.erasure import (LoadEraseList, load_erase_list,
+                                                       parse_erase_source)
 from beam_pipelines.transforms.masking.keys import MaskingKey, parse_key_source
-from beam_pipelines.transforms.masking.mask_dead_letters import DEAD_LETTER_PAYLOAD_MODES, MaskDeadLetters
+from beam_pipelines.transforms.masking.mask_dead_letters import (DEAD_LETTER_PAYLOAD_MODES,
+                                                                 MaskDeadLetters)
 from beam_pipelines.transforms.masking.mask_rows import MaskPII
 from beam_pipelines.transforms.masking.policy import MaskingPolicy, load_policy
 from beam_pipelines.transforms.masking.step_support import payload_hash

@@ -14,7 +14,7 @@ from typing import Mapping, Optional, Tuple
 
 from beam_pipelines.transforms.masking.methods.common import canonical_text
 from beam_pipelines.transforms.masking.policy import METHODS, MaskingPolicy, load_policy
-from beam_pipelines.transforms.validate.schema import FieldSpec, TableSchema, load_schema
+from beam_pipelines.transforms.core.schema import FieldSpec, TableSchema, load_schema
 
 
 @dataclass(frozen=True)

@@ -14,14 +14,18 @@ import apache_beam as beam
 import orjson
 from apache_beam.metrics import Metrics
 
-from beam_pipelines.transforms.core.dead_letter import payload_bytes
+from beam_pipelines.transforms.core.dead_letter import payload_bytes, pipeline_name_of
+from beam_pipelines.transforms.core.elements import DeadLetter
+from beam_pipelines.transforms.core.outputs import typed_dead_letters
+from beam_pipelines.transforms.core.to_dead_letters import to_dead_letter
 from beam_pipelines.transforms.masking.binding import subject_getter
 from beam_pipelines.transforms.masking.keys import DerivedKeys
 from beam_pipelines.transforms.masking.maskers import compile_lenient_masker
-from beam_pipelines.transforms.masking.patterns import (looks_like_json, redact_patterns, scrub_json_text,
-                                         scrub_message)
-from beam_pipelines.transforms.masking.step_support import (EraseMixin, bind_if_needed, check_key, erase_side_input,
-                                             payload_hash)
+from beam_pipelines.transforms.masking.patterns import (looks_like_json, redact_patterns,
+                                                        scrub_json_text, scrub_message)
+from beam_pipelines.transforms.masking.step_support import (EraseMixin, bind_if_needed, check_key,
+                                                            erase_side_input, schema_and_policy,
+                                                            payload_hash)
 from beam_pipelines.transforms.read.formats import csv_format as csvf
 from beam_pipelines.transforms.read.formats import csv_payload
 
@@ -29,7 +33,9 @@ DEAD_LETTER_PAYLOAD_MODES = ('mask', 'redact', 'drop')
 # Dead letters of these stages carry a payload that was read before MaskPII (raw input):
 # their payload is masked. Later stages (mask, enrich, window, sink) carry rows MaskPII
 # already masked: only their messages are scrubbed.
-RAW_PAYLOAD_STAGES = ('read', 'parse', 'validate', 'user')
+# Stages whose payload is a row MaskPII masked already. Every other stage (the raw-input
+# stages, user functions, and any stage a user's own step names) is masked as raw input.
+PREMASKED_STAGES = ('mask', 'enrich', 'window', 'sink', 'quality')
 
 
 def _decode_json(data):
@@ -67,7 +73,9 @@ def _payload_values(obj, keep_keys, key=None, out=None):
 
 class MaskDeadLettersFn(EraseMixin, beam.DoFn):
 
-  def __init__(self, bound, key, mode, subject_field, static_erase, csv_config=None):
+  def __init__(self, bound, key, mode, subject_field, static_erase, csv_config=None,
+               pipeline_name=None):
+    self._pipeline_name = pipeline_name
     self._bound = bound
     self._key = key
     self._mode = mode
@@ -93,11 +101,14 @@ class MaskDeadLettersFn(EraseMixin, beam.DoFn):
     self._setup_erase()
 
   def process(self, record, erase_ids=None):
+    # Beam's with_exception_handling output, or anything else: a dead letter first (its
+    # payload is raw input and is masked as such).
+    record = to_dead_letter(record, 'user', self._pipeline_name)
     erase = self._erase_set(erase_ids)
     out = dict(record)
     values = ()
     attributes = record.get('attributes') or []
-    if record.get('stage') in RAW_PAYLOAD_STAGES:
+    if record.get('stage') not in PREMASKED_STAGES:
       payload = payload_bytes(record)
       attrs = {a.get('key'): a.get('value') for a in attributes}
       if csv_payload.is_csv_payload(attrs, self._csv):
@@ -207,7 +218,14 @@ class MaskDeadLettersFn(EraseMixin, beam.DoFn):
 class MaskDeadLetters(beam.PTransform):
   """Masks dead-letter records with the same policy as the rows, before they are written.
 
-  Payloads of raw-input stages (read, parse, validate, user), per ``mode``:
+  Args: ``schema`` (the input table schema) and ``policy``, as for ``MaskPII``; ``key``;
+  ``mode`` (below); ``subject_field``/``erase_ids`` (the erase list); ``csv`` (the source's
+  ``CsvFormat`` when it reads CSV); ``pipeline_name`` (for elements it turns into dead
+  letters). Input: dead-letter records; Beam's ``with_exception_handling`` bad output and
+  ``(element, exception)`` pairs are turned into dead letters first (``ToDeadLetters``).
+
+  Payloads of raw-input stages (read, parse, validate, user, and any stage of your own), per
+  ``mode``:
 
   - ``mask`` (default): a payload that parses as a JSON object is masked with the policy
     (tolerantly: a value a method cannot handle becomes ``[REDACTED]``; kept values and
@@ -222,7 +240,7 @@ class MaskDeadLetters(beam.PTransform):
     ids and other unshaped values survive. Readable, weaker.
   - ``drop``: the payload is replaced by ``hmac-sha256:<key_id>:<hex>``.
 
-  Later stages (mask, enrich, window, sink) carry rows MaskPII already masked; their payload
+  Later stages (mask, enrich, window, quality, sink) carry rows MaskPII already masked; their payload
   is kept (pattern-redacted for sink). For every record, ``errorMessage`` and ``stacktrace``
   have quoted values, the payload's own non-kept values and patterned data removed;
   attribute values are pattern-redacted; attributes ``masking_key_id`` and
@@ -230,9 +248,10 @@ class MaskDeadLetters(beam.PTransform):
   whose payload names an erased subject are dropped and counted (``mask/erased``).
   """
 
-  def __init__(self, policy, schema, key, mode='mask', subject_field=None, erase_ids=None,
-               csv=None, label=None):
+  def __init__(self, schema, policy, key, *, mode='mask', subject_field=None, erase_ids=None,
+               csv=None, pipeline_name=None, label=None):
     super().__init__(label)
+    schema, policy = schema_and_policy('MaskDeadLetters', schema, policy)
     if csv is not None and not isinstance(csv, csvf.CsvFormat):
       raise ValueError(f'csv must be a CsvFormat, got {type(csv).__name__}')
     self._csv = csv
@@ -246,12 +265,14 @@ class MaskDeadLetters(beam.PTransform):
     self._mode = mode
     self._subject_field = subject_field
     self._erase_ids = erase_ids
+    self._pipeline_name = pipeline_name
 
   def expand(self, dead_letters):
     if isinstance(dead_letters, (tuple, list)):
       dead_letters = dead_letters | 'Flatten' >> beam.Flatten()
     side, static = erase_side_input(self._erase_ids)
-    return dead_letters | 'Mask' >> beam.ParDo(
+    return typed_dead_letters(dead_letters | 'Mask' >> beam.ParDo(
         MaskDeadLettersFn(self._bound, self._key, self._mode, self._subject_field, static,
-                           self._csv),
-        **side)
+                          self._csv, pipeline_name_of(dead_letters.pipeline,
+                                                      self._pipeline_name)),
+        **side).with_output_types(DeadLetter))

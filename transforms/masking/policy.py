@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from typing import Mapping, Tuple
 
 from beam_pipelines.transforms.compat import moved_names
-from beam_pipelines.transforms.masking.methods import drop, generalize, hmac, keep, partial, redact, tokenize
+from beam_pipelines.transforms.masking.methods import (drop, generalize, hmac, keep, partial, redact,
+                                                       tokenize)
 
 METHODS = {m.NAME: m for m in (hmac, tokenize, redact, partial, generalize, drop, keep)}
 DEFAULTS = ('drop', 'keep')

@@ -5,18 +5,50 @@ key, the erase list as a side input or a reloading cache, and the keyed payload 
 import hashlib
 import hmac as _hmac
 
+import warnings
+
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
+from beam_pipelines.transforms.core.schema import TableSchema, load_schema
 from beam_pipelines.transforms.masking.binding import BoundPolicy, bind_policy
 from beam_pipelines.transforms.masking.erasure import EraseListCache, ReloadingEraseList
 from beam_pipelines.transforms.masking.keys import MaskingKey
+from beam_pipelines.transforms.masking.policy import MaskingPolicy, load_policy
 
 
 def bind_if_needed(policy, schema):
   if isinstance(policy, BoundPolicy):
     return policy
   return bind_policy(policy, schema)
+
+
+def schema_and_policy(transform, schema, policy):
+  """``(schema, policy)`` in the order of the public API: the schema first. A call in the 0.1
+  order, ``(policy, schema, key)``, still works (told apart by what each argument loads as)
+  and warns (DeprecationWarning)."""
+  if _is_policy(schema) and not _is_policy(policy):
+    warnings.warn(f'{transform}(policy, schema, key) is the argument order of 0.1 and goes in '
+                  f'the next release: pass the schema first, {transform}(schema, policy, key)',
+                  DeprecationWarning, stacklevel=3)
+    return policy, schema
+  return schema, policy
+
+
+def _is_policy(value):
+  if isinstance(value, (MaskingPolicy, BoundPolicy)):
+    return True
+  if isinstance(value, TableSchema) or value is None:
+    return False
+  try:
+    load_policy(value)
+  except (ValueError, TypeError, OSError):
+    return False
+  try:
+    load_schema(value)
+  except (ValueError, TypeError, OSError):
+    return True
+  return False
 
 
 def check_key(key, bound):

@@ -102,7 +102,7 @@ class QualityConfig:
 
 def quality_output_schema(schema, config):
   """The table schema plus the ``flag_field`` column (REPEATED STRING) when configured."""
-  from beam_pipelines.transforms.validate.schema import FieldSpec, TableSchema, load_schema
+  from beam_pipelines.transforms.core.schema import FieldSpec, TableSchema, load_schema
   schema = load_schema(schema)
   if config is None or not config.flag_field:
     return schema

@@ -20,6 +20,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import GlobalWindow
 
 from beam_pipelines.transforms.core.dead_letter import format_timestamp
+from beam_pipelines.transforms.core.schema import load_schema
 from beam_pipelines.transforms.quality.config import SCORES
 
 QUALITY_TABLE_FIELDS = (
@@ -54,7 +55,8 @@ _PANE_TIMING = {0: 'EARLY', 1: 'ON_TIME', 2: 'LATE', 3: 'UNKNOWN'}
 
 
 def quality_table_schema():
-  return {'fields': [dict(f) for f in QUALITY_TABLE_FIELDS]}
+  """The quality table's schema (a ``TableSchema``): one row per window and score set."""
+  return load_schema({'fields': [dict(f) for f in QUALITY_TABLE_FIELDS]})
 
 
 def observation(outcome, rule_ids):

@@ -10,8 +10,14 @@ from apache_beam.metrics import Metrics
 from apache_beam.transforms import window as beam_window
 from apache_beam.utils.timestamp import MAX_TIMESTAMP, MIN_TIMESTAMP
 
-from beam_pipelines.transforms.core.dead_letter import DEAD_LETTER_TAG, ROWS_TAG, make_dead_letter
-from beam_pipelines.transforms.quality.config import SCORES, QualityConfig
+from beam_pipelines.transforms.core.dead_letter import (DEAD_LETTER_TAG, ROWS_TAG, make_dead_letter,
+                                                        pipeline_name_of)
+from beam_pipelines.transforms.core.elements import (RowDict, UnsupportedElement, row_dict,
+                                                     source_id_of,
+                                                     unsupported_element_dead_letter,
+                                                     without_source_id)
+from beam_pipelines.transforms.core.outputs import remember_schema, schema_of, typed_dead_letters
+from beam_pipelines.transforms.quality.config import SCORES, QualityConfig, quality_output_schema
 from beam_pipelines.transforms.quality.rules import compile_rule, parse_timestamp, values_at
 from beam_pipelines.transforms.quality.rules_file import load_quality_rules
 from beam_pipelines.transforms.quality.scores import ScoreCombineFn, ScoreRowFn, observation
@@ -37,15 +43,22 @@ def _element_time(timestamp):
 class _CheckRowRulesFn(beam.DoFn):
   """row -> (row, outcome); outcome = checks per rule, failures, dead?, event time."""
 
-  def __init__(self, config, clock=None):
+  def __init__(self, config, clock=None, pipeline_name=None):
     self._config = config
     self._clock = clock or time.time
+    self._pipeline_name = pipeline_name
     self._checks = None
 
   def setup(self):
     self._checks = [(rule, compile_rule(rule)) for rule in self._config.row_rules]
 
-  def process(self, row, timestamp=beam.DoFn.TimestampParam):
+  def process(self, element, timestamp=beam.DoFn.TimestampParam):
+    try:
+      row = row_dict(element)
+    except UnsupportedElement:
+      yield beam.pvalue.TaggedOutput(DEAD_LETTER_TAG, unsupported_element_dead_letter(
+          element, 'quality', 'CheckQuality', 'rows (dicts or beam.Rows)', self._pipeline_name))
+      return
     event_time = None
     if self._config.timestamp_field:
       values = [v for v in values_at(row, self._config.timestamp_field) if v is not None]
@@ -114,9 +127,9 @@ class _RouteFn(beam.DoFn):
       message = '; '.join(f'{rule.id} ({rule.kind}{"" if rule.action == "dead_letter" else ", flag"}): {reason}'
                           for rule, reason in failures)
       yield beam.pvalue.TaggedOutput(DEAD_LETTER_TAG, make_dead_letter(
-          json.dumps(row, ensure_ascii=False, sort_keys=True, default=str),
+          json.dumps(without_source_id(row), ensure_ascii=False, sort_keys=True, default=str),
           stage='quality', error_type=first.error_type, message=message,
-          pipeline=self._pipeline_name, event_time=event_time))
+          source_id=source_id_of(row), pipeline=self._pipeline_name, event_time=event_time))
       return
     if failures:
       self._flagged.inc()
@@ -148,17 +161,28 @@ class CheckQuality(beam.PTransform):
   Raises ValueError at construction for a bad rule set, and at expansion for unbounded
   input without ``window_seconds`` (scores would never be emitted).
 
+  Args:
+    config: the rules: a file path, YAML/JSON text, a dict or a ``QualityConfig``.
+    schema: optional: the rows' table schema, to check the rules' field paths against
+      (keyword-only; a path, the JSON or a ``TableSchema``).
+    pipeline_name: recorded in each dead letter (default: the pipeline's options).
+
+  Input: rows (dicts or ``beam.Row``s); another kind of element is a dead letter
+  ``unsupported_element:<kind>``.
+
   Example::
 
-      q = rows | CheckQuality('rules.yaml', pipeline_name='events')
-      q.rows | WriteRowsToBigQuery(...); q.scores | WriteRowsToBigQuery(quality table ...)
+      q = rows | CheckQuality('rules.yaml')
+      q.rows | WriteRowsToBigQuery(schema, ...); q.scores | WriteRowsToBigQuery(
+          quality_table_schema(), quality table config)
   """
 
-  def __init__(self, config, pipeline_name=None, schema=None, clock=None, label=None):
+  def __init__(self, config, *, schema=None, pipeline_name=None, clock=None, label=None):
     super().__init__(label)
     self._config = load_quality_rules(config, schema=schema)
     if not isinstance(self._config, QualityConfig):
       raise ValueError(f'config must be a QualityConfig, got {type(self._config).__name__}')
+    self._schema = schema
     self._pipeline_name = pipeline_name
     self._clock = clock
 
@@ -171,7 +195,10 @@ class CheckQuality(beam.PTransform):
     if not rows.is_bounded and config.window_seconds is None:
       raise ValueError('quality rules: window_seconds is required for unbounded (streaming) '
                        'input: scores are emitted per window')
-    pairs = rows | 'CheckRules' >> beam.ParDo(_CheckRowRulesFn(config, self._clock))
+    name = pipeline_name_of(rows.pipeline, self._pipeline_name)
+    checked = rows | 'CheckRules' >> beam.ParDo(
+        _CheckRowRulesFn(config, self._clock, name)).with_outputs(DEAD_LETTER_TAG, main='pairs')
+    pairs = checked.pairs
     for rule in config.unique_rules:
       keyed = pairs | f'KeyFor_{rule.id}' >> beam.ParDo(
           KeyForUniqueFn(rule, config.window_seconds)).with_output_types(
@@ -180,7 +207,7 @@ class CheckQuality(beam.PTransform):
       marked = keyed.keyed | f'Unique_{rule.id}' >> beam.ParDo(MarkDuplicatesFn(
           rule, config.window_seconds, config.allowed_lateness_seconds))
       pairs = (marked, keyed[KeyForUniqueFn.SKIP]) | f'Merge_{rule.id}' >> beam.Flatten()
-    routed = pairs | 'Route' >> beam.ParDo(_RouteFn(config, self._pipeline_name)).with_outputs(
+    routed = pairs | 'Route' >> beam.ParDo(_RouteFn(config, name)).with_outputs(
         DEAD_LETTER_TAG, OBSERVATIONS_TAG, main=ROWS_TAG)
     if config.window_seconds:
       windowing = beam_window.FixedWindows(config.window_seconds)
@@ -192,7 +219,14 @@ class CheckQuality(beam.PTransform):
             windowing, allowed_lateness=config.allowed_lateness_seconds)
         | 'CombineScores' >> beam.CombineGlobally(
             ScoreCombineFn(len(config.rules))).without_defaults()
-        | 'ScoreRows' >> beam.ParDo(ScoreRowFn(config.rules, self._pipeline_name))
+        | 'ScoreRows' >> beam.ParDo(ScoreRowFn(config.rules, name))
         | 'ScoresToGlobalWindow' >> beam.WindowInto(beam_window.GlobalWindows()))
-    return QualityResult(rows=routed[ROWS_TAG], dead_letters=routed[DEAD_LETTER_TAG],
-                         scores=scores)
+    rows_out = routed[ROWS_TAG]
+    rows_out.element_type = RowDict
+    dead_letters = typed_dead_letters(
+        (checked[DEAD_LETTER_TAG], routed[DEAD_LETTER_TAG]) | 'DeadLetters' >> beam.Flatten())
+    schema = self._schema if self._schema is not None else schema_of(rows)
+    if schema is not None:
+      schema = quality_output_schema(schema, config)  # plus the flag_field column
+    return QualityResult(rows=remember_schema(rows_out, schema),
+                         dead_letters=dead_letters, scores=scores)

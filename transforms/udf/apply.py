@@ -18,8 +18,13 @@ import os
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from beam_pipelines.transforms.core.dead_letter import (DEAD_LETTER_TAG, ROWS_TAG, FallibleResult, format_exception,
-                                         make_dead_letter)
+from beam_pipelines.transforms.core.dead_letter import (DEAD_LETTER_TAG, ROWS_TAG, format_exception,
+                                                        make_dead_letter, pipeline_name_of)
+from beam_pipelines.transforms.core.elements import (RowDict, UnsupportedElement, row_dict,
+                                                     source_id_of,
+                                                     unsupported_element_dead_letter,
+                                                     with_source_id, without_source_id)
+from beam_pipelines.transforms.core.outputs import fallible_result
 
 
 def load_function(spec):
@@ -60,7 +65,17 @@ class _ApplyFn(beam.DoFn):
   def setup(self):
     self._fn = load_function(self._spec)
 
-  def process(self, row):
+  def process(self, element):
+    try:
+      row = row_dict(element)
+    except UnsupportedElement:
+      self._failed.inc()
+      yield beam.pvalue.TaggedOutput(DEAD_LETTER_TAG, unsupported_element_dead_letter(
+          element, 'user', 'ApplyUserFunction', 'rows (dicts or beam.Rows)',
+          self._pipeline_name))
+      return
+    source_id = source_id_of(row)
+    row = without_source_id(row)  # the user function sees the row as the table holds it
     try:
       result = self._fn(row)
       if result is None:
@@ -72,25 +87,35 @@ class _ApplyFn(beam.DoFn):
           raise TypeError(f'udf returned {type(item).__name__}, expected a dict row')
       for item in results:
         self._ok.inc()
-        yield item
+        yield with_source_id(item, source_id)
     except Exception as e:  # pylint: disable=broad-except
       self._failed.inc()
       yield beam.pvalue.TaggedOutput(DEAD_LETTER_TAG, make_dead_letter(
           json.dumps(row, ensure_ascii=False, default=str), stage='user',
           error_type=f'udf_error:{type(e).__name__}',
           message=f'{self._spec} raised {type(e).__name__}: {e}',
-          stacktrace=format_exception(e), pipeline=self._pipeline_name))
+          stacktrace=format_exception(e), source_id=source_id, pipeline=self._pipeline_name))
 
 
 class ApplyUserFunction(beam.PTransform):
   """Applies a user function to rows; returns ``FallibleResult(rows, dead_letters)``.
+
+  The function takes a row (a dict, without the source id key) and returns a row, a list of
+  rows, or None (dropped on purpose, counted ``user/dropped``). An exception it raises, or a
+  result that is not a dict, becomes a dead letter (stage ``user``, errorType
+  ``udf_error:<ExceptionType>``, the record's source id kept). Input: rows (dicts or
+  ``beam.Row``s); another kind of element is a dead letter ``unsupported_element:<kind>``.
+
+  Args:
+    spec: ``package.module:function`` or ``/path/file.py:function``.
+    pipeline_name: recorded in each dead letter (default: the pipeline's options).
 
   Example::
 
       result = rows | ApplyUserFunction('my_company.udfs:clean_row')
   """
 
-  def __init__(self, spec, pipeline_name=None, label=None):
+  def __init__(self, spec, *, pipeline_name=None, label=None):
     super().__init__(label)
     load_function(spec)  # fail at construction, naming the problem
     self._spec = spec
@@ -98,5 +123,7 @@ class ApplyUserFunction(beam.PTransform):
 
   def expand(self, rows):
     outputs = rows | 'ApplyUdf' >> beam.ParDo(
-        _ApplyFn(self._spec, self._pipeline_name)).with_outputs(DEAD_LETTER_TAG, main=ROWS_TAG)
-    return FallibleResult(rows=outputs[ROWS_TAG], dead_letters=outputs[DEAD_LETTER_TAG])
+        _ApplyFn(self._spec, pipeline_name_of(rows.pipeline, self._pipeline_name))
+    ).with_output_types(RowDict).with_outputs(DEAD_LETTER_TAG, main=ROWS_TAG)
+    # The function may change the rows' shape: no schema is known for its output.
+    return fallible_result(outputs)

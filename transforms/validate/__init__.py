@@ -11,7 +11,7 @@ schema drift.
 """
 
 from beam_pipelines.transforms.validate.parse import DEFAULT_MAX_RECORD_BYTES, ParseAndValidate, ParseConfig
-from beam_pipelines.transforms.validate.schema import FieldSpec, TableSchema, load_schema
+from beam_pipelines.transforms.core.schema import FieldSpec, TableSchema, load_schema
 from beam_pipelines.transforms.validate.schema_drift import (DRIFT_MODES, HandleSchemaDrift, SchemaDriftConfig,
                                               drift_policy)
 from beam_pipelines.transforms.validate.validator import (MAX_PROBLEMS_REPORTED, NON_FINITE_POLICIES,

@@ -11,7 +11,7 @@ one. Values whose type cannot be inferred (arrays of arrays, empty objects) rais
 
 from dataclasses import replace
 
-from beam_pipelines.transforms.validate.schema import FieldSpec, TableSchema
+from beam_pipelines.transforms.core.schema import FieldSpec, TableSchema
 
 
 def _merge(a, b):

@@ -8,14 +8,20 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from beam_pipelines.transforms import beam_patches
-from beam_pipelines.transforms.core.dead_letter import (DEAD_LETTER_TAG, ROWS_TAG, FallibleResult,
-                                         dead_letter_from_message)
+from beam_pipelines.transforms.core.dead_letter import (DEAD_LETTER_TAG, ROWS_TAG,
+                                                        dead_letter_from_message, pipeline_name_of)
+from beam_pipelines.transforms.core.elements import (SOURCE_ID_KEY, RowDict, is_row, payload_of,
+                                                     plain, unsupported_element_dead_letter,
+                                                     with_source_id)
+from beam_pipelines.transforms.core.messages import RawMessage, raw_message
+from beam_pipelines.transforms.core.outputs import fallible_result
 from beam_pipelines.transforms.read.formats.avro import load_avro_schema
 from beam_pipelines.transforms.read.formats.base import DecodeError
 from beam_pipelines.transforms.read.formats.csv_format import CsvFormat, check_schema_for_csv
 from beam_pipelines.transforms.read.formats.registry import get_decoder, make_decoder
-from beam_pipelines.transforms.validate.schema import load_schema
-from beam_pipelines.transforms.validate.validator import RecordValidator, ValidationPolicy, summarize
+from beam_pipelines.transforms.core.schema import load_schema
+from beam_pipelines.transforms.validate.validator import (RecordValidator, ValidationPolicy,
+                                                          summarize)
 
 _LOG = logging.getLogger(__name__)
 # BigQuery's streaming-insert limit for one row.
@@ -59,9 +65,13 @@ class ParseConfig:
 
 
 class ParseAndValidateFn(beam.DoFn):
-  def __init__(self, schema, config):
+  """Decodes and validates one element (a raw message, a line, a dict or a beam.Row)."""
+
+  def __init__(self, schema, config, pipeline_name=None, with_source_ids=False):
     self._schema = schema
     self._config = config
+    self._with_source_ids = with_source_ids
+    self._pipeline_name = pipeline_name or config.pipeline_name
     self._validator = None
     self._decode = None
     self._ok = Metrics.counter('parse', 'ok')
@@ -74,7 +84,19 @@ class ParseAndValidateFn(beam.DoFn):
     self._validator = RecordValidator(self._schema, self._config.policy)
     self._decode = make_decoder(self._config, self._schema)
 
-  def process(self, message):
+  def process(self, element):
+    if isinstance(element, RawMessage):
+      yield from self._parse(element)
+    elif isinstance(element, (bytes, str)):
+      yield from self._parse(raw_message(element, None))
+    elif isinstance(element, dict) or is_row(element):
+      yield from self._validate_object(element)
+    else:
+      self._parse_failed.inc()
+      yield beam.pvalue.TaggedOutput(DEAD_LETTER_TAG, unsupported_element_dead_letter(
+          element, 'parse', 'ParseAndValidate', ACCEPTED, self._pipeline_name))
+
+  def _parse(self, message):
     config = self._config
     try:
       if len(message.payload) > config.max_record_bytes:
@@ -89,42 +111,81 @@ class ParseAndValidateFn(beam.DoFn):
         self._parse_failed.inc()
         yield self._dead(message, 'parse', e.kind, e.detail)
         return
-      row, problems = self._validator.validate(obj)
-      if problems:
-        self._invalid.inc()
-        error_type, reason = summarize(problems)
-        yield self._dead(message, 'validate', error_type, reason)
-        return
-      self._ok.inc()
-      yield row
+      yield from self._validated(obj, message)
     except Exception as e:  # pylint: disable=broad-except
       # A bug of ours must not lose the record or crash-loop the pipeline.
       _LOG.exception('unexpected error parsing %s', message.source_id)
       self._parse_failed.inc()
       yield self._dead(message, 'parse', 'internal_error', f'{type(e).__name__}: {e}', exc=e)
 
+  def _validate_object(self, element):
+    """A dict or Row is validated as it is (nothing to decode); its dead letters carry it as
+    JSON."""
+    obj = plain(element)  # a copy: the input element is never changed
+    source_id = obj.pop(SOURCE_ID_KEY, None)
+    message = RawMessage(payload_of(obj).encode('utf-8'), {}, source_id, 0.0, None)
+    try:
+      yield from self._validated(obj, message)
+    except Exception as e:  # pylint: disable=broad-except
+      _LOG.exception('unexpected error validating %s', source_id)
+      self._parse_failed.inc()
+      yield self._dead(message, 'validate', 'internal_error', f'{type(e).__name__}: {e}',
+                       exc=e)
+
+  def _validated(self, obj, message):
+    row, problems = self._validator.validate(obj)
+    if problems:
+      self._invalid.inc()
+      error_type, reason = summarize(problems)
+      yield self._dead(message, 'validate', error_type, reason)
+      return
+    self._ok.inc()
+    yield with_source_id(row, message.source_id) if self._with_source_ids else row
+
   def _dead(self, message, stage, error_type, reason, exc=None):
     return beam.pvalue.TaggedOutput(DEAD_LETTER_TAG, dead_letter_from_message(
         message, stage=stage, error_type=error_type, reason=reason,
-        pipeline=self._config.pipeline_name, exc=exc))
+        pipeline=self._pipeline_name, exc=exc))
+
+
+ACCEPTED = 'raw messages (ReadEvents), lines (str or bytes), dicts or beam.Rows'
 
 
 class ParseAndValidate(beam.PTransform):
-  """Decodes RawMessages and validates them against a BigQuery table schema.
+  """Decodes records and validates them against a BigQuery table schema.
 
-  Outputs a ``FallibleResult``: ``rows`` (dicts in BigQuery JSON form, one per good record)
-  and ``dead_letters`` (one record per bad input, stage ``parse`` or ``validate``, with a
-  stable errorType such as ``invalid_json`` or ``missing_required:user.id`` and a message
-  naming every bad field). Nothing raises for bad data.
+  Input: raw messages (``ReadEvents``), lines (``str``/``bytes``, e.g. ``ReadFromText``:
+  decoded per ``config.format``), or records already decoded (``dict``, ``beam.Row``:
+  validated as they are). Any other element becomes a dead letter
+  ``unsupported_element:<kind>``.
+
+  Outputs a ``FallibleResult``: ``rows`` (dicts in BigQuery JSON form, one per good record;
+  with ``with_source_ids``, each carries its record's source id, see
+  ``beam_pipelines.transforms.core.elements``) and
+  ``dead_letters`` (one record per bad input, stage ``parse`` or ``validate``, with a stable
+  errorType such as ``invalid_json`` or ``missing_required:user.id`` and a message naming
+  every bad field). Nothing raises for bad data.
+
+  Args:
+    schema: the BigQuery table schema: a path to its JSON file, the JSON (dict or list) or a
+      ``TableSchema``.
+    config: a ``ParseConfig`` (payload format, validation policy); default JSON, strict.
+    pipeline_name: recorded in each dead letter (default: the pipeline's ``--pipeline_name``
+      or ``--job_name`` option).
+    with_source_ids: rows carry their record's source id under a reserved key, so the dead
+      letters of every later step of the suite (masking, enrichment, user function,
+      quality, window, sink) still name the record; the suite's sinks drop the key. Off by
+      default: rows are then exactly the table's columns.
 
   Example::
 
-      result = messages | ParseAndValidate('schema.json')
-      result.rows | WriteRowsToBigQuery(...)
-      result.dead_letters | WriteDeadLetters(...)
+      result = beam.io.ReadFromText('events.jsonl') | ParseAndValidate('schema.json')
+      result.rows | WriteRowsToBigQuery('schema.json', BigQuerySinkConfig('p:ds.events'))
+      result.dead_letters | WriteDeadLetters(DeadLetterSinkConfig(table='p:ds.errors'))
   """
 
-  def __init__(self, schema, config=None, label=None):
+  def __init__(self, schema, config=None, *, pipeline_name=None, with_source_ids=False,
+               label=None):
     super().__init__(label)
     self._schema = load_schema(schema)
     self._config = config or ParseConfig()
@@ -132,9 +193,18 @@ class ParseAndValidate(beam.PTransform):
       raise ValueError(f'config must be a ParseConfig, got {type(self._config).__name__}')
     if self._config.format == 'csv':
       check_schema_for_csv(self._schema)  # ValueError: a REQUIRED RECORD cannot come from CSV
+    self._pipeline_name = pipeline_name
+    self._with_source_ids = bool(with_source_ids)
+
+  @property
+  def output_schema(self):
+    """The schema of the rows it outputs (the input schema)."""
+    return self._schema
 
   def expand(self, messages):
+    name = pipeline_name_of(messages.pipeline, self._pipeline_name or self._config.pipeline_name)
     outputs = messages | 'ParseValidate' >> beam.ParDo(
-        ParseAndValidateFn(self._schema, self._config)).with_outputs(
-            DEAD_LETTER_TAG, main=ROWS_TAG)
-    return FallibleResult(rows=outputs[ROWS_TAG], dead_letters=outputs[DEAD_LETTER_TAG])
+        ParseAndValidateFn(self._schema, self._config, name,
+                           self._with_source_ids)).with_output_types(
+            RowDict).with_outputs(DEAD_LETTER_TAG, main=ROWS_TAG)
+    return fallible_result(outputs, self._schema)

@@ -27,12 +27,16 @@ from apache_beam.metrics import Metrics
 
 from beam_pipelines.transforms.read.formats.base import DecodeError
 from beam_pipelines.transforms.read.formats.registry import make_decoder
-from beam_pipelines.transforms.core.dead_letter import DEAD_LETTER_TAG, ROWS_TAG, FallibleResult, payload_bytes
+from beam_pipelines.transforms.core.dead_letter import (DEAD_LETTER_TAG, ROWS_TAG, FallibleResult,
+                                                        payload_bytes, pipeline_name_of)
+from beam_pipelines.transforms.core.elements import RowDict, with_source_id
+from beam_pipelines.transforms.core.outputs import (fallible_result, remember_schema,
+                                                    typed_dead_letters)
 from beam_pipelines.transforms.core.table_spec import parse_table_spec
 from beam_pipelines.transforms.validate.drift_inference import (NotInferable, describe_field, infer_field,
                                                  new_fields)
 from beam_pipelines.transforms.validate.parse import ParseConfig
-from beam_pipelines.transforms.validate.schema import TableSchema, load_schema
+from beam_pipelines.transforms.core.schema import TableSchema, load_schema, schema_first
 from beam_pipelines.transforms.validate.table_evolution import TableEvolver
 from beam_pipelines.transforms.validate.validator import RecordValidator, summarize
 
@@ -77,11 +81,12 @@ def _attributes(dead_letter):
 class _EvolveFn(beam.DoFn):
   """schema_drift dead letters -> evolved rows (table updated first) or dead letters."""
 
-  def __init__(self, schema, parse, config, pipeline_name):
+  def __init__(self, schema, parse, config, pipeline_name, with_source_ids=False):
     self._schema = schema
     self._parse = parse
     self._config = config
     self._pipeline_name = pipeline_name
+    self._with_source_ids = with_source_ids
 
   def setup(self):
     self._decode = make_decoder(self._parse, self._schema)
@@ -144,7 +149,7 @@ class _EvolveFn(beam.DoFn):
           errorMessage=f'after adding columns to {self._evolver.table_id}: {reason}'))
       return
     self._evolved.inc()
-    yield row
+    yield (with_source_id(row, dead_letter.get('sourceId')) if self._with_source_ids else row)
 
   def _keep(self, dead_letter, why):
     self._kept.inc()
@@ -195,34 +200,53 @@ class HandleSchemaDrift(beam.PTransform):
   inferred type). Counters ``drift/evolved_rows``, ``drift/columns_added``,
   ``drift/not_evolved``, ``drift/dead_letters``.
 
+  Args:
+    schema: the table schema ParseAndValidate validated against (a path, the JSON or a
+      ``TableSchema``).
+    config: a ``SchemaDriftConfig`` (mode, the table to evolve).
+    parse: the ``ParseConfig`` ParseAndValidate used (payload format), to decode payloads
+      again.
+    pipeline_name: recorded in each dead letter (default: the pipeline's options).
+    with_source_ids: evolved rows carry their record's source id, as ParseAndValidate's
+      rows do with the same option.
+
   Example::
 
-      parsed = messages | ParseAndValidate(schema, ParseConfig(policy=drift_policy(p, 'evolve')))
-      drift = parsed.dead_letters | HandleSchemaDrift(SchemaDriftConfig('evolve', 'p:d.t'),
-                                                      schema, parse_config)
+      parse = ParseConfig(policy=drift_policy(ValidationPolicy(), 'evolve'))
+      parsed = messages | ParseAndValidate(schema, parse)
+      drift = parsed.dead_letters | HandleSchemaDrift(
+          schema, SchemaDriftConfig('evolve', 'p:d.t'), parse)
       rows = (parsed.rows, drift.rows) | beam.Flatten()
   """
 
-  def __init__(self, config, schema, parse=None, pipeline_name=None, label=None):
+  def __init__(self, schema, config, parse=None, *, pipeline_name=None, with_source_ids=False,
+               label=None):
     super().__init__(label)
+    schema, config = schema_first('HandleSchemaDrift', schema, config, SchemaDriftConfig)
     if not isinstance(config, SchemaDriftConfig):
       raise ValueError(f'config must be a SchemaDriftConfig, got {type(config).__name__}')
     self._config = config
     self._schema = load_schema(schema)
     self._parse = parse or ParseConfig()
     self._pipeline_name = pipeline_name
+    self._with_source_ids = bool(with_source_ids)
 
   def expand(self, dead_letters):
+    name = pipeline_name_of(dead_letters.pipeline, self._pipeline_name)
     if self._config.mode == 'evolve':
       out = dead_letters | 'Evolve' >> beam.ParDo(_EvolveFn(
-          self._schema, self._parse, self._config, self._pipeline_name)).with_outputs(
-              DEAD_LETTER_TAG, main=ROWS_TAG)
-      return FallibleResult(rows=out[ROWS_TAG], dead_letters=out[DEAD_LETTER_TAG])
-    empty = dead_letters.pipeline | 'NoEvolvedRows' >> beam.Create([])
+          self._schema, self._parse, self._config, name,
+          self._with_source_ids)).with_output_types(
+              RowDict).with_outputs(DEAD_LETTER_TAG, main=ROWS_TAG)
+      # Evolved rows may carry columns the schema lacks: no schema is known for them.
+      return fallible_result(out)
+    empty = dead_letters.pipeline | 'NoEvolvedRows' >> beam.Create([]).with_output_types(
+        RowDict)
     if self._config.mode == 'dead_letter':
       dead_letters = dead_letters | 'DescribeDrift' >> beam.ParDo(
           _DescribeDriftFn(self._schema, self._parse))
-    return FallibleResult(rows=empty, dead_letters=dead_letters)
+    return FallibleResult(rows=remember_schema(empty, self._schema),
+                          dead_letters=typed_dead_letters(dead_letters))
 
 
 __all__ = ['DRIFT_MODES', 'HandleSchemaDrift', 'SchemaDriftConfig', 'TableEvolver',

@@ -12,7 +12,7 @@ from beam_pipelines.transforms.core.bigquery_client import bigquery_client
 
 from beam_pipelines.transforms.core.table_spec import parse_table_spec
 from beam_pipelines.transforms.validate.drift_inference import sql_type
-from beam_pipelines.transforms.validate.schema import load_schema
+from beam_pipelines.transforms.core.schema import load_schema
 
 
 class TableEvolver:

@@ -13,7 +13,7 @@ from typing import NamedTuple
 from beam_pipelines.transforms.validate import bq_types
 from beam_pipelines.transforms.validate.field_error import type_name
 from beam_pipelines.transforms.validate.field_error import FieldError
-from beam_pipelines.transforms.validate.schema import load_schema
+from beam_pipelines.transforms.core.schema import load_schema
 
 UNKNOWN_FIELD_POLICIES = ('ignore', 'dead_letter', 'schema_drift')
 NON_FINITE_POLICIES = ('reject', 'allow', 'null')

@@ -7,10 +7,10 @@
 - ``event_time``: reading an event-time field; ``batch``: the single-pane batch path.
 """
 
-from beam_pipelines.transforms.windowing.aggregates import AggregateConfig
+from beam_pipelines.transforms.windowing.aggregates import AggregateConfig, aggregate_schema
 from beam_pipelines.transforms.windowing.config import (ACCUMULATION_MODES, DEFAULT_LATE_CAPTURE_SECONDS,
                                          WINDOW_KINDS, TriggerConfig, WindowConfig)
 from beam_pipelines.transforms.windowing.transform import WindowAndAggregate
 
-__all__ = ['ACCUMULATION_MODES', 'AggregateConfig', 'DEFAULT_LATE_CAPTURE_SECONDS',
+__all__ = ['ACCUMULATION_MODES', 'AggregateConfig', 'aggregate_schema', 'DEFAULT_LATE_CAPTURE_SECONDS',
            'TriggerConfig', 'WINDOW_KINDS', 'WindowAndAggregate', 'WindowConfig']

@@ -19,6 +19,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.utils.windowed_value import PaneInfoTiming
 
 from beam_pipelines.transforms.core.dead_letter import format_timestamp
+from beam_pipelines.transforms.core.schema import load_schema
 
 _NUMERIC = ('INT64', 'FLOAT64', 'NUMERIC', 'BIGNUMERIC')
 _ORDERED = _NUMERIC + ('STRING', 'TIMESTAMP', 'DATE', 'TIME', 'DATETIME', 'BOOL', 'BYTES')
@@ -84,7 +85,9 @@ class AggregateConfig:
       spec_of(path, 'distinct_fields')
 
   def table_schema(self, schema):
-    """The aggregate table's schema (``{'fields': [...]}``) for the row schema."""
+    """The aggregate table's schema (a ``TableSchema``) for rows of ``schema`` (a path, the
+    JSON or a ``TableSchema``). Also ``aggregate_schema(schema, config)``."""
+    schema = load_schema(schema)
     self.check_against(schema)
     fields = [{'name': column_name(k), 'type': 'STRING', 'mode': 'NULLABLE'}
               for k in self.key_fields]
@@ -105,7 +108,12 @@ class AggregateConfig:
     for path in self.distinct_fields:
       fields.append({'name': f'distinct_{column_name(path)}', 'type': 'INTEGER',
                      'mode': 'REQUIRED'})
-    return {'fields': fields}
+    return load_schema({'fields': fields})
+
+
+def aggregate_schema(schema, aggregate_config):
+  """The schema of ``WindowAndAggregate``'s rows: ``aggregate_config.table_schema(schema)``."""
+  return aggregate_config.table_schema(schema)
 
 
 def get_path(row, path):

@@ -42,7 +42,11 @@ class KeyByEventFieldWindowFn(_KeyByWindowBase):
   """row -> ((key, window start, window end), row) per window of its event-time field;
   ``missing_event_time`` / ``invalid_event_time`` dead letters as the windowed path."""
 
-  def process(self, row):
+  def process(self, element):
+    row, dead = self._as_row(element)
+    if dead is not None:
+      yield dead
+      return
     value = self._event_time(row)
     if value is None:
       yield self._dead(row, 'missing_event_time',
@@ -63,7 +67,11 @@ class KeyByElementTimeWindowFn(_KeyByWindowBase):
   timestamp places it (the only case that needs Beam's TimestampParam, which costs a slower
   DoFn invocation per element)."""
 
-  def process(self, row, timestamp=beam.DoFn.TimestampParam):
+  def process(self, element, timestamp=beam.DoFn.TimestampParam):
+    row, dead = self._as_row(element)
+    if dead is not None:
+      yield dead
+      return
     key = self._key_of(row)
     for start, end in self._windows(timestamp.micros, row):
       yield ((key, start, end), row)

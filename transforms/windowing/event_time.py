@@ -9,7 +9,6 @@ row). ``EventTimeFn`` holds the shared settings and the ``missing_event_time`` /
 """
 
 import datetime
-import json
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -17,6 +16,9 @@ from apache_beam.transforms import window as beam_window
 from apache_beam.utils.timestamp import Timestamp
 
 from beam_pipelines.transforms.core.dead_letter import DEAD_LETTER_TAG, make_dead_letter
+from beam_pipelines.transforms.core.elements import (UnsupportedElement, payload_of, row_dict,
+                                                     source_id_of,
+                                                     unsupported_element_dead_letter)
 
 MICROS = 1_000_000
 _EPOCH_NAIVE = datetime.datetime(1970, 1, 1)
@@ -91,5 +93,17 @@ class EventTimeFn(beam.DoFn):
   def _dead(self, row, kind, reason):
     self._bad.inc()
     return beam.pvalue.TaggedOutput(DEAD_LETTER_TAG, make_dead_letter(
-        json.dumps(row, ensure_ascii=False, default=str), stage='window',
-        error_type=f'{kind}:{self._field}', message=reason, pipeline=self._pipeline_name))
+        payload_of(row), stage='window', error_type=f'{kind}:{self._field}', message=reason,
+        source_id=source_id_of(row), pipeline=self._pipeline_name))
+
+  def _as_row(self, element):
+    """(row, None) for a dict or beam.Row; (None, dead letter) for anything else."""
+    if isinstance(element, dict):
+      return element, None
+    try:
+      return row_dict(element), None
+    except UnsupportedElement:
+      self._bad.inc()
+      return None, beam.pvalue.TaggedOutput(DEAD_LETTER_TAG, unsupported_element_dead_letter(
+          element, 'window', 'WindowAndAggregate', 'rows (dicts or beam.Rows)',
+          self._pipeline_name))

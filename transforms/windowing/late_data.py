@@ -28,6 +28,7 @@ from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.utils.timestamp import Timestamp
 
 from beam_pipelines.transforms.core.dead_letter import DEAD_LETTER_TAG, format_timestamp, make_dead_letter
+from beam_pipelines.transforms.core.elements import payload_of, source_id_of
 from beam_pipelines.transforms.windowing.aggregates import get_path, key_of
 from beam_pipelines.transforms.windowing.event_time import MICROS, EventTimeFn, parse_event_time
 
@@ -42,7 +43,11 @@ class AssignGateShardFn(EventTimeFn):
     super().__init__(window_config, aggregate_config, pipeline_name)
     self._shards = window_config.gate_shards
 
-  def process(self, row, timestamp=beam.DoFn.TimestampParam):
+  def process(self, element, timestamp=beam.DoFn.TimestampParam):
+    row, dead = self._as_row(element)
+    if dead is not None:
+      yield dead
+      return
     key = key_of(row, self._keys)
     shard = zlib.crc32(json.dumps(key).encode('utf-8')) % self._shards
     if self._field is None:
@@ -119,7 +124,7 @@ class DetectLateDataFn(beam.DoFn):
       self._late.inc()
       first = min(expired, key=lambda w: w.start)
       yield beam.pvalue.TaggedOutput(DEAD_LETTER_TAG, make_dead_letter(
-          json.dumps(row, ensure_ascii=False, default=str), stage='window',
+          payload_of(row), stage='window', source_id=source_id_of(row),
           error_type='late_data',
           message=(f'event at {format_timestamp(timestamp.micros / MICROS)} arrived after its '
                    f'window {window_text(first.start.micros, first.end.micros)} closed '

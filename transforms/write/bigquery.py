@@ -11,11 +11,18 @@ from apache_beam.io.gcp.bigquery_tools import RetryStrategy
 from apache_beam.metrics import Metrics
 
 from beam_pipelines.transforms import beam_patches
-from beam_pipelines.transforms.core.dead_letter import make_dead_letter
+from beam_pipelines.transforms.core.dead_letter import (DEAD_LETTER_TAG, ROWS_TAG, make_dead_letter,
+                                                        pipeline_name_of)
+from beam_pipelines.transforms.core.elements import (RowDict, UnsupportedElement, payload_of,
+                                                     row_dict, source_id_of,
+                                                     unsupported_element_dead_letter,
+                                                     without_source_id)
 from beam_pipelines.transforms.core.lineage import ReportBigQuerySinkFn
+from beam_pipelines.transforms.core.outputs import schema_of, typed_dead_letters
+from beam_pipelines.transforms.core.schema import load_schema, schema_first
 from beam_pipelines.transforms.core.table_spec import parse_table_spec
-from beam_pipelines.transforms.validate.schema import load_schema
 from beam_pipelines.transforms.write.retry_budget import check_retry_budget, register_retry_budget
+from beam_pipelines.transforms.write.row_shape import unknown_fields_checker
 
 _LOG = logging.getLogger(__name__)
 WRITE_METHODS = ('STREAMING_INSERTS', 'FILE_LOADS', 'STORAGE_WRITE_API')
@@ -61,6 +68,8 @@ class BigQuerySinkConfig:
 
 def _failed_row_to_dead_letter(failed, pipeline_name):
   destination, row, errors = failed
+  source_id = source_id_of(row)
+  row = without_source_id(row)
   if isinstance(errors, str):
     # Beam's insertAll writer hands back rows it refuses to send (over its 9 MB payload
     # limit) with an error *string*, not BigQuery's list of error dicts.
@@ -78,7 +87,7 @@ def _failed_row_to_dead_letter(failed, pipeline_name):
   payload = json.dumps(row, ensure_ascii=False, default=str)
   return make_dead_letter(
       payload, stage='sink', error_type=f'bigquery_insert:{reasons[0]}',
-      message=f'{destination}: {message}', pipeline=pipeline_name)
+      message=f'{destination}: {message}', source_id=source_id, pipeline=pipeline_name)
 
 
 class _CountFn(beam.DoFn):
@@ -101,11 +110,60 @@ class _CountFn(beam.DoFn):
     yield element
 
 
+class _PrepareRowsFn(_CountFn):
+  """Rows as dicts, counted (``sink/<name>_attempted``); a row with fields the table lacks,
+  or an element that is not a row, becomes a dead letter instead. ``keep_source_ids``: the
+  rows keep their source id key (STREAMING_INSERTS tells BigQuery to ignore it, so a row
+  BigQuery rejects comes back with it); otherwise it is dropped here."""
+
+  def __init__(self, name, config, schema, keep_source_ids, pipeline_name):
+    super().__init__('sink', f'{name}_attempted', config)
+    self._schema = schema
+    self._keep = keep_source_ids
+    self._pipeline_name = pipeline_name
+    self._failed = Metrics.counter('sink', f'{name}_failed')
+
+  def setup(self):
+    super().setup()
+    self._unknown = unknown_fields_checker(self._schema)
+
+  def process(self, element):
+    self._counter.inc()
+    try:
+      row = row_dict(element)
+    except UnsupportedElement:
+      self._failed.inc()
+      yield beam.pvalue.TaggedOutput(DEAD_LETTER_TAG, unsupported_element_dead_letter(
+          element, 'sink', 'WriteRowsToBigQuery', 'rows (dicts or beam.Rows)',
+          self._pipeline_name))
+      return
+    unknown = self._unknown(row)
+    if unknown:
+      self._failed.inc()
+      yield beam.pvalue.TaggedOutput(DEAD_LETTER_TAG, make_dead_letter(
+          payload_of(row), stage='sink', error_type='unknown_field',
+          message=f'{self._config.table}: the row has {len(unknown)} field(s) the table '
+                  f'schema lacks: {", ".join(unknown[:10])}',
+          source_id=source_id_of(row), pipeline=self._pipeline_name))
+      return
+    yield row if self._keep else without_source_id(row)
+
+
 class WriteRowsToBigQuery(beam.PTransform):
   """Writes rows to a BigQuery table and returns the rows it could not write as dead letters.
 
-  Outputs: a PCollection of dead-letter records (stage ``sink``, errorType
-  ``bigquery_insert:<reason>``). With STREAMING_INSERTS, permanently rejected rows are
+  Args:
+    schema: the table schema (a path, the JSON or a ``TableSchema``); None (or left out):
+      the schema the input rows were made with, when a suite transform made them (e.g. the
+      masked and enriched schema after ``MaskPII`` and ``EnrichWithSideInput``).
+    config: a ``BigQuerySinkConfig``.
+    pipeline_name: recorded in each dead letter (default: the pipeline's options).
+    metric_name: the counters' name prefix (``sink/<name>_attempted``, ``_failed``).
+
+  Input: rows (dicts or ``beam.Row``s). Outputs: a PCollection of dead-letter records (stage
+  ``sink``, errorType ``bigquery_insert:<reason>``; ``unknown_field`` for a row with fields
+  the table lacks, checked before it is sent; ``unsupported_element:<kind>`` for an element
+  that is not a row), each with the row's source id. With STREAMING_INSERTS, permanently rejected rows are
   returned (transient errors are retried by Beam); with FILE_LOADS a failed load job fails
   the run loudly, because BigQuery does not say which row broke it. Counters:
   ``sink/<name>_attempted`` and ``sink/<name>_failed``.
@@ -118,46 +176,58 @@ class WriteRowsToBigQuery(beam.PTransform):
 
   Example::
 
-      failed = rows | WriteRowsToBigQuery(BigQuerySinkConfig('p:ds.events'), schema)
+      failed = rows | WriteRowsToBigQuery(schema, BigQuerySinkConfig('p:ds.events'))
   """
 
-  def __init__(self, config, schema, pipeline_name=None, metric_name='rows', label=None):
+  def __init__(self, schema=None, config=None, *, pipeline_name=None, metric_name='rows',
+               label=None):
     super().__init__(label)
+    schema, config = schema_first('WriteRowsToBigQuery', schema, config, BigQuerySinkConfig)
     if not isinstance(config, BigQuerySinkConfig):
       raise ValueError(f'config must be a BigQuerySinkConfig, got {type(config).__name__}')
     self._config = config
-    self._schema = load_schema(schema)
+    self._schema = None if schema is None else load_schema(schema)
     self._pipeline_name = pipeline_name
     self._metric_name = metric_name
     register_retry_budget(config.table, config.retry_budget_seconds, fresh=True)
 
   def expand(self, rows):
     config = self._config
+    schema = self._schema or schema_of(rows)
+    if schema is None:
+      raise ValueError('WriteRowsToBigQuery: schema is required (the input rows were not made '
+                       'by a transform of the suite that knows their schema)')
+    pipeline_name = pipeline_name_of(rows.pipeline, self._pipeline_name)
+    streaming_inserts = config.write_method == 'STREAMING_INSERTS'
     extra = {}
-    if config.write_method == 'STREAMING_INSERTS':
+    if streaming_inserts:
       # Rows BigQuery rejects for good come back instead of being retried forever.
       extra['insert_retry_strategy'] = RetryStrategy.RETRY_ON_TRANSIENT_ERROR
+      # The rows' source id key: the only field the table lacks (checked in PrepareRows).
+      extra['ignore_unknown_columns'] = True
     if config.temp_location:
       extra['custom_gcs_temp_location'] = config.temp_location
+    prepared = rows | 'PrepareRows' >> beam.ParDo(_PrepareRowsFn(
+        self._metric_name, config, schema, streaming_inserts, pipeline_name)).with_output_types(
+            RowDict).with_outputs(DEAD_LETTER_TAG, main=ROWS_TAG)
     result = (
-        rows
-        | 'CountAttempted' >> beam.ParDo(
-            _CountFn('sink', f'{self._metric_name}_attempted', config))
+        prepared[ROWS_TAG]
         | 'ReportLineage' >> beam.ParDo(ReportBigQuerySinkFn(config.table))  # Beam lineage
         | 'Write' >> WriteToBigQuery(
             config.table,
-            schema=self._schema.to_json(),
+            schema=schema.to_json(),
             method=config.write_method,
             create_disposition=getattr(BigQueryDisposition, config.create_disposition),
             write_disposition=getattr(BigQueryDisposition, config.write_disposition),
             # Validating at construction would call BigQuery while the graph is built.
             validate=False,
             **extra))
-    if config.write_method != 'STREAMING_INSERTS':
-      return rows.pipeline | 'NoFailedRows' >> beam.Create([])
-    pipeline_name = self._pipeline_name
-    return (
+    if not streaming_inserts:
+      return typed_dead_letters(prepared[DEAD_LETTER_TAG])
+    failed = (
         result.failed_rows_with_errors
         # Fused with Beam's BigQueryWriteFn: its setup prepares the process that runs it.
         | 'CountFailed' >> beam.ParDo(_CountFn('sink', f'{self._metric_name}_failed', config))
         | 'FailedToDeadLetters' >> beam.Map(_failed_row_to_dead_letter, pipeline_name))
+    return typed_dead_letters(
+        (prepared[DEAD_LETTER_TAG], failed) | 'DeadLetters' >> beam.Flatten())

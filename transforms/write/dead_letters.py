@@ -22,7 +22,9 @@ from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import StandardOptions
 from apache_beam.transforms import window
 
-from beam_pipelines.transforms.core.dead_letter import dead_letter_table_schema
+from beam_pipelines.transforms.core.dead_letter import dead_letter_table_schema, pipeline_name_of
+from beam_pipelines.transforms.core.elements import DeadLetter
+from beam_pipelines.transforms.core.to_dead_letters import to_dead_letter
 from beam_pipelines.transforms.core.table_spec import parse_table_spec
 from beam_pipelines.transforms.write.bigquery import BigQuerySinkConfig, WriteRowsToBigQuery
 from beam_pipelines.transforms.write.pubsub import PublishToPubSub, check_topic
@@ -90,12 +92,16 @@ class DeadLetterSinkConfig:
 
 
 class _CountByErrorTypeFn(beam.DoFn):
-  """Counts dead letters by errorType (``dead_letters/<errorType>``) and in total."""
-  def __init__(self):
+  """Counts dead letters by errorType (``dead_letters/<errorType>``) and in total. An element
+  that is not a dead-letter record yet (Beam's ``with_exception_handling`` output, an
+  ``(element, exception)`` pair, anything else) is made one first: nothing is dropped."""
+  def __init__(self, pipeline_name=None):
+    self._pipeline_name = pipeline_name
     self._total = Metrics.counter('dead_letters', 'total')
     self._counters = {}
 
-  def process(self, record):
+  def process(self, element):
+    record = to_dead_letter(element, 'user', self._pipeline_name)
     error_type = record.get('errorType') or 'unknown'
     counter = self._counters.get(error_type)
     if counter is None:
@@ -133,8 +139,16 @@ class WriteDeadLetters(beam.PTransform):
   Pub/Sub, in batch or streaming pipelines.
 
   Input: one PCollection of dead letters (flatten the stages' outputs first, or pass a
-  tuple/list of PCollections). Output: the records the sink could not write (BigQuery
-  only; each also logged at ERROR and counted as ``dead_letters/unwritable``).
+  tuple/list of PCollections). Beam's own error outputs (``with_exception_handling``) and
+  ``(element, exception)`` pairs are accepted too and become dead letters of stage ``user``
+  (use ``ToDeadLetters(stage=...)`` to name the stage). Output: the records the sink could
+  not write (BigQuery only; each also logged at ERROR and counted as
+  ``dead_letters/unwritable``).
+
+  Args:
+    config: a ``DeadLetterSinkConfig``.
+    pipeline_name: recorded in dead letters this step makes (default: the pipeline's
+      options).
 
   Example::
 
@@ -142,7 +156,7 @@ class WriteDeadLetters(beam.PTransform):
           DeadLetterSinkConfig(table='p:ds.events_error_records'))
   """
 
-  def __init__(self, config, pipeline_name=None, label=None):
+  def __init__(self, config, *, pipeline_name=None, label=None):
     super().__init__(label)
     if not isinstance(config, DeadLetterSinkConfig):
       raise ValueError(f'config must be a DeadLetterSinkConfig, got {type(config).__name__}')
@@ -152,7 +166,9 @@ class WriteDeadLetters(beam.PTransform):
   def expand(self, dead_letters):
     if isinstance(dead_letters, (tuple, list)):
       dead_letters = dead_letters | 'Flatten' >> beam.Flatten()
-    counted = dead_letters | 'CountByType' >> beam.ParDo(_CountByErrorTypeFn())
+    pipeline_name = pipeline_name_of(dead_letters.pipeline, self._pipeline_name)
+    counted = dead_letters | 'CountByType' >> beam.ParDo(
+        _CountByErrorTypeFn(pipeline_name)).with_output_types(DeadLetter)
     config = self._config
     if config.kind == 'files' and _is_streaming(dead_letters):
       folder, prefix = FileSystems.split(config.path)
@@ -174,9 +190,9 @@ class WriteDeadLetters(beam.PTransform):
            | 'Publish' >> PublishToPubSub(config.topic, metric_namespace='dead_letter_pubsub'))
       return dead_letters.pipeline | 'NothingUnwritable' >> beam.Create([])
     failed = counted | 'WriteTable' >> WriteRowsToBigQuery(
+        dead_letter_table_schema(),
         BigQuerySinkConfig(table=config.table, write_method=config.write_method,
                            temp_location=config.temp_location,
                            retry_budget_seconds=config.retry_budget_seconds),
-        dead_letter_table_schema(), pipeline_name=self._pipeline_name,
-        metric_name='dead_letters')
+        pipeline_name=pipeline_name, metric_name='dead_letters')
     return failed | 'LogUnwritable' >> beam.Map(_log_unwritable)

@@ -43,9 +43,15 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.transforms import window
 
-from beam_pipelines.transforms.core.dead_letter import make_dead_letter
-from beam_pipelines.transforms.validate.schema import load_schema
+from beam_pipelines.transforms.core.dead_letter import make_dead_letter, pipeline_name_of
+from beam_pipelines.transforms.core.elements import (UnsupportedElement, payload_of, row_dict,
+                                                     source_id_of,
+                                                     unsupported_element_dead_letter,
+                                                     without_source_id)
+from beam_pipelines.transforms.core.outputs import schema_of, typed_dead_letters
+from beam_pipelines.transforms.core.schema import load_schema, schema_first
 from beam_pipelines.transforms.write.lake_types import arrow_schema, avro_schema, row_converter
+from beam_pipelines.transforms.write.row_shape import unknown_fields_checker
 
 _LOG = logging.getLogger(__name__)
 LAKE_FORMATS = ('jsonl', 'avro', 'parquet')
@@ -100,23 +106,41 @@ class _ToLakeRowFn(beam.DoFn):
     self._failed = Metrics.counter('sink', f'{metric_name}_failed')
 
   def setup(self):
+    self._unknown = unknown_fields_checker(self._schema)
     if self._target == 'jsonl':
       import orjson
       self._convert = orjson.dumps
     else:
       self._convert = row_converter(self._schema, self._target)
 
-  def process(self, row):
+  def process(self, element):
     self._attempted.inc()
     try:
-      yield self._convert(row)
+      row = row_dict(element)
+    except UnsupportedElement:
+      self._failed.inc()
+      yield beam.pvalue.TaggedOutput(self.FAILED, unsupported_element_dead_letter(
+          element, 'sink', 'WriteRowsToFiles', 'rows (dicts or beam.Rows)',
+          self._pipeline_name))
+      return
+    source_id = source_id_of(row)
+    unknown = self._unknown(row)
+    if unknown:  # never written silently without them: the schema given is not the rows'
+      self._failed.inc()
+      yield beam.pvalue.TaggedOutput(self.FAILED, make_dead_letter(
+          payload_of(row), stage='sink', error_type='unknown_field',
+          message=f'the row has {len(unknown)} field(s) the file schema lacks: '
+                  f'{", ".join(unknown[:10])}', source_id=source_id,
+          pipeline=self._pipeline_name))
+      return
+    try:
+      yield self._convert(without_source_id(row))
     except Exception as e:  # pylint: disable=broad-except
       self._failed.inc()
-      import json
       yield beam.pvalue.TaggedOutput(self.FAILED, make_dead_letter(
-          json.dumps(row, ensure_ascii=False, default=str), stage='sink',
+          payload_of(row), stage='sink',
           error_type='lake_encode', message=f'cannot write the row as {self._target}: '
-          f'{type(e).__name__}: {e}', pipeline=self._pipeline_name))
+          f'{type(e).__name__}: {e}', source_id=source_id, pipeline=self._pipeline_name))
 
 
 class _JsonlFileSink(fileio.FileSink):
@@ -199,37 +223,58 @@ def _streaming_sink_fn(config, file_schema):
 class WriteRowsToFiles(beam.PTransform):
   """Writes validated rows to JSONL, Avro or Parquet files typed from the BigQuery schema.
 
-  Output: a PCollection of dead letters (stage ``sink``, errorType ``lake_encode``) for rows
-  that cannot be typed (none expected after ``ParseAndValidate``). A failing file write fails
-  the run. Counters ``sink/rows_attempted`` and ``sink/rows_failed`` (as the BigQuery sink),
-  so the run summary's ``rows written`` is right.
+  Args:
+    schema: the table schema (a path, the JSON or a ``TableSchema``); None (or left out):
+      the schema the input rows were made with, when a suite transform made them (e.g. the
+      masked and enriched schema after ``MaskPII`` and ``EnrichWithSideInput``).
+    config: a ``LakeSinkConfig``.
+    pipeline_name: recorded in each dead letter (default: the pipeline's options).
+
+  Input: rows (dicts or ``beam.Row``s; the source id key is not written). Output: a
+  PCollection of dead letters (stage ``sink``, errorType ``lake_encode``) for rows that
+  cannot be typed (none expected after ``ParseAndValidate``), ``unknown_field`` for a row with
+  fields the schema lacks (it is not written without them), or ``unsupported_element:<kind>``
+  for an element that is not a row. A failing file write fails the run. Counters
+  ``sink/rows_attempted`` and ``sink/rows_failed`` (as the BigQuery sink), so the run
+  summary's ``rows written`` is right.
 
   Example::
 
-      failed = rows | WriteRowsToFiles(LakeSinkConfig('/lake/events/part', 'parquet'), schema)
+      failed = rows | WriteRowsToFiles(schema, LakeSinkConfig('/lake/events/part', 'parquet'))
   """
 
-  def __init__(self, config, schema, pipeline_name=None, metric_name='rows', label=None):
+  def __init__(self, schema=None, config=None, *, pipeline_name=None, metric_name='rows',
+               label=None):
     super().__init__(label)
+    schema, config = schema_first('WriteRowsToFiles', schema, config, LakeSinkConfig)
     self._metric_name = metric_name
     if not isinstance(config, LakeSinkConfig):
       raise ValueError(f'config must be a LakeSinkConfig, got {type(config).__name__}')
     self._config = config
-    self._schema = load_schema(schema)
+    self._schema = None if schema is None else load_schema(schema)
     self._pipeline_name = pipeline_name
     # Built now so a schema the format cannot hold fails at construction.
-    if config.format == 'avro':
-      self._file_schema = avro_schema(self._schema)
-    elif config.format == 'parquet':
-      self._file_schema = arrow_schema(self._schema)
-    else:
-      self._file_schema = None
+    self._file_schema = None if self._schema is None else self._format_schema(self._schema)
+
+  def _format_schema(self, schema):
+    if self._config.format == 'avro':
+      return avro_schema(schema)
+    if self._config.format == 'parquet':
+      return arrow_schema(schema)
+    return None
 
   def expand(self, rows):
     config = self._config
     streaming = {}
+    schema, file_schema = self._schema, self._file_schema
+    if schema is None:
+      schema = schema_of(rows)
+      if schema is None:
+        raise ValueError('WriteRowsToFiles: schema is required (the input rows were not '
+                         'made by a transform of the suite that knows their schema)')
+      file_schema = self._format_schema(schema)
     typed = rows | 'Type' >> beam.ParDo(
-        _ToLakeRowFn(self._schema, config.format, self._pipeline_name,
+        _ToLakeRowFn(schema, config.format, pipeline_name_of(rows.pipeline, self._pipeline_name),
                      self._metric_name)).with_outputs(
             _ToLakeRowFn.FAILED, main='rows')
     suffix = SUFFIXES[config.format]
@@ -243,7 +288,7 @@ class WriteRowsToFiles(beam.PTransform):
            | 'WriteWindowedFiles' >> fileio.WriteToFiles(
                path=folder or '.', file_naming=fileio.default_file_naming(
                    prefix or 'rows', suffix),
-               sink=_streaming_sink_fn(config, self._file_schema),
+               sink=_streaming_sink_fn(config, file_schema),
                shards=config.num_shards or None))
     elif config.format == 'jsonl':
       _ = typed.rows | 'WriteJsonl' >> beam.io.WriteToText(
@@ -251,11 +296,11 @@ class WriteRowsToFiles(beam.PTransform):
           coder=coders.BytesCoder(), **streaming)
     elif config.format == 'avro':
       _ = typed.rows | 'WriteAvro' >> beam.io.WriteToAvro(
-          config.path, schema=self._file_schema, codec=config.codec or 'deflate',
+          config.path, schema=file_schema, codec=config.codec or 'deflate',
           file_name_suffix=suffix, num_shards=config.num_shards, **streaming)
     else:
       _ = typed.rows | 'WriteParquet' >> beam.io.WriteToParquet(
-          config.path, schema=self._file_schema, codec=config.codec or 'snappy',
+          config.path, schema=file_schema, codec=config.codec or 'snappy',
           record_batch_size=config.record_batch_size, file_name_suffix=suffix,
           num_shards=config.num_shards, **streaming)
-    return typed[_ToLakeRowFn.FAILED]
+    return typed_dead_letters(typed[_ToLakeRowFn.FAILED])

@@ -6,7 +6,7 @@ import datetime
 import decimal
 import re
 
-from beam_pipelines.transforms.validate.schema import load_schema
+from beam_pipelines.transforms.core.schema import load_schema
 
 _AVRO_NAME = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
 _NON_FINITE = {'NaN': float('nan'), 'Infinity': float('inf'), '-Infinity': float('-inf')}

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Optional, Tuple
 
+from beam_pipelines.transforms.core.messages import SOURCE_ID_KEY
+
 TYPE_ALIASES = {
     'STRING': 'STRING', 'BYTES': 'BYTES',
     'INTEGER': 'INT64', 'INT64': 'INT64',
@@ -116,7 +118,11 @@ def load_schema(source):
     source = source['fields']
   if not isinstance(source, list) or not source:
     raise ValueError(f'{where}: expected a non-empty list of fields')
-  return TableSchema(fields=_parse_fields(source, prefix='', depth=1, where=where))
+  schema = TableSchema(fields=_parse_fields(source, prefix='', depth=1, where=where))
+  if any(f.name == SOURCE_ID_KEY for f in schema.fields):
+    raise ValueError(f'{where}: the field name {SOURCE_ID_KEY!r} is reserved (rows carry their '
+                     'source id under it)')
+  return schema
 
 
 def _read_text(path):
@@ -180,3 +186,16 @@ def _optional_int(raw, key, path, where):
   if number < 0:
     raise ValueError(f'{where}: field {path!r} has negative {key} {value!r}')
   return number
+
+
+def schema_first(transform, schema, config, config_types):
+  """``(schema, config)`` of a transform that takes the schema first (the one convention of
+  the public API). A call in the 0.1 order, config first, is recognised by the config's type,
+  still works, and warns once per call site (DeprecationWarning)."""
+  import warnings
+  if isinstance(schema, config_types) and not isinstance(config, config_types):
+    warnings.warn(f'{transform}(config, schema) is the argument order of 0.1 and goes in the '
+                  f'next release: pass the schema first, {transform}(schema, config), or as '
+                  'schema=', DeprecationWarning, stacklevel=3)
+    return config, schema
+  return schema, config
