@@ -32,12 +32,14 @@ class PipelineOutputs(NamedTuple):
   aggregates: Optional[beam.PCollection] = None
 
 
-def _write(rows, label, sink, lake, schema, pipeline_name, metric_name='rows'):
+def _write(rows, label, sink, lake, schema, pipeline_name, metric_name='rows',
+           schema_evolves=False):
   if lake is not None:
     return rows | label >> WriteRowsToFiles(schema, lake, pipeline_name=pipeline_name,
                                             metric_name=metric_name)
   return rows | label >> WriteRowsToBigQuery(schema, sink, pipeline_name=pipeline_name,
-                                             metric_name=metric_name)
+                                             metric_name=metric_name,
+                                             schema_evolves=schema_evolves)
 
 
 def build_chain(p, cfg: PipelineConfig):
@@ -59,7 +61,8 @@ def build_chain(p, cfg: PipelineConfig):
   dead = [read.dead_letters, parsed.dead_letters, masked.dead_letters,
           enriched.dead_letters, applied.dead_letters, checked.dead_letters]
   dead.append(_write(rows, 'WriteFiles' if cfg.lake is not None else 'WriteRows', cfg.sink,
-                     cfg.lake, cfg.output_schema, name))
+                     cfg.lake, cfg.output_schema, name,
+                     schema_evolves=cfg.quality.drift.mode == 'evolve'))
   aggregates = None
   if cfg.windowing is not None:
     windowing = cfg.windowing

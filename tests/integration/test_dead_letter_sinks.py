@@ -104,10 +104,11 @@ def test_rows_bigquery_rejects_become_sink_dead_letters(tmp_path, bigquery_emula
   with beam.Pipeline(runner='FnApiRunner') as p:
     failed = (p | beam.Create([{'id': 1, 'amount': '12'}, {'id': 2, 'amount': 'abc'}])
               | WriteRowsToBigQuery(
+                  [{'name': 'id', 'type': 'INT64', 'mode': 'REQUIRED'},
+                   {'name': 'amount', 'type': 'STRING'}],
                   BigQuerySinkConfig(table.replace('.', ':', 1),
                                      create_disposition='CREATE_NEVER'),
-                  [{'name': 'id', 'type': 'INT64', 'mode': 'REQUIRED'},
-                   {'name': 'amount', 'type': 'STRING'}], pipeline_name='sink-test'))
+                  pipeline_name='sink-test'))
     _ = failed | beam.Map(json.dumps) | beam.io.WriteToText(out)
   dead = [json.loads(line) for path in glob.glob(out + '*') for line in open(path)]
   assert len(dead) == 1

@@ -40,7 +40,7 @@ def test_streaming_rows_are_written_per_window(tmp_path, fmt):
   options.view_as(StandardOptions).streaming = True
   with beam.Pipeline(options=options) as p:
     _ = p | stream | WriteRowsToFiles(
-        LakeSinkConfig(str(tmp_path / 'rows'), fmt, window_seconds=60), SCHEMA)
+        SCHEMA, LakeSinkConfig(str(tmp_path / 'rows'), fmt, window_seconds=60))
   files = sorted(glob.glob(str(tmp_path / f'rows-*.{fmt}')))
   by_window = {}
   for path in files:  # rows-<window start>-<window end>-<pane>-<shard>-of-<n>.<fmt>

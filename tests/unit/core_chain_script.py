@@ -59,23 +59,24 @@ def main(input_path, out, patches):
     read = p | 'Read' >> transforms.ReadEvents(transforms.FileSourceConfig(input_path))
     parsed = read.rows | 'Parse' >> transforms.ParseAndValidate(schema)
     mask = parsed.rows | 'Mask' >> transforms.MaskPII(
-        policy, schema, transforms.MaskingKey.load('env:CORE_CHAIN_MASKING_KEY'))
+        schema, policy, transforms.MaskingKey.load('env:CORE_CHAIN_MASKING_KEY'))
     enrich = mask.rows | 'Enrich' >> transforms.EnrichWithSideInput(enrichment)
-    windowed = enrich.rows | 'Window' >> transforms.WindowAndAggregate(window, per_minute,
-                                                                       enriched)
+    windowed = enrich.rows | 'Window' >> transforms.WindowAndAggregate(enriched, window,
+                                                                       per_minute)
     failed_rows = enrich.rows | 'WriteRows' >> transforms.WriteRowsToFiles(
-        transforms.LakeSinkConfig(os.path.join(out, 'rows'), format='jsonl'), enriched)
+        enriched, transforms.LakeSinkConfig(os.path.join(out, 'rows'), format='jsonl'))
     failed_aggregates = (
         windowed.rows
         | 'Unwindow' >> beam.WindowInto(beam.window.GlobalWindows())
         | 'WriteAggregates' >> transforms.WriteRowsToFiles(
+            per_minute.table_schema(enriched),
             transforms.LakeSinkConfig(os.path.join(out, 'aggregates'), format='jsonl'),
-            per_minute.table_schema(enriched), metric_name='aggregates'))
+            metric_name='aggregates'))
     _ = ((read.dead_letters, parsed.dead_letters, mask.dead_letters, enrich.dead_letters,
           windowed.dead_letters, failed_rows, failed_aggregates)
          | 'AllDeadLetters' >> beam.Flatten()
          | 'MaskDeadLetters' >> transforms.MaskDeadLetters(
-             policy, schema, transforms.MaskingKey.load('env:CORE_CHAIN_MASKING_KEY'))
+             schema, policy, transforms.MaskingKey.load('env:CORE_CHAIN_MASKING_KEY'))
          | 'WriteDeadLetters' >> transforms.WriteDeadLetters(transforms.DeadLetterSinkConfig(
              kind='files', path=os.path.join(out, 'dead_letters'))))
   print(json.dumps({'enabled': sorted(beam_patches.enabled()), 'symbols': beam_symbols()}))

@@ -45,7 +45,7 @@ def run_masking(payloads, mode='mask', stage='validate', message='bad record', e
   del _CAPTURED[:]
   with beam.Pipeline('FnApiRunner') as p:
     out = (p | beam.Create(records)
-           | MaskDeadLetters(POLICY, SCHEMA, KEY, mode=mode, subject_field='id',
+           | MaskDeadLetters(SCHEMA, POLICY, KEY, mode=mode, subject_field='id',
                              erase_ids=erase))
     assert_that(out, _capture)
   return sorted(_CAPTURED, key=lambda r: r['sourceId'])
@@ -149,7 +149,7 @@ def test_real_validation_messages_for_bad_values_do_not_leak():
     parsed = (p | beam.Create([raw_message(x, f's:{i}') for i, x in enumerate(lines)])
               | ParseAndValidate(schema))
     masked = parsed.dead_letters | MaskDeadLetters(
-        {'default': 'drop', 'fields': {'id': 'keep'}}, schema, KEY)
+        schema, {'default': 'drop', 'fields': {'id': 'keep'}}, KEY)
     assert_that(masked, _capture)
   assert len(records) == 2
   for record in records:
@@ -176,7 +176,7 @@ def test_dead_letters_of_erased_subjects_are_dropped():
 
 def test_bad_mode_is_refused():
   with pytest.raises(ValueError, match="dead_letter_payload must be one of"):
-    MaskDeadLetters(POLICY, SCHEMA, KEY, mode='shred')
+    MaskDeadLetters(SCHEMA, POLICY, KEY, mode='shred')
 
 
 @pytest.mark.parametrize('text,expected', [
@@ -292,7 +292,7 @@ def run_csv_masking(payloads, mode='mask', columns=CSV_HEADER, csv=None, stage='
   del _CAPTURED[:]
   with beam.Pipeline('FnApiRunner') as p:
     out = (p | beam.Create(records)
-           | MaskDeadLetters(POLICY, SCHEMA, KEY, mode=mode, subject_field='id',
+           | MaskDeadLetters(SCHEMA, POLICY, KEY, mode=mode, subject_field='id',
                              erase_ids=erase, csv=csv))
     assert_that(out, _capture)
   return sorted(_CAPTURED, key=lambda r: r['sourceId'])

@@ -247,7 +247,7 @@ def test_mask_pii_transform_counts_and_erases():
   rows = [dict(ROW, id=f'cust-{i}') for i in range(5)]
   p = beam.Pipeline('FnApiRunner')
   result = (p | beam.Create(rows)
-            | MaskPII(policy({'id': 'keep', 'n': 'keep'}), SCHEMA, key, subject_field='id',
+            | MaskPII(SCHEMA, policy({'id': 'keep', 'n': 'keep'}), key, subject_field='id',
                       erase_ids={'cust-1', 'cust-3'}))
   assert_that(result.rows, equal_to([{'id': f'cust-{i}', 'n': 37} for i in (0, 2, 4)]))
   assert_that(result.dead_letters, equal_to([]), label='NoDeadLetters')
@@ -266,20 +266,20 @@ def test_mask_pii_erase_list_as_side_input(tmp_path):
   with beam.Pipeline('FnApiRunner') as p:
     ids = p | LoadEraseList(str(erase))
     result = (p | beam.Create([dict(ROW, id=f'cust-{i}') for i in range(5)])
-              | MaskPII(policy({'id': 'keep'}), SCHEMA, key, subject_field='id', erase_ids=ids))
+              | MaskPII(SCHEMA, policy({'id': 'keep'}), key, subject_field='id', erase_ids=ids))
     assert_that(result.rows, equal_to([{'id': f'cust-{i}'} for i in (1, 2, 3)]))
 
 
 def test_mask_pii_constructor_errors():
   key = MaskingKey('env:X', KEY_A.encode())
   with pytest.raises(ValueError, match="subject field 'nope' is not in the input schema"):
-    MaskPII(policy({'id': 'keep'}), SCHEMA, key, subject_field='nope')
+    MaskPII(SCHEMA, policy({'id': 'keep'}), key, subject_field='nope')
   with pytest.raises(ValueError, match="subject field 'items.sku' is inside or is a REPEATED"):
-    MaskPII(policy({'id': 'keep'}), SCHEMA, key, subject_field='items.sku')
+    MaskPII(SCHEMA, policy({'id': 'keep'}), key, subject_field='items.sku')
   with pytest.raises(ValueError, match='key must be a MaskingKey'):
-    MaskPII(policy({'id': 'keep'}), SCHEMA, KEY_A)
+    MaskPII(SCHEMA, policy({'id': 'keep'}), KEY_A)
   with pytest.raises(ValueError, match='erase_ids needs subject_field'):
-    MaskPII(policy({'id': 'keep'}), SCHEMA, key, erase_ids={'a'})
+    MaskPII(SCHEMA, policy({'id': 'keep'}), key, erase_ids={'a'})
 
 
 _PSEUDONYM_SCRIPT = '''
@@ -320,7 +320,7 @@ def test_pseudonyms_are_identical_across_multiprocess_workers():
                              '--direct_running_mode', 'multi_processing'])
   with beam.Pipeline('FnApiRunner', options=options) as p:
     out = (p | beam.Create([{'id': 'cust-7'}] * 40) | beam.Reshuffle()
-           | MaskPII(doc, SCHEMA, key)).rows | beam.Map(lambda r: r['id'])
+           | MaskPII(SCHEMA, doc, key)).rows | beam.Map(lambda r: r['id'])
     assert_that(out | beam.Distinct(), equal_to([expected]))
 
 
@@ -381,7 +381,7 @@ def test_mask_pii_with_a_reloading_erase_list(tmp_path):
   key = MaskingKey('env:X', KEY_A.encode())
   with beam.Pipeline('FnApiRunner') as p:
     result = (p | beam.Create([dict(ROW, id=f'cust-{i}') for i in range(4)])
-              | MaskPII(policy({'id': 'keep'}), SCHEMA, key, subject_field='id',
+              | MaskPII(SCHEMA, policy({'id': 'keep'}), key, subject_field='id',
                         erase_ids=ReloadingEraseList(str(erase), 300)))
     assert_that(result.rows, equal_to([{'id': f'cust-{i}'} for i in (0, 1, 3)]))
 

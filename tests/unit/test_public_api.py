@@ -36,6 +36,7 @@ KINDS = {
                     user=beam.Row(country='DE')),
 }
 _OUT = {}
+REGIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'api_regions.csv')
 
 
 def _collect(element, run, name):
@@ -71,6 +72,9 @@ ROW_TRANSFORMS = {
     'CheckQuality': lambda: api.CheckQuality(
         {'rules': [{'id': 'n_range', 'kind': 'range', 'path': 'n', 'min': 0, 'max': 10}]}),
     'ToBeamRows': lambda: api.ToBeamRows(SCHEMA),
+    'EnrichWithSideInput': lambda: api.EnrichWithSideInput(api.EnrichmentConfig(
+        source=api.FileLookupSource(REGIONS), keys=('user.country',), lookup_keys=('code',),
+        fields=('region',))),
 }
 # What each transform makes of the one good record, whatever kind it came as.
 EXPECTED = {
@@ -78,6 +82,7 @@ EXPECTED = {
     'WindowAndAggregate': lambda r: (r['user_country'], r['count'], r['sum_n']) == ('DE', 1, 3),
     'CheckQuality': lambda r: r == GOOD,
     'ToBeamRows': lambda r: (r.id, r.n, r.user.country) == ('a1', 3, 'DE'),
+    'EnrichWithSideInput': lambda r: r == dict(GOOD, region='EMEA'),
 }
 
 

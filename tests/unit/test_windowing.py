@@ -10,6 +10,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from apache_beam.testing.test_stream import TestStream
 from apache_beam.transforms.window import TimestampedValue
 
+from beam_pipelines.transforms.core.elements import SOURCE_ID_KEY
 from beam_pipelines.transforms.windowing.aggregates import AggregateConfig
 from beam_pipelines.transforms.windowing.config import TriggerConfig, WindowConfig
 from beam_pipelines.transforms.windowing.transform import WindowAndAggregate
@@ -53,7 +54,7 @@ def run(events, window, agg=AGG):
   options.view_as(StandardOptions).streaming = True
   run_id = uuid.uuid4().hex
   with beam.Pipeline(options=options) as p:
-    out = p | events | WindowAndAggregate(window, agg, SCHEMA, pipeline_name='t')
+    out = p | events | WindowAndAggregate(SCHEMA, window, agg, pipeline_name='t')
     _ = out.rows | 'CollectRows' >> beam.Map(_collect, run_id, 'rows')
     _ = out.dead_letters | 'CollectDead' >> beam.Map(_collect, run_id, 'dead')
   return _COLLECTED.pop((run_id, 'rows'), []), _COLLECTED.pop((run_id, 'dead'), [])
@@ -255,6 +256,22 @@ def test_config_errors_name_the_argument():
   with pytest.raises(ValueError, match='accumulation'):
     TriggerConfig(accumulation='sometimes')
   with pytest.raises(ValueError, match='sum_fields'):
-    WindowAndAggregate(fixed(), AggregateConfig(sum_fields=('user',)), SCHEMA)
+    WindowAndAggregate(SCHEMA, fixed(), AggregateConfig(sum_fields=('user',)))
   with pytest.raises(ValueError, match='event_time_field'):
-    WindowAndAggregate(fixed(event_time_field='n'), AGG, SCHEMA)
+    WindowAndAggregate(SCHEMA, fixed(event_time_field='n'), AGG)
+
+
+def test_late_data_dead_letters_name_their_record():
+  """Rows carrying their source id (ParseAndValidate(with_source_ids=True)) keep it in
+  late_data and invalid_event_time dead letters."""
+  late = row('a', 9, ts=ts(2), **{SOURCE_ID_KEY: 'events.jsonl:42'})
+  bad = row('a', 1, ts='not a time', **{SOURCE_ID_KEY: 'events.jsonl:43'})
+  events = (TestStream()
+            .add_elements([at(1, row('a', 1, ts=ts(1)))])
+            .advance_watermark_to(30)             # window [0,10) expired at 15
+            .add_elements([at(2, late), at(3, bad)])
+            .advance_watermark_to_infinity())
+  _, dead = run(events, fixed(allowed_lateness_seconds=5, event_time_field='ts'))
+  assert sorted((d['errorType'], d['sourceId']) for d in dead) == [
+      ('invalid_event_time:ts', 'events.jsonl:43'), ('late_data', 'events.jsonl:42')]
+  assert all(SOURCE_ID_KEY not in d['payloadString'] for d in dead)

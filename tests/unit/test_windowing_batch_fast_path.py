@@ -44,7 +44,7 @@ def _run(window, fast, monkeypatch):
   run_id = uuid.uuid4().hex
   with beam.Pipeline(options=PipelineOptions(runner='FnApiRunner')) as p:
     out = (p | beam.Create(_rows())
-           | WindowAndAggregate(window, AGG, SCHEMA, pipeline_name='t'))
+           | WindowAndAggregate(SCHEMA, window, AGG, pipeline_name='t'))
     _ = out.rows | 'CollectRows' >> beam.Map(_collect, run_id, 'rows')
     _ = out.dead_letters | 'CollectDead' >> beam.Map(_collect, run_id, 'dead')
   monkeypatch.undo()

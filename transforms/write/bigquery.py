@@ -125,7 +125,8 @@ class _PrepareRowsFn(_CountFn):
 
   def setup(self):
     super().setup()
-    self._unknown = unknown_fields_checker(self._schema)
+    self._unknown = (unknown_fields_checker(self._schema) if self._schema is not None
+                     else lambda row: ())
 
   def process(self, element):
     self._counter.inc()
@@ -159,6 +160,9 @@ class WriteRowsToBigQuery(beam.PTransform):
     config: a ``BigQuerySinkConfig``.
     pipeline_name: recorded in each dead letter (default: the pipeline's options).
     metric_name: the counters' name prefix (``sink/<name>_attempted``, ``_failed``).
+    schema_evolves: the table gains columns while the pipeline runs (schema drift
+      ``evolve``): rows are then sent as they are, without the check for fields the schema
+      lacks (BigQuery itself rejects fields the table lacks) and without their source id.
 
   Input: rows (dicts or ``beam.Row``s). Outputs: a PCollection of dead-letter records (stage
   ``sink``, errorType ``bigquery_insert:<reason>``; ``unknown_field`` for a row with fields
@@ -180,7 +184,7 @@ class WriteRowsToBigQuery(beam.PTransform):
   """
 
   def __init__(self, schema=None, config=None, *, pipeline_name=None, metric_name='rows',
-               label=None):
+               schema_evolves=False, label=None):
     super().__init__(label)
     schema, config = schema_first('WriteRowsToBigQuery', schema, config, BigQuerySinkConfig)
     if not isinstance(config, BigQuerySinkConfig):
@@ -189,6 +193,7 @@ class WriteRowsToBigQuery(beam.PTransform):
     self._schema = None if schema is None else load_schema(schema)
     self._pipeline_name = pipeline_name
     self._metric_name = metric_name
+    self._schema_evolves = bool(schema_evolves)
     register_retry_budget(config.table, config.retry_budget_seconds, fresh=True)
 
   def expand(self, rows):
@@ -199,16 +204,19 @@ class WriteRowsToBigQuery(beam.PTransform):
                        'by a transform of the suite that knows their schema)')
     pipeline_name = pipeline_name_of(rows.pipeline, self._pipeline_name)
     streaming_inserts = config.write_method == 'STREAMING_INSERTS'
+    keep_source_ids = streaming_inserts and not self._schema_evolves
     extra = {}
     if streaming_inserts:
       # Rows BigQuery rejects for good come back instead of being retried forever.
       extra['insert_retry_strategy'] = RetryStrategy.RETRY_ON_TRANSIENT_ERROR
+    if keep_source_ids:
       # The rows' source id key: the only field the table lacks (checked in PrepareRows).
       extra['ignore_unknown_columns'] = True
     if config.temp_location:
       extra['custom_gcs_temp_location'] = config.temp_location
     prepared = rows | 'PrepareRows' >> beam.ParDo(_PrepareRowsFn(
-        self._metric_name, config, schema, streaming_inserts, pipeline_name)).with_output_types(
+        self._metric_name, config, None if self._schema_evolves else schema, keep_source_ids,
+        pipeline_name)).with_output_types(
             RowDict).with_outputs(DEAD_LETTER_TAG, main=ROWS_TAG)
     result = (
         prepared[ROWS_TAG]
