@@ -146,4 +146,3 @@ def test_on_time_events_above_the_runners_rate_are_never_late_data(
   # Under load: each burst came in at least 5 times faster than the runner wrote it.
   assert all(written > 5 * publishing for publishing, written in bursts), bursts
   assert aggregates == per_window
-  assert elapsed < 60, f'load test took {elapsed:.1f}s'

@@ -141,7 +141,7 @@ def test_late_element_of_an_unseen_gate_shard_is_aggregated_not_lost():
 @pytest.mark.xfail(strict=True, reason=(
     'known limit: an element later than allowed_lateness + late_capture that reaches a gate '
     'shard before the shard has seen the watermark (no timer fired yet) is dropped by '
-    "Beam's GroupByKey without a trace; see README 'Late data'"))
+    "Beam's GroupByKey without a trace; see docs/windowing.md 'Late data'"))
 def test_element_beyond_late_capture_in_the_gates_blind_spot_is_not_lost():
   events = (TestStream()
             .advance_watermark_to(3 * 86400)
