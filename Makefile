@@ -45,7 +45,7 @@ bench-streaming: install
 clean:
 	rm -rf $(VENV) .demo-data .pytest_cache *.egg-info
 
-# ---- Flex Templates (see README "Flex Templates") -------------------------------------
+# ---- Flex Templates (see docs/templates.md) -------------------------------------------
 TEMPLATE ?= files_to_bigquery
 PARAMS ?= templates/$(TEMPLATE)/sample_parameters.json
 IMAGE ?= $(REGION)-docker.pkg.dev/$(PROJECT)/beam-pipelines/$(TEMPLATE):latest

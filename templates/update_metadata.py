@@ -1,13 +1,20 @@
-"""Brings each template's metadata.json in line with its pipeline's options.
+"""Brings each template's metadata.json in line with its pipeline's options, and writes each
+template's README.md from its metadata.json.
 
-    python templates/update_metadata.py            # rewrite metadata.json files
+    python templates/update_metadata.py            # rewrite metadata.json and README.md files
     python templates/update_metadata.py --check    # exit 1 if any file would change
 
 Existing parameter entries are kept as written (labels, help texts and regexes are edited by
 hand); parameters for new options are added from the option's argparse help with a
 paramType, regexes and enum values inferred from the name and help text; entries for options
 that no longer exist are removed. Review the result: inference is a starting point.
-The test tests/templates/test_templates.py checks metadata and options in both directions.
+(``replay_dead_letters``' metadata.json is kept by hand; only its README is generated.)
+
+``templates/<name>/README.md`` is generated for every template folder with a metadata.json:
+name, description, a table of every parameter (required or optional, type, help text, the
+option's default where it has one) and how to launch it locally and on Dataflow. Do not edit
+it by hand. The test tests/templates/test_templates.py checks metadata and options in both
+directions and runs ``--check``.
 """
 
 import argparse
@@ -86,21 +93,137 @@ def updated(template):
   return path, metadata
 
 
-def main(argv=None):
-  check = '--check' in (argv or sys.argv[1:])
-  stale = []
-  for template in ('files_to_bigquery', 'pubsub_to_bigquery'):
-    path, metadata = updated(template)
-    text = json.dumps(metadata, indent=2, ensure_ascii=False) + '\n'
+# Where each pipeline's options are documented (relative to the repository root).
+DOCS = {
+    'files_to_bigquery': 'docs/pipelines.md#the-flagship-pipeline-files_to_bigquery',
+    'pubsub_to_bigquery': 'docs/pipelines.md#streaming-pubsub_to_bigquery',
+    'replay_dead_letters': 'docs/dead_letters.md#replaying-dead-letters',
+}
+METADATA_UPDATED = ('files_to_bigquery', 'pubsub_to_bigquery')
+
+
+def template_names():
+  return sorted(name for name in os.listdir(HERE)
+                if os.path.isfile(os.path.join(HERE, name, 'metadata.json')))
+
+
+def option_defaults(template):
+  """{option: default text} for the pipeline's options that have a default."""
+  defaults = {}
+  for action in pipeline_actions(template):
+    if action.default is not None and action.default is not argparse.SUPPRESS:
+      defaults[action.dest] = str(action.default)
+  return defaults
+
+
+def _cell(text):
+  """Text for a Markdown table cell: one line, with the characters Markdown would eat escaped."""
+  text = ' '.join(str(text).split())
+  for char in ('\\', '|', '*', '<', '>', '[', ']'):
+    text = text.replace(char, '\\' + char)
+  return text
+
+
+def _type(param):
+  kind = param.get('paramType', 'TEXT')
+  if kind == 'ENUM':
+    return 'ENUM: ' + ', '.join(f'`{o["value"]}`' for o in param.get('enumOptions', []))
+  return kind
+
+
+def _default(name, defaults):
+  if name not in defaults:
+    return ''
+  if defaults[name] == '':
+    return '(empty)'
+  return '`' + defaults[name].replace('|', '\\|') + '`'
+
+
+def readme_text(template):
+  """templates/<template>/README.md, generated from its metadata.json."""
+  with open(os.path.join(HERE, template, 'metadata.json'), encoding='utf-8') as f:
+    metadata = json.load(f)
+  defaults = option_defaults(template)
+  docs = DOCS.get(template, 'docs/pipelines.md')
+  params = metadata['parameters']
+  required = [p['name'] for p in params if not p.get('isOptional', False)]
+  lines = [
+      f'# {metadata["name"]} (Flex Template)',
+      '',
+      '<!-- Generated from metadata.json by templates/update_metadata.py: do not edit by hand. -->',
+      '',
+      ' '.join(metadata['description'].split()),
+      '',
+      f'The pipeline is `python -m beam_pipelines.{template}`; its options are documented in',
+      f'[{docs.split("#")[0]}](../../{docs}). Building, launching, IAM and other runners:',
+      '[docs/templates.md](../../docs/templates.md).',
+      '',
+      '## Parameters',
+      '',
+      f'{len(params)} parameters, {len(required)} required'
+      + (f' ({", ".join(f"`{n}`" for n in required)})' if required else '')
+      + '. A default is the pipeline option\'s own; an empty default means unset (the help',
+      'text says what happens then).',
+      '',
+      '| parameter | required | type | help | default |',
+      '|---|---|---|---|---|',
+  ]
+  for p in params:
+    lines.append(f'| `{p["name"]}` | {"optional" if p.get("isOptional") else "**required**"} | '
+                 f'{_type(p)} | {_cell(p.get("helpText", ""))} | '
+                 f'{_default(p["name"], defaults)} |')
+  streaming = any(p['name'] in ('input_subscription', 'input_topic') for p in params)
+  lines += [
+      '',
+      '## Launch',
+      '',
+      'Here, against the local emulators, with the sample parameters'
+      + (' (the Pub/Sub emulator gets a topic and subscription and the sample events; the run'
+         ' stops after `--duration` seconds, default 30):' if streaming else ':'),
+      '',
+      '```bash',
+      f'make template-local TEMPLATE={template}',
+      f'python -m beam_pipelines.tools.launch {template} --local --with_emulators \\',
+      f'    --parameters_file templates/{template}/sample_parameters.json',
+      '```',
+      '',
+      'On Dataflow (parameters are validated against metadata.json first; every problem is',
+      'listed, exit code 2):',
+      '',
+      '```bash',
+      f'make template-build TEMPLATE={template} PROJECT=my-project REGION=europe-west1 BUCKET=my-bucket',
+      f'make template-launch TEMPLATE={template} PROJECT=my-project REGION=europe-west1 BUCKET=my-bucket PARAMS=my_params.json',
+      f'python -m beam_pipelines.tools.launch {template} --dataflow --project my-project \\',
+      f'    --region europe-west1 --template_spec gs://my-bucket/templates/{template}.json \\',
+      '    --parameters_file my_params.json',
+      '```',
+      '',
+  ]
+  return '\n'.join(lines)
+
+
+def _sync(path, text, check, stale):
+  current = None
+  if os.path.exists(path):
     with open(path, encoding='utf-8') as f:
       current = f.read()
-    if text != current:
-      stale.append(path)
-      if not check:
-        with open(path, 'w', encoding='utf-8') as f:
-          f.write(text)
+  if text != current:
+    stale.append(os.path.relpath(path, os.path.dirname(HERE)))
+    if not check:
+      with open(path, 'w', encoding='utf-8') as f:
+        f.write(text)
+
+
+def main(argv=None):
+  check = '--check' in (sys.argv[1:] if argv is None else argv)
+  stale = []
+  for template in METADATA_UPDATED:
+    path, metadata = updated(template)
+    _sync(path, json.dumps(metadata, indent=2, ensure_ascii=False) + '\n', check, stale)
+  for template in template_names():
+    _sync(os.path.join(HERE, template, 'README.md'), readme_text(template), check, stale)
   if check and stale:
-    print('out of date: ' + ', '.join(stale))
+    print('out of date (run python templates/update_metadata.py): ' + ', '.join(stale))
     return 1
   return 0
 

@@ -20,7 +20,7 @@ from beam_pipelines.transforms.enrichment.sources.spec import parse_source
 
 # Subclasses PipelineOptions directly: Beam registers only direct subclasses.
 class EnrichmentOptions(PipelineOptions):
-  """``--enrichment_*``: join rows with a lookup table (see README, "Enrichment")."""
+  """``--enrichment_*``: join rows with a lookup table (see docs/enrichment.md)."""
 
   @classmethod
   def _add_argparse_args(cls, parser):

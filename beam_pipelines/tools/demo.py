@@ -17,7 +17,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 SAMPLES = os.path.join(REPO, 'samples')
 # A DEMO key, public in this file: fine for sample data, never for real data. Real runs read
-# their key from a variable, a file or Secret Manager they control (see the README).
+# their key from a variable, a file or Secret Manager they control (see docs/gdpr.md).
 DEMO_KEY_VARIABLE = 'BEAM_PIPELINES_DEMO_MASKING_KEY'
 DEMO_KEY = 'demo-only-masking-key-do-not-use-for-real-data'
 

@@ -2,7 +2,7 @@
 
 Used by ``make run`` (the demo) and by the test fixtures; also handy by hand::
 
-    python -m beam_pipelines.local_emulators prepare   # install DuckDB extensions (offline)
+    python -m beam_pipelines.tools.emulators prepare   # install DuckDB extensions (offline)
 
 Each emulator is a child process killed by pid (and its process group) on ``stop()``.
 """

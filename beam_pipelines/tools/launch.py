@@ -1,8 +1,8 @@
 """Launch a template: validate its parameters against metadata.json, then run it.
 
-    python -m beam_pipelines.launch files_to_bigquery \
+    python -m beam_pipelines.tools.launch files_to_bigquery \
         --parameters_file templates/files_to_bigquery/sample_parameters.json --local
-    python -m beam_pipelines.launch files_to_bigquery --parameters input=gs://b/*.jsonl ... \
+    python -m beam_pipelines.tools.launch files_to_bigquery --parameters input=gs://b/*.jsonl ... \
         --dataflow --project P --region R --template_spec gs://b/templates/files_to_bigquery.json
 
 Parameters are checked with the rules the Dataflow UI applies (unknown names, required

@@ -117,6 +117,46 @@ def test_metadata_is_well_formed(template):
       re.compile(regex)
 
 
+def run_update_metadata(script, *args):
+  return subprocess.run([sys.executable, script, *args], cwd=REPO, capture_output=True,
+                        text=True, timeout=120, check=False)
+
+
+def test_generated_metadata_and_readmes_are_up_to_date():
+  done = run_update_metadata(os.path.join(REPO, 'templates', 'update_metadata.py'), '--check')
+  assert done.returncode == 0, done.stdout + done.stderr[-2000:]
+
+
+def test_the_check_fails_on_a_readme_older_than_its_metadata(tmp_path):
+  copy = tmp_path / 'templates'
+  shutil.copytree(os.path.join(REPO, 'templates'), copy)
+  script = os.fspath(copy / 'update_metadata.py')
+  assert run_update_metadata(script, '--check').returncode == 0  # the copy starts in sync
+  meta_path = copy / 'replay_dead_letters' / 'metadata.json'
+  meta = json.loads(meta_path.read_text(encoding='utf-8'))
+  meta['parameters'][0]['helpText'] = 'A help text changed without regenerating the README.'
+  meta_path.write_text(json.dumps(meta), encoding='utf-8')
+  done = run_update_metadata(script, '--check')
+  assert done.returncode == 1
+  assert 'templates/replay_dead_letters/README.md' in done.stdout
+  assert 'files_to_bigquery' not in done.stdout
+  assert run_update_metadata(script).returncode == 0  # regenerate ...
+  assert 'A help text changed' in (copy / 'replay_dead_letters' / 'README.md').read_text()
+  assert run_update_metadata(script, '--check').returncode == 0  # ... and it is in sync again
+
+
+@pytest.mark.parametrize('template', TEMPLATES)
+def test_readme_lists_every_parameter_of_the_metadata(template):
+  with open(os.path.join(REPO, 'templates', template, 'README.md'), encoding='utf-8') as f:
+    readme = f.read()
+  rows = re.findall(r'^\| `(\w+)` \| (optional|\*\*required\*\*) \|', readme, re.MULTILINE)
+  expected = [(p['name'], 'optional' if p['isOptional'] else '**required**')
+              for p in metadata(template)['parameters']]
+  assert rows == expected
+  assert metadata(template)['name'] in readme.splitlines()[0]
+  assert f'make template-local TEMPLATE={template}' in readme
+
+
 @pytest.mark.parametrize('template', TEMPLATES)
 def test_metadata_and_options_agree_both_ways(template):
   documented = {p['name'] for p in metadata(template)['parameters']}

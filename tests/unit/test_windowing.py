@@ -7,7 +7,10 @@ import uuid
 import apache_beam as beam
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.coders import PickleCoder
 from apache_beam.testing.test_stream import TestStream
+from apache_beam.transforms import userstate
+from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.window import TimestampedValue
 
 from beam_pipelines.transforms.core.elements import SOURCE_ID_KEY
@@ -48,13 +51,17 @@ def _collect(element, run_id, name):
   _COLLECTED.setdefault((run_id, name), []).append(element)
 
 
-def run(events, window, agg=AGG):
-  """Runs a TestStream through WindowAndAggregate; returns (aggregates, dead letters)."""
+def run(events, window, agg=AGG, upstream=None):
+  """Runs a TestStream (through ``upstream``, if given) through WindowAndAggregate; returns
+  (aggregates, dead letters)."""
   options = PipelineOptions(runner='BundleBasedDirectRunner')
   options.view_as(StandardOptions).streaming = True
   run_id = uuid.uuid4().hex
   with beam.Pipeline(options=options) as p:
-    out = p | events | WindowAndAggregate(SCHEMA, window, agg, pipeline_name='t')
+    source = p | events
+    if upstream is not None:
+      source = source | upstream
+    out = source | WindowAndAggregate(SCHEMA, window, agg, pipeline_name='t')
     _ = out.rows | 'CollectRows' >> beam.Map(_collect, run_id, 'rows')
     _ = out.dead_letters | 'CollectDead' >> beam.Map(_collect, run_id, 'dead')
   return _COLLECTED.pop((run_id, 'rows'), []), _COLLECTED.pop((run_id, 'dead'), [])
@@ -135,7 +142,7 @@ def test_late_element_of_an_unseen_gate_shard_is_aggregated_not_lost():
 @pytest.mark.xfail(strict=True, reason=(
     'known limit: an element later than allowed_lateness + late_capture that reaches a gate '
     'shard before the shard has seen the watermark (no timer fired yet) is dropped by '
-    "Beam's GroupByKey without a trace; see README 'Late data'"))
+    "Beam's GroupByKey without a trace; see docs/windowing.md 'Late data'"))
 def test_element_beyond_late_capture_in_the_gates_blind_spot_is_not_lost():
   events = (TestStream()
             .advance_watermark_to(3 * 86400)
@@ -173,6 +180,89 @@ def test_gate_climbs_to_a_jumped_watermark_by_probing():
   assert late == [f'k{i:02d}' for i in range(4, 13)]
   assert all(d['errorType'] == 'late_data' for d in dead)
   assert all(r['pane_timing'] == 'LATE' for r in rows if r['k'] != 'a')
+
+
+class _ReleaseWithTheWatermark(beam.DoFn):
+  """Test upstream: ``('now', row)`` passes at once; ``('hold', row)`` is kept in state and
+  released by an event-time timer at its timestamp, so the rows reach the gate in the same
+  runner step as a watermark advance (as a Pub/Sub pull's rows and its watermark do)."""
+  HELD = userstate.BagStateSpec('held', PickleCoder())
+  RELEASE = userstate.TimerSpec('release', TimeDomain.WATERMARK)
+
+  def process(self, element, timestamp=beam.DoFn.TimestampParam,
+              held=beam.DoFn.StateParam(HELD), release=beam.DoFn.TimerParam(RELEASE)):
+    how, r = element[1]
+    if how == 'hold':
+      held.add(r)
+      release.set(timestamp)
+    else:
+      yield r
+
+  @userstate.on_timer(RELEASE)
+  def on_release(self, held=beam.DoFn.StateParam(HELD)):
+    yield from held.read()
+    held.clear()
+
+
+def _release_with_the_watermark():
+  return ('KeyForRelease' >> beam.Map(lambda e: (0, e))
+          | 'Release' >> beam.ParDo(_ReleaseWithTheWatermark()))
+
+
+def _busy_gate_events():
+  """Six windows open (expiries at 10, 20, ..., 50 and 100 s), then one row released by a
+  timer just as the watermark jumps to 55 s: the gate gets a bundle of rows while its timers
+  are due, the situation of a loaded pipeline."""
+  return (TestStream()
+          .add_elements([at(t, ('now', row('a', t))) for t in (1, 11, 21, 31, 41, 91)])
+          .add_elements([at(45, ('hold', row('a', 45)))])
+          .advance_watermark_to(55))
+
+
+def test_a_duplicated_timer_firing_proves_no_more_than_its_own_time():
+  # Issue 22. The BundleBasedDirectRunner hands a due timer out again on every pass of its
+  # monitor until the bundle that delivers it commits; while the gate is busy with rows, the
+  # same firing is delivered twice, the second time after the first one re-armed the timer
+  # for a later time. Taking the armed time as the time that fired, the gate "proved" a
+  # watermark of 100.000001 s here (window [90, 100) closed) while it was 55 s, and sent the
+  # on-time row 95 to the dead letters.
+  events = (_busy_gate_events()
+            .add_elements([at(95, ('now', row('a', 95)))])  # [90, 100) is open at 55 s
+            .advance_watermark_to(300)
+            .add_elements([at(92, ('now', row('a', 92)))])  # [90, 100) closed at 100 s
+            .advance_watermark_to_infinity())
+  rows, dead = run(events, fixed(), upstream=_release_with_the_watermark())
+  assert [(json.loads(d['payloadString'])['n'], d['errorType']) for d in dead] == \
+      [(92, 'late_data')], [d['errorMessage'] for d in dead]
+  # The bound it names is one the watermark (300 s by then) really passed.
+  proven = dead[0]['errorMessage'].split('watermark was at least ')[1].split(')')[0]
+  assert '1970-01-01T00:01:40.000001Z' <= proven <= '1970-01-01T00:05:00.000000Z', proven
+  counted = {}
+  for r in rows:
+    counted[r['window_start'][14:19]] = counted.get(r['window_start'][14:19], 0) + r['count']
+  assert counted == {'00:00': 1, '00:10': 1, '00:20': 1, '00:30': 1, '00:40': 2, '01:30': 2}
+
+
+def test_a_duplicated_timer_firing_leaves_the_gate_armed():
+  # Same runner behaviour, at the last timer due: the expiry of [0, 10) (10.000001 s) fires
+  # twice, and between the two deliveries the first one re-armed the timer at 20.000001 s
+  # (the expiry of [10, 20)), not yet due at 15 s. The duplicate must prove only 10.000001 s
+  # (row 18 is on time), and, since the runner clears a key's timer when it delivers any
+  # firing of it, the gate must arm 20.000001 s again: else it never learns that [10, 20)
+  # closed, and the truly late row 13 would land in a LATE pane, not in the dead letters.
+  events = (TestStream()
+            .add_elements([at(1, ('now', row('a', 1)))])
+            .add_elements([at(12, ('hold', row('a', 12)))])
+            .advance_watermark_to(15)
+            .add_elements([at(18, ('now', row('a', 18)))])  # [10, 20) is open at 15 s
+            .advance_watermark_to(300)
+            .add_elements([at(13, ('now', row('a', 13)))])  # [10, 20) closed at 20 s
+            .advance_watermark_to_infinity())
+  rows, dead = run(events, fixed(), upstream=_release_with_the_watermark())
+  assert [(json.loads(d['payloadString'])['n'], d['errorType']) for d in dead] == \
+      [(13, 'late_data')], [d['errorMessage'] for d in dead]
+  assert brief(rows) == [('a', '00', '10', 'ON_TIME', 0, 1, 1),
+                         ('a', '10', '20', 'ON_TIME', 0, 2, 30)]
 
 
 def test_early_firings_by_count_then_on_time():

@@ -17,7 +17,7 @@ Fallible transforms have named outputs, referenced in YAML as ``Step.rows`` and
 every step with YAML's ``Flatten`` into ``WriteDeadLetters``.
 
 The provider spec to paste into a YAML pipeline is ``PROVIDER_SPEC`` (see
-``examples/pipeline.yaml`` and the README).
+``examples/pipeline.yaml`` and docs/yaml.md).
 """
 
 from beam_pipelines.transforms.beam_yaml.mask_enrich import (CheckQualityRows, EnrichRows, MaskDeadLetterRecords,

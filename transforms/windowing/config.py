@@ -11,7 +11,7 @@ from apache_beam.transforms import window as beam_window
 
 WINDOW_KINDS = ('fixed', 'sliding', 'session')
 ACCUMULATION_MODES = ('discarding', 'accumulating')
-# Default: ~100 years, i.e. Beam's GroupByKey never drops (see README 'Late data').
+# Default: ~100 years, i.e. Beam's GroupByKey never drops (see docs/windowing.md 'Late data').
 DEFAULT_LATE_CAPTURE_SECONDS = 100 * 365 * 24 * 3600.0
 
 
@@ -83,7 +83,7 @@ class WindowConfig:
     late_capture_seconds: extra lateness given to the GroupByKey beyond allowed lateness,
       so elements the gate has not yet proven late are aggregated, not dropped. Default
       ~100 years (never drop); a smaller value bounds how long Beam keeps per-window state,
-      at the price of the gap described in README "Late data".
+      at the price of the gap described in docs/windowing.md "Late data".
     gate_shards: the late-data gate is keyed by ``hash(key) % gate_shards``; each shard
       learns the watermark on its own. More shards spread load on Dataflow; fewer learn faster.
   """

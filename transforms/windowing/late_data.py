@@ -68,7 +68,7 @@ class AssignGateShardFn(EventTimeFn):
 class DetectLateDataFn(beam.DoFn):
   """The late-data gate (see the module docstring).
 
-  State per shard: ``watermark`` (micros; the time of the last timer that fired, a proven
+  State per shard: ``watermark`` (micros; the latest time a timer fired at, a proven
   lower bound of the input watermark), ``pending`` (expiries of windows elements were let
   into), ``step`` (the probe step) and ``active`` (elements arrived since the last firing).
   One event-time timer is armed at the earliest of the pending expiries (+1 µs, because
@@ -161,13 +161,25 @@ class DetectLateDataFn(beam.DoFn):
                 step=beam.DoFn.StateParam(STEP), active=beam.DoFn.StateParam(ACTIVE),
                 pending=beam.DoFn.StateParam(PENDING), expiry=beam.DoFn.TimerParam(EXPIRY),
                 refine=beam.DoFn.TimerParam(REFINE)):
-    # The timer that fired is the one armed (there is only one); its time is what the
-    # watermark has passed. (TimestampParam of a timer differs between runners.)
+    # Only the firing's own time is proven: the runner delivered it because the input
+    # watermark had reached it (TimestampParam of a timer callback is the firing's time on
+    # the BundleBasedDirectRunner, TimerFiring.timestamp, and on portable runners,
+    # Timer.fire_timestamp). The armed time proves nothing: a firing can be stale. The
+    # BundleBasedDirectRunner hands a due timer out again on each pass of its monitor until
+    # the bundle delivering it commits, so a firing can arrive twice, the second time after
+    # the first re-armed the timer for later (issue 22); a timer reset in the bundle that
+    # delivers its firing is the same case on other runners.
+    fired_at = fired.micros
     armed_at = armed.read()
-    fired_at = armed_at if armed_at is not None else fired.micros
     previous = watermark.read()
     known = fired_at if previous is None else max(previous, fired_at)
     watermark.write(known)
+    if armed_at is not None and armed_at > known:
+      # A stale firing: the armed timer is still ahead. Delivering this firing cleared it
+      # on the BundleBasedDirectRunner (the timer of a key is cleared by name), so set it
+      # again. Every pending expiry is >= armed_at > known: nothing else changes.
+      expiry.set(Timestamp(micros=armed_at))
+      return
     all_pending = set(pending.read())
     remaining = sorted(t for t in all_pending if t > known)
     pending.clear()

@@ -1,5 +1,6 @@
 """BigQuery schema -> Avro / Arrow schemas, and BigQuery JSON rows -> typed rows, for the lake
-sink (``beam_pipelines.transforms.write.lake``; the mapping table is in its docstring and the README)."""
+sink (``beam_pipelines.transforms.write.lake``; the mapping table is in its docstring and
+docs/formats.md)."""
 
 import base64
 import datetime

@@ -1,11 +1,7 @@
-"""Enrichment options: ``--enrichment_*`` flags -> ``EnrichmentConfig``, and the wiring helper.
+"""The lookup-source syntax of ``--enrichment_source``: text -> a LookupSource (``parse_source``).
 
-Any pipeline of the suite gets enrichment with two lines::
-
-    enrich_cfg = enrichment_config(options, pipeline_name=name)   # None without the flags
-    enriched = apply_enrichment(parsed.rows, enrich_cfg)          # FallibleResult
-
-``enriched.dead_letters`` is None when enrichment is off (no step is added then).
+The flags become an ``EnrichmentConfig`` in ``beam_pipelines.options.enrichment``
+(``enrichment_config``) and the ``Enrich`` step is added by ``beam_pipelines.chain_steps.enrich``.
 
 Source syntax (``--enrichment_source``):
   * a file path or ``gs://`` URI: ``.jsonl``/``.ndjson``/``.json`` or ``.csv`` (optionally

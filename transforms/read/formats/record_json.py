@@ -3,7 +3,7 @@
 An Avro or Parquet record becomes a RawMessage whose payload is a JSON object, so that
 ``ParseAndValidate`` validates it against the BigQuery schema exactly like a JSON line, a dead
 letter's ``payloadString`` is readable, and a replayed dead letter is a plain JSONL line.
-The mapping (also in the README):
+The mapping (also in docs/formats.md):
 
 | typed value (Avro logical type / Parquet type)        | JSON                                  |
 |---|---|
