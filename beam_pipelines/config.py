@@ -108,7 +108,7 @@ def files_to_bigquery_config(options):
   if source.format == 'csv':
     convert('schema', check_schema_for_csv, common.schema)
   if lake is not None:
-    convert('output_format', WriteRowsToFiles, lake, common.schema)  # schema fits the format
+    convert('output_format', WriteRowsToFiles, common.schema, lake)  # schema fits the format
   elif common.sink.write_method == 'FILE_LOADS' and not temp_location_of(options):
     raise ConfigError('--temp_location is required with --write_method FILE_LOADS')
   masking, enrichment, windowing, quality, udf = _stages(options, common, lake)

@@ -77,7 +77,7 @@ class LoadEraseList(beam.PTransform):
   Example::
 
       erase = p | LoadEraseList('gs://bucket/erase.txt')
-      rows | MaskPII(policy, schema, key, subject_field='user.id', erase_ids=erase)
+      rows | MaskPII(schema, policy, key, subject_field='user.id', erase_ids=erase)
   """
 
   def __init__(self, source, project=None, label=None):

@@ -1,8 +1,9 @@
 """Event-time windowing as config, with late data sent to the dead letters, never dropped.
 
-``WindowAndAggregate(window_config, aggregate_config, schema)`` takes validated rows and
+``WindowAndAggregate(schema, window_config, aggregate_config)`` takes validated rows and
 returns a ``FallibleResult``: ``rows`` are aggregate rows (one per key, window and pane, see
-``beam_pipelines.transforms.windowing.aggregates``) and ``dead_letters`` are rows that could not be aggregated:
+``beam_pipelines.transforms.windowing.aggregates``) and ``dead_letters`` are rows that could
+not be aggregated:
 ``late_data`` (stage ``window``) for rows that arrived after their window closed for good,
 ``missing_event_time:<field>`` / ``invalid_event_time:<field>`` when the event-time field is
 absent or unreadable.
