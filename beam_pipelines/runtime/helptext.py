@@ -32,6 +32,11 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
   def _get_default_metavar_for_optional(self, action):
     return 'VALUE'
 
+  def _split_lines(self, text, width):
+    # never split a path or URL at its hyphens (gs://my-bucket/...)
+    return textwrap.wrap(' '.join(text.split()), width, break_on_hyphens=False,
+                         break_long_words=False)
+
 
 def title_of(cls):
   return getattr(cls, 'HELP_TITLE', None) or cls.__name__
