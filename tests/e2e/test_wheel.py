@@ -165,6 +165,22 @@ def test_files_to_bigquery_run_to_files_with_a_user_transforms_py(installed):
   assert out == 'the user the user beam_pipelines.transforms.read.events'
 
 
+def test_a_users_own_transforms_package_keeps_its_submodules(installed):
+  """The library's deprecated alias must not answer for a project's own ``transforms``
+  package: its ``transforms.core`` stays the user's even after the library is imported."""
+  project = os.path.join(installed.user, 'project')
+  os.makedirs(os.path.join(project, 'transforms'))
+  for name in ('__init__', 'core', 'read'):
+    with open(os.path.join(project, 'transforms', f'{name}.py'), 'w', encoding='utf-8') as f:
+      f.write(f'WHO = "the user\'s {name}"\n')
+  script = ('import beam_pipelines.transforms as library\n'
+            'import transforms.core, transforms.read\n'
+            'print(transforms.core.WHO, "|", transforms.read.WHO, "|", library.ReadEvents.__name__)\n')
+  done = subprocess.run([installed.python, '-c', script], cwd=project, env=installed.env,
+                        capture_output=True, text=True, timeout=120, check=False)
+  assert done.stdout.strip() == "the user's core | the user's read | ReadEvents", done.stderr
+
+
 def _count_lines(folder, prefix):
   total = 0
   for name in os.listdir(folder):
