@@ -9,7 +9,7 @@ export NO_GCE_CHECK := True
 export GCE_METADATA_HOST := 127.0.0.1:9
 export GCE_METADATA_IP := 127.0.0.1:9
 
-.PHONY: install run run-streaming test lint clean bench bench-micro bench-streaming
+.PHONY: install run run-streaming test lint typecheck dist clean bench bench-micro bench-streaming
 
 install: $(STAMP)
 
@@ -31,6 +31,15 @@ test: install
 lint: install
 	$(VENV)/bin/ruff check transforms beam_pipelines tests samples bench
 
+# mypy on the library as users import it (beam_pipelines.transforms); also a test in `make test`.
+typecheck: install
+	$(PY) tests/typecheck.py
+
+# The wheel and sdist users install (docs/install.md); tests/e2e/test_wheel.py builds them too.
+dist: install
+	rm -rf dist
+	$(PY) -m build --no-isolation --outdir dist .
+
 # Benchmarks (issue 8; never part of `make test`). See BENCHMARKS.md.
 BENCH_ARGS ?=
 bench: install
@@ -43,7 +52,7 @@ bench-streaming: install
 	$(PY) bench/streaming_latency.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .demo-data .pytest_cache *.egg-info
+	rm -rf $(VENV) .demo-data .pytest_cache .mypy_cache *.egg-info build dist
 
 # ---- Flex Templates (see docs/templates.md) -------------------------------------------
 TEMPLATE ?= files_to_bigquery

@@ -1,7 +1,7 @@
 """files_to_bigquery: files (JSONL, CSV, Avro, Parquet) -> validated rows in BigQuery (or
 in JSONL/Avro/Parquet files with ``--output_path``), bad records as dead letters.
 
-    python -m beam_pipelines.files_to_bigquery --input 'data/*.jsonl' \
+    python -m beam_pipelines.files_to_bigquery --input 'data/*.jsonl' \\
         --schema schema.json --output_table my-project:ds.events
 
 The chain (``beam_pipelines.chain``) is the one ``pubsub_to_bigquery`` runs: parse and
@@ -20,7 +20,7 @@ from beam_pipelines.chain import PipelineOutputs, build_chain  # noqa: F401  (re
 from beam_pipelines.config import files_to_bigquery_config
 from beam_pipelines.options import (CommonOptions, EnrichmentOptions, FilesToBigQueryOptions,
                                     MaskingOptions, QualityOptions, UdfOptions, WindowingOptions)
-from beam_pipelines.runtime.cli import options_and_config
+from beam_pipelines.runtime.cli import PipelineCli, options_and_config
 from beam_pipelines.runtime.local_parallelism import use_local_cores
 from beam_pipelines.runtime.summary import format_summary, run_summary, write_summary
 
@@ -41,15 +41,24 @@ def config_from_options(options):
   return files_to_bigquery_config(options)
 
 
+def _inputs(cfg):
+  return [] if cfg.source.allow_empty_match else [('input', cfg.source.pattern)]
+
+
+CLI = PipelineCli(NAME, __doc__, OPTIONS_CLASSES, runner='FnApiRunner', inputs=_inputs)
+
+
 def run(argv=None, print_summary=True):
   """Parses argv, runs the pipeline to completion and returns (result, summary)."""
   argv = list(sys.argv[1:] if argv is None else argv)
-  options, cfg = options_and_config(argv, NAME, 'FnApiRunner', config_from_options)
+  options, cfg = options_and_config(argv, NAME, CLI.runner, config_from_options, cli=CLI)
   use_local_cores(options, argv, cfg.source)
   with beam.Pipeline(options=options) as p:
     build_pipeline(p, cfg)
   result = p.result
-  summary = run_summary(result, cfg)  # counters, quality scores, sources/sinks, lineage
+  # counters, quality scores, sources/sinks, lineage; or, where the runner has no metrics
+  # (a dry run, a job not waited for), what is known of the job
+  summary = run_summary(result, cfg, options)
   if print_summary:
     print(format_summary(summary, f'{cfg.pipeline_name} summary'))
   if cfg.quality.summary_path:
@@ -57,6 +66,12 @@ def run(argv=None, print_summary=True):
   return result, summary
 
 
-if __name__ == '__main__':
+def main(argv=None):
+  """``python -m beam_pipelines.files_to_bigquery`` and ``beam-pipelines files-to-bigquery``."""
   logging.getLogger().setLevel(logging.WARNING)
-  run()
+  run(argv)
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())

@@ -37,7 +37,8 @@ class ForgetError(Exception):
 
 
 def parse_args(argv):
-  parser = argparse.ArgumentParser(prog='python -m beam_pipelines.forget',
+  from beam_pipelines.runtime.prog import prog_name
+  parser = argparse.ArgumentParser(prog=prog_name('beam_pipelines.forget'),
                                    description=__doc__.splitlines()[0])
   parser.add_argument('--subject_field', required=True,
                       help='Dotted column path holding the subject id (user.id).')

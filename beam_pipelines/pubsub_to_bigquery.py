@@ -14,7 +14,6 @@ summary and raises that error (exit code 1). A bad option prints one line naming
 with code 2 before anything starts.
 """
 
-import argparse
 import logging
 import sys
 
@@ -25,13 +24,15 @@ from beam_pipelines.config import pubsub_to_bigquery_config
 from beam_pipelines.options import (CommonOptions, EnrichmentOptions, MaskingOptions,
                                     PubSubToBigQueryOptions, QualityOptions, UdfOptions,
                                     WindowingOptions)
-from beam_pipelines.runtime.cli import options_and_config
+from beam_pipelines.options.values import ConfigError
+from beam_pipelines.runtime.cli import PipelineCli, fail, options_and_config
+from beam_pipelines.runtime.runners import runs_here
 from beam_pipelines.runtime.streaming import (  # noqa: F401  (streaming_summary: re-exported)
   RunningPipeline,
   run_until_stopped,
   streaming_summary,
 )
-from beam_pipelines.runtime.summary import format_summary, write_summary
+from beam_pipelines.runtime.summary import format_summary, job_summary, write_summary
 
 NAME = 'pubsub_to_bigquery'
 STREAMING = True
@@ -50,18 +51,39 @@ def config_from_options(options):
   return pubsub_to_bigquery_config(options)
 
 
+CLI = PipelineCli(NAME, __doc__, OPTIONS_CLASSES, runner='BundleBasedDirectRunner',
+                  run_flags=(('duration', 'SECONDS',
+                              'Local runners: stop after this many seconds (default: run until '
+                              'Ctrl-C or SIGTERM). On Dataflow the job keeps running: the '
+                              'command prints its id and returns.'),))
+
+
 def pipeline_options(argv):
   """argv -> (PipelineOptions, PipelineConfig); exits 2 naming a bad option."""
-  return options_and_config(argv, NAME, 'BundleBasedDirectRunner', config_from_options,
-                            streaming=True)
+  return options_and_config(argv, NAME, CLI.runner, config_from_options, streaming=True,
+                            cli=CLI)
 
 
 def _split_duration(argv):
   """Takes our own ``--duration SECONDS`` out of argv (it is not a pipeline option)."""
-  parser = argparse.ArgumentParser(add_help=False)
-  parser.add_argument('--duration', type=float, default=None)
-  known, rest = parser.parse_known_args(argv)
-  return known.duration, rest
+  duration, rest, i = None, [], 0
+  while i < len(argv):
+    flag, has_value, value = argv[i].partition('=')
+    if flag != '--duration':
+      rest.append(argv[i])
+      i += 1
+      continue
+    if not has_value:
+      value = argv[i + 1] if i + 1 < len(argv) else ''
+      i += 1
+    i += 1
+    try:
+      duration = float(value)
+      if duration <= 0:
+        raise ValueError
+    except ValueError:
+      raise ConfigError(f'--duration: expected a number of seconds > 0, got {value!r}') from None
+  return duration, rest
 
 
 def start(argv):
@@ -69,16 +91,26 @@ def start(argv):
   options, cfg = pipeline_options(argv)
   p = beam.Pipeline(options=options)
   outputs = build_pipeline(p, cfg)
-  return RunningPipeline(p, p.run(), cfg, outputs)
+  return RunningPipeline(p, p.run(), cfg, outputs, options)
 
 
 def run(argv=None, print_summary=True):
-  """Runs until Ctrl-C / SIGTERM or ``--duration`` seconds, cancels, returns the summary."""
-  duration, argv = _split_duration(list(sys.argv[1:] if argv is None else argv))
+  """Runs until Ctrl-C / SIGTERM or ``--duration`` seconds, cancels, returns the summary.
+
+  On a runner that runs the job elsewhere (Dataflow), or a dry run, it does not wait: the
+  summary says what is known of the job (its id, a console link) and the job keeps running.
+  """
+  try:
+    duration, argv = _split_duration(list(sys.argv[1:] if argv is None else argv))
+  except ConfigError as e:
+    fail(NAME, str(e))
   running = start(argv)
-  state = run_until_stopped(running, duration)
-  summary = running.summary()
-  summary['final_state'] = str(state)
+  if runs_here(running.options):
+    state = run_until_stopped(running, duration)
+    summary = running.summary()
+    summary['final_state'] = str(state)
+  else:
+    summary = job_summary(running.result, running.cfg, running.options)
   if print_summary:
     print(format_summary(summary, f'{running.cfg.pipeline_name} summary'))
   if running.cfg.quality.summary_path:
@@ -88,6 +120,12 @@ def run(argv=None, print_summary=True):
   return running.result, summary
 
 
-if __name__ == '__main__':
+def main(argv=None):
+  """``python -m beam_pipelines.pubsub_to_bigquery`` and ``beam-pipelines pubsub-to-bigquery``."""
   logging.getLogger().setLevel(logging.WARNING)
-  run()
+  run(argv)
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())

@@ -26,21 +26,29 @@ dead-letter lines are counted as ``unreadable``. The summary printed at the end 
 import base64
 import json
 import logging
+import sys
 
 import apache_beam as beam
 from apache_beam import coders
 from apache_beam.metrics import Metrics
 
-from beam_pipelines.options.replay import (ErrorTypeFilter, ReplayOptions, replay_config)  # noqa: F401
-from beam_pipelines.runtime.cli import options_and_config
-from beam_pipelines.runtime.summary import collect_counters
+from beam_pipelines.options.replay import (  # noqa: F401  (ErrorTypeFilter: re-exported)
+  SHARED_FLAGS,
+  ErrorTypeFilter,
+  ReplayOptions,
+  replay_config,
+)
+from beam_pipelines.runtime.cli import PipelineCli, options_and_config
+from beam_pipelines.runtime.runners import metrics_unavailable
+from beam_pipelines.runtime.summary import collect_counters, format_summary, job_summary
 from beam_pipelines.transforms.core.table_spec import parse_table_spec
 from beam_pipelines.transforms.write.pubsub import PublishToPubSub
 
 _LOG = logging.getLogger(__name__)
+NAME = 'replay_dead_letters'
 # The options this pipeline reads (its template's metadata.json documents exactly these):
 # its own class (OPTIONS_CLASSES, below) plus two dead-letter flags shared with CommonOptions.
-EXTRA_FLAGS = ('dead_letter_path', 'dead_letter_table')
+EXTRA_FLAGS = SHARED_FLAGS
 TRUNCATION_MARK = '(payload truncated from'
 
 
@@ -185,20 +193,36 @@ def summarize(counters):
   return {k: counters.get(('replay', k), 0) for k in keys}
 
 
+CLI = PipelineCli(NAME, __doc__, OPTIONS_CLASSES, runner='FnApiRunner',
+                  extra_flags=EXTRA_FLAGS, extra_title='Dead letters to read',
+                  inputs=lambda cfg: [('dead_letter_path', cfg.path)])
+
+
 def run(argv=None, print_summary=True):
   """Parses argv, replays, returns (result, summary dict)."""
-  options, cfg = options_and_config(argv, 'replay_dead_letters', 'FnApiRunner',
-                                    config_from_options)
+  options, cfg = options_and_config(argv, NAME, CLI.runner, config_from_options, cli=CLI)
   with beam.Pipeline(options=options) as p:
     build_pipeline(p, cfg)
+  reason = metrics_unavailable(p.result, options)
+  if reason is not None:  # a dry run, a job not waited for: what is known of the job
+    summary = job_summary(p.result, options=options, reason=reason)
+    if print_summary:
+      print(format_summary(summary, f'{NAME} summary'))
+    return p.result, summary
   summary = summarize(collect_counters(p.result))
   if print_summary:
-    print('replay_dead_letters summary')
+    print(f'{NAME} summary')
     for key, value in summary.items():
       print(f'  {key.replace("_", " "):<28}{value:>10}')
   return p.result, summary
 
 
-if __name__ == '__main__':
+def main(argv=None):
+  """``python -m beam_pipelines.replay_dead_letters`` and ``beam-pipelines replay-dead-letters``."""
   logging.getLogger().setLevel(logging.WARNING)
-  run()
+  run(argv)
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())

@@ -4,17 +4,18 @@ template's README.md from its metadata.json.
     python templates/update_metadata.py            # rewrite metadata.json and README.md files
     python templates/update_metadata.py --check    # exit 1 if any file would change
 
-Existing parameter entries are kept as written (labels, help texts and regexes are edited by
-hand); parameters for new options are added from the option's argparse help with a
+Every parameter's helpText is the option's help text (the options classes are the single
+source: ``--help`` shows the same text). Other fields of existing entries are kept as
+written (labels and regexes are edited by hand); parameters for new options are added with a
 paramType, regexes and enum values inferred from the name and help text; entries for options
 that no longer exist are removed. Review the result: inference is a starting point.
-(``replay_dead_letters``' metadata.json is kept by hand; only its README is generated.)
+The test tests/templates/test_templates.py checks metadata and options in both directions,
+and that each helpText is the option's help.
 
 ``templates/<name>/README.md`` is generated for every template folder with a metadata.json:
 name, description, a table of every parameter (required or optional, type, help text, the
 option's default where it has one) and how to launch it locally and on Dataflow. Do not edit
-it by hand. The test tests/templates/test_templates.py checks metadata and options in both
-directions and runs ``--check``.
+it by hand.
 """
 
 import argparse
@@ -43,11 +44,20 @@ EXTRA_ENUMS = {'dead_letter_payload': ['mask', 'redact', 'drop']}
 
 
 def pipeline_actions(template):
+  """The argparse actions of the template's pipeline: its OPTIONS_CLASSES, then the flags
+  it reads from other classes (EXTRA_FLAGS: {name: its meaning in this pipeline})."""
   module = importlib.import_module(f'beam_pipelines.{template}')
   parser = argparse.ArgumentParser()
   for cls in module.OPTIONS_CLASSES:
     cls._add_argparse_args(parser)  # pylint: disable=protected-access
+  for name, help_text in getattr(module, 'EXTRA_FLAGS', {}).items():
+    parser.add_argument(f'--{name}', default=None, help=help_text)
   return [a for a in parser._actions if a.dest != 'help']  # pylint: disable=protected-access
+
+
+def template_names():
+  return sorted(d for d in os.listdir(HERE)
+                if os.path.isfile(os.path.join(HERE, d, 'metadata.json')))
 
 
 def infer(action):
@@ -88,8 +98,12 @@ def updated(template):
   with open(path, encoding='utf-8') as f:
     metadata = json.load(f)
   existing = {p['name']: p for p in metadata['parameters']}
-  metadata['parameters'] = [existing.get(a.dest) or infer(a)
-                            for a in pipeline_actions(template)]
+  parameters = []
+  for action in pipeline_actions(template):
+    entry = existing.get(action.dest) or infer(action)
+    entry['helpText'] = (action.help or '').strip() or action.dest
+    parameters.append(entry)
+  metadata['parameters'] = parameters
   return path, metadata
 
 
@@ -99,12 +113,6 @@ DOCS = {
     'pubsub_to_bigquery': 'docs/pipelines.md#streaming-pubsub_to_bigquery',
     'replay_dead_letters': 'docs/dead_letters.md#replaying-dead-letters',
 }
-METADATA_UPDATED = ('files_to_bigquery', 'pubsub_to_bigquery')
-
-
-def template_names():
-  return sorted(name for name in os.listdir(HERE)
-                if os.path.isfile(os.path.join(HERE, name, 'metadata.json')))
 
 
 def option_defaults(template):
@@ -217,7 +225,7 @@ def _sync(path, text, check, stale):
 def main(argv=None):
   check = '--check' in (sys.argv[1:] if argv is None else argv)
   stale = []
-  for template in METADATA_UPDATED:
+  for template in template_names():
     path, metadata = updated(template)
     _sync(path, json.dumps(metadata, indent=2, ensure_ascii=False) + '\n', check, stale)
   for template in template_names():

@@ -10,7 +10,8 @@ The library's import name was ``transforms`` in 0.1 and is ``beam_pipelines.tran
 (a project's own ``transforms.py`` no longer shadows it). ``import transforms`` still works for
 one release: it is the same package, and ``transforms.X`` is the module
 ``beam_pipelines.transforms.X`` itself. The alias finder is installed by the package's
-``__init__``; it answers only for ``transforms.*`` names.
+``__init__``; it answers only for ``transforms.*`` names, and only while ``transforms`` is this
+alias: a project's own package named ``transforms`` keeps its submodules.
 """
 
 import importlib
@@ -22,6 +23,9 @@ import warnings
 
 NEW_ROOT = 'beam_pipelines.transforms'
 OLD_ROOT = 'transforms'  # the top-level import name of 0.1, now an alias of NEW_ROOT
+# Set on the alias package: a project's own package named `transforms` lacks it, and the
+# alias finder leaves its submodules (transforms.core, transforms.read...) to it.
+ALIAS_MARK = '__beam_pipelines_alias__'
 # old module -> the modules its public names now live in, under beam_pipelines.transforms
 # (searched in this order)
 MOVED = {
@@ -119,6 +123,8 @@ class _AliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
   def find_spec(self, fullname, path=None, target=None):
     if not fullname.startswith(OLD_ROOT + '.'):
       return None
+    if not getattr(sys.modules.get(OLD_ROOT), ALIAS_MARK, False):
+      return None  # `transforms` is a package of the user's own: its submodules are theirs
     if fullname not in MOVED and importlib.util.find_spec(_new_name(fullname)) is None:
       return None
     spec = importlib.util.spec_from_loader(fullname, self)
@@ -173,6 +179,7 @@ def deprecated_top_level(namespace):
   0.1): one DeprecationWarning, and submodules resolve through the alias finder to the real
   ``beam_pipelines.transforms`` modules instead of being loaded a second time."""
   namespace['__path__'] = []
+  namespace[ALIAS_MARK] = True  # the alias finder answers for submodules of this one only
   warnings.warn(f'the import name {OLD_ROOT!r} is deprecated since 0.2 and goes in the next '
                 f'release: import from {NEW_ROOT!r}', DeprecationWarning, stacklevel=3)
 

@@ -14,8 +14,7 @@ from beam_pipelines.options.values import ConfigError, convert, parse_bool, requ
 from beam_pipelines.transforms.core.table_spec import parse_table_spec
 from beam_pipelines.transforms.validate.parse import DEFAULT_MAX_RECORD_BYTES, ParseConfig
 from beam_pipelines.transforms.core.schema import TableSchema, load_schema
-from beam_pipelines.transforms.validate.validator import (NON_FINITE_POLICIES, UNKNOWN_FIELD_POLICIES,
-                                           ValidationPolicy)
+from beam_pipelines.transforms.validate.validator import NON_FINITE_POLICIES, ValidationPolicy
 from beam_pipelines.transforms.write.bigquery import WRITE_METHODS, BigQuerySinkConfig
 from beam_pipelines.transforms.write.dead_letters import (DEAD_LETTER_SINKS, DeadLetterSinkConfig,
                                            default_dead_letter_path, default_dead_letter_table)
@@ -30,37 +29,53 @@ BATCH_RETRY_BUDGET_SECONDS = 600
 
 class CommonOptions(PipelineOptions):
   """Options every pipeline of the suite shares: schema, validation, dead letters."""
+  HELP_TITLE = 'Schema, validation, BigQuery output and dead letters'  # its group in --help
 
   @classmethod
   def _add_argparse_args(cls, parser):
-    parser.add_argument('--schema', help='BigQuery table schema JSON file (bq mk format).')
-    parser.add_argument('--output_table', help='Output table PROJECT:DATASET.TABLE.')
+    parser.add_argument('--schema',
+                        help='BigQuery table schema JSON (the bq mk --schema format), e.g. '
+                             'gs://my-bucket/schemas/events.json.')
+    parser.add_argument('--output_table',
+                        help='BigQuery table to write to, PROJECT:DATASET.TABLE or '
+                             'PROJECT.DATASET.TABLE; required unless rows go to files '
+                             '(output_path, where the pipeline has it). Created if needed; '
+                             'the dataset must exist.')
     parser.add_argument('--dead_letter_table', default=None,
-                        help='Dead-letter table (default <output_table>_error_records).')
+                        help='BigQuery table for bad records. Defaults to '
+                             '<output_table>_error_records.')
     parser.add_argument('--dead_letter_sink', default='bigquery', choices=list(DEAD_LETTER_SINKS),
                         help='Where dead letters go: a BigQuery table, JSONL files or a '
                              'Pub/Sub topic.')
     parser.add_argument('--dead_letter_path', default=None,
-                        help='File prefix for dead letters when --dead_letter_sink=files.')
+                        help='File prefix for dead letters when dead_letter_sink is files, e.g. '
+                             'gs://my-bucket/errors/run1.')
     parser.add_argument('--dead_letter_topic', default=None,
-                        help='Topic projects/P/topics/T when --dead_letter_sink=pubsub.')
+                        help='Topic projects/P/topics/T when dead_letter_sink is pubsub.')
     parser.add_argument('--write_method', default='STREAMING_INSERTS',
                         help=f'BigQuery write method: {"|".join(WRITE_METHODS)}.')
     parser.add_argument('--unknown_fields', default='ignore',
-                        help=f'Fields the schema lacks: {"|".join(UNKNOWN_FIELD_POLICIES)}.')
+                        help='What to do with fields the schema lacks: ignore (drop them), dead_letter '
+                             'the record, or schema_drift (as schema_drift says).')
     parser.add_argument('--coerce_types', default='false',
-                        help='Accept "42"-style strings for numbers and booleans (true|false).')
+                        help='Accept strings such as "42" or "true" for numbers and booleans '
+                             '(true|false).')
     parser.add_argument('--non_finite_floats', default='reject',
-                        help=f'NaN/Infinity in FLOAT64: {"|".join(NON_FINITE_POLICIES)}.')
+                        help='NaN/Infinity in FLOAT64 columns: reject (dead letter), allow, or store '
+                             'NULL.')
     parser.add_argument('--max_record_bytes', default=str(DEFAULT_MAX_RECORD_BYTES),
-                        help='Larger records become payload_too_large dead letters.')
+                        help='Records larger than this many bytes become payload_too_large dead '
+                             'letters.')
     parser.add_argument('--pipeline_name', default=None,
-                        help='Name recorded in each dead letter (default: the pipeline).')
+                        help="Name recorded in each dead letter's pipeline field (default: the "
+                             "pipeline's name).")
     parser.add_argument('--bigquery_retry_budget_seconds', default=None,
                         help='Once BigQuery calls for a table have failed this many seconds '
-                             'with no success, the next failure fails the run loudly; 0: '
-                             f'retry without limit. Default {BATCH_RETRY_BUDGET_SECONDS} for '
-                             'batch, 0 for streaming.')
+                             'with no success in between, the next failure fails the run '
+                             'naming the table and the last error; 0: retry without limit '
+                             f'(Beam\'s own retries). Default {BATCH_RETRY_BUDGET_SECONDS} for '
+                             'batch; 0 for streaming, riding out an outage (Dataflow '
+                             'retries failed streaming bundles anyway).')
 
 
 class CommonConfigs(NamedTuple):

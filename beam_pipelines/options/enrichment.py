@@ -21,6 +21,7 @@ from beam_pipelines.transforms.enrichment.sources.spec import parse_source
 # Subclasses PipelineOptions directly: Beam registers only direct subclasses.
 class EnrichmentOptions(PipelineOptions):
   """``--enrichment_*``: join rows with a lookup table (see docs/enrichment.md)."""
+  HELP_TITLE = 'Enrichment (join rows with a lookup table)'  # its group in --help
 
   @classmethod
   def _add_argparse_args(cls, parser):

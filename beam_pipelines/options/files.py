@@ -18,10 +18,13 @@ from beam_pipelines.transforms.write.lake import LAKE_FORMATS, LakeSinkConfig
 # options class here subclasses it directly and defines each flag exactly once.
 class FilesToBigQueryOptions(PipelineOptions):
   """Options of ``files_to_bigquery`` (besides CommonOptions)."""
+  HELP_TITLE = 'Input files, and file (lake) output'  # its group in --help
 
   @classmethod
   def _add_argparse_args(cls, parser):
-    parser.add_argument('--input', help='Input file path or glob (local or gs://).')
+    parser.add_argument('--input', help='Path or glob of the input files, local or e.g. '
+                             'gs://my-bucket/events/*.jsonl (.gz/.bz2 decompressed by '
+                             'suffix). A pattern matching no file is an error.')
     parser.add_argument('--input_format', default='jsonl',
                         help=f'Input format: {"|".join(FILE_FORMATS)}.')
     parser.add_argument('--csv_delimiter', default=',',

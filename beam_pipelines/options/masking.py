@@ -25,6 +25,7 @@ from beam_pipelines.transforms.masking.mask_dead_letters import DEAD_LETTER_PAYL
 class MaskingOptions(PipelineOptions):
   """GDPR masking options shared by every pipeline (subclasses PipelineOptions directly:
   Beam only registers direct subclasses)."""
+  HELP_TITLE = 'GDPR masking and the erase list'  # its group in --help
 
   @classmethod
   def _add_argparse_args(cls, parser):

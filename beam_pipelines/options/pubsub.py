@@ -13,13 +13,16 @@ from beam_pipelines.transforms.read.pubsub import DEDUPE_MODES, PubSubSourceConf
 
 class PubSubToBigQueryOptions(PipelineOptions):
   """Options of ``pubsub_to_bigquery`` (besides CommonOptions and WindowingOptions)."""
+  HELP_TITLE = 'Pub/Sub input and de-duplication'  # its group in --help
 
   @classmethod
   def _add_argparse_args(cls, parser):
     parser.add_argument('--input_subscription', default=None,
-                        help='projects/P/subscriptions/S to read (xor --input_topic).')
+                        help='Pub/Sub subscription to read, projects/P/subscriptions/S. Give this '
+                             'or input_topic.')
     parser.add_argument('--input_topic', default=None,
-                        help='projects/P/topics/T to read through a temporary subscription.')
+                        help='Pub/Sub topic to read through a temporary subscription, '
+                             'projects/P/topics/T. Give this or input_subscription.')
     parser.add_argument('--id_attribute', default=None,
                         help='Attribute identifying a message, for de-duplication.')
     parser.add_argument('--timestamp_attribute', default=None,

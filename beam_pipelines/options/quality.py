@@ -29,22 +29,27 @@ QUALITY_TABLE_SUFFIX = '_quality'
 # Subclasses PipelineOptions directly: Beam registers only direct subclasses.
 class QualityOptions(PipelineOptions):
   """``--quality_rules``, ``--quality_table``, ``--schema_drift``, ``--summary_path``."""
+  HELP_TITLE = 'Data quality, schema drift and the run summary'  # its group in --help
 
   @classmethod
   def _add_argparse_args(cls, parser):
     parser.add_argument('--quality_rules', default=None,
-                        help='Data-quality rules file (YAML or JSON). Unset: no quality step.')
+                        help='YAML or JSON file of data-quality rules (not_null, range, regex, '
+                             'allowed_values, unique, freshness), e.g. gs://my-bucket/rules.yaml. '
+                             'Unset: no quality step.')
     parser.add_argument('--quality_table', default=None,
-                        help='Table for per-window quality scores (default '
-                             '<output_table>_quality).')
+                        help='BigQuery table for per-window quality scores. Defaults to '
+                             '<output_table>_quality.')
     parser.add_argument('--schema_drift', default=None,
-                        help=f'Input fields the table schema lacks: {"|".join(DRIFT_MODES)} '
-                             '(default: as --unknown_fields says).')
+                        help='Input fields the table schema lacks: dead_letter (errorType '
+                             'schema_drift), evolve (add NULLABLE columns, then write; '
+                             'STREAMING_INSERTS only) or ignore. Unset: as unknown_fields says.')
     parser.add_argument('--summary_path', default=None,
-                        help='Write the run summary as JSON to this path.')
+                        help='Write the run summary as JSON to this path, e.g. '
+                             'gs://my-bucket/runs/summary.json.')
     parser.add_argument('--summary_interval_seconds', default='0',
-                        help='Streaming: log (and rewrite --summary_path) the run summary '
-                             'every N seconds while the job runs (0: only at the end).')
+                        help='Streaming: log (and rewrite summary_path) the run summary '
+                             'every N seconds while the job runs; 0: only at the end.')
 
 
 @dataclass(frozen=True)

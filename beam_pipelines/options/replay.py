@@ -18,24 +18,38 @@ from beam_pipelines.transforms.write.pubsub import check_topic
 _GLOB_CHARS = set('*?[')
 
 
+# The CommonOptions flags replay_dead_letters reads, with what they mean here (its --help and
+# its template's metadata.json show these texts).
+SHARED_FLAGS = {
+    'dead_letter_path': 'Prefix or glob of JSONL dead-letter files to read (the prefix the '
+                        'files dead-letter sink was given). Give this or dead_letter_table.',
+    'dead_letter_table': 'BigQuery dead-letter table to read, PROJECT:DATASET.TABLE. Give '
+                         'this or dead_letter_path.',
+}
+
+
 class ReplayOptions(PipelineOptions):
   """Options of ``replay_dead_letters``; the source is CommonOptions' ``--dead_letter_path``
   (files) or ``--dead_letter_table`` (BigQuery)."""
+  HELP_TITLE = 'What to replay, and where to'  # its group in --help
 
   @classmethod
   def _add_argparse_args(cls, parser):
     parser.add_argument('--error_type', default=None,
-                        help='errorTypes to replay, comma-separated; "x:" or "x*" is a '
-                             'prefix, "*" matches every errorType.')
+                        help="errorTypes to replay, comma-separated; an entry ending in ':' or "
+                             "'*' is a prefix (type_mismatch:), '*' alone replays every dead "
+                             "letter.")
     parser.add_argument('--stage', default=None,
-                        help='Replay only dead letters of this stage (read|parse|validate|'
-                             'sink|...).')
+                        help='Replay only dead letters of this stage (read, parse, validate, '
+                             'mask, enrich, window, sink, user).')
     parser.add_argument('--replay_to_path', default=None,
-                        help='Write the payloads as lines of files under this prefix.')
+                        help='Write the payloads, one per line, to files under this prefix (ready '
+                             'as --input of files_to_bigquery). Give this or replay_to_topic.')
     parser.add_argument('--replay_suffix', default='.jsonl',
-                        help='File name suffix with --replay_to_path.')
+                        help='File name suffix with replay_to_path.')
     parser.add_argument('--replay_to_topic', default=None,
-                        help='Publish the payloads to projects/P/topics/T.')
+                        help='Publish the payloads with their original attributes to '
+                             'projects/P/topics/T. Give this or replay_to_path.')
 
 
 class ErrorTypeFilter:

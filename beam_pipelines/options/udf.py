@@ -18,6 +18,7 @@ from beam_pipelines.transforms.udf.apply import load_function
 
 class UdfOptions(PipelineOptions):
   """``--udf`` (subclasses PipelineOptions directly: Beam only registers direct subclasses)."""
+  HELP_TITLE = 'User function'  # its group in --help
 
   @classmethod
   def _add_argparse_args(cls, parser):

@@ -21,6 +21,7 @@ AGGREGATE_TABLE_SUFFIX = '_aggregates'
 
 class WindowingOptions(PipelineOptions):
   """Optional windowed aggregation, for files_to_bigquery and pubsub_to_bigquery alike."""
+  HELP_TITLE = 'Windowed aggregation'  # its group in --help
 
   @classmethod
   def _add_argparse_args(cls, parser):

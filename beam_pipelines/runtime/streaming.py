@@ -12,6 +12,7 @@ import time
 
 from apache_beam.runners.runner import PipelineState
 
+from beam_pipelines.runtime.runners import runs_here  # noqa: F401  (re-exported)
 from beam_pipelines.runtime.summary import (PeriodicSummary, build_summary, collect_counters,
                                             collect_lineage, config_io)
 
@@ -27,11 +28,12 @@ class RunningPipeline:
   stays RUNNING until someone calls ``wait_until_finish()``; a watcher thread does.
   """
 
-  def __init__(self, pipeline, result, cfg, outputs):
+  def __init__(self, pipeline, result, cfg, outputs, options=None):
     self.pipeline = pipeline
     self.result = result
     self.cfg = cfg
     self.outputs = outputs
+    self.options = options  # the PipelineOptions it runs with
     self.started = time.monotonic()
     self._error = None
     self._cancelled = False

@@ -1,11 +1,17 @@
 """The run summary: counters per stage and outcome, dead letters by errorType, quality
-scores, schema drift, sources and sinks (our config and Beam's lineage metrics)."""
+scores, schema drift, sources and sinks (our config and Beam's lineage metrics).
+
+Where the runner has no metrics to read (a Dataflow dry run, a Dataflow job not waited for)
+the summary is what is known of the job instead (``job_summary``), never an exception.
+"""
 
 import json
 import logging
 import threading
 
 from apache_beam.metrics.metric import MetricsFilter
+
+from beam_pipelines.runtime.runners import job_info, metrics_unavailable
 
 _LOG = logging.getLogger(__name__)
 # Counter namespaces that are not pipeline stages.
@@ -109,11 +115,21 @@ def _fmt(value):
   return '-' if value is None else f'{value:.4f}'
 
 
+def _format_job(job):
+  lines = [f'  metrics: not available ({job["reason"]})']
+  for key in ('runner', 'state', 'job_name', 'job_id', 'console_url'):
+    lines.append(f'  {key.replace("_", " "):<28}{job.get(key) or "-"}')
+  return lines
+
+
 def format_summary(summary, title='Run summary'):
   """A readable table of the summary."""
   lines = [title, '=' * len(title)]
+  if summary.get('job'):  # no metrics: what is known of the job
+    lines += _format_job(summary['job'])
   for key in ('records_read', 'rows_written', 'dead_letters', 'erased'):
-    lines.append(f'  {key.replace("_", " "):<28}{summary.get(key, 0):>10}')
+    if key in summary:
+      lines.append(f'  {key.replace("_", " "):<28}{summary[key]:>10}')
   for key in ('messages_read', 'duplicates_removed', 'windows_emitted',
               'aggregate_rows_written', 'late_data'):  # streaming / windowed runs only
     if key in summary:
@@ -203,8 +219,23 @@ def config_io(cfg):
   return sources, sinks
 
 
-def run_summary(result, cfg=None):
-  """The whole summary of a run: counters, config sources/sinks and Beam's lineage."""
+def job_summary(result, cfg=None, options=None, reason=None):
+  """The summary of a run whose metrics cannot be read here: the job (runner, state, name,
+  id, console link), why there are no counters, and the configured sources and sinks."""
+  job = job_info(result, options)
+  job['reason'] = reason or metrics_unavailable(result, options) or 'not read'
+  summary = {'job': job}
+  if cfg is not None:
+    summary['sources'], summary['sinks'] = config_io(cfg)
+  return summary
+
+
+def run_summary(result, cfg=None, options=None):
+  """The whole summary of a run: counters, config sources/sinks and Beam's lineage; or,
+  where the runner has no metrics to read (see ``job_summary``), what is known of the job."""
+  reason = metrics_unavailable(result, options)
+  if reason is not None:
+    return job_summary(result, cfg, options, reason)
   extra = {'lineage': collect_lineage(result)}
   if cfg is not None:
     extra['sources'], extra['sinks'] = config_io(cfg)

@@ -11,11 +11,10 @@ import os
 import shutil
 import sys
 
-from beam_pipelines.tools.emulators import BigQueryEmulator, prepare_duckdb_extensions
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
-SAMPLES = os.path.join(REPO, 'samples')
+from beam_pipelines import resources
+from beam_pipelines.runtime.prog import prog_name
+from beam_pipelines.tools.emulators import (BigQueryEmulator, EmulatorError,
+                                            prepare_duckdb_extensions)
 # A DEMO key, public in this file: fine for sample data, never for real data. Real runs read
 # their key from a variable, a file or Secret Manager they control (see docs/gdpr.md).
 DEMO_KEY_VARIABLE = 'BEAM_PIPELINES_DEMO_MASKING_KEY'
@@ -31,21 +30,28 @@ def _loopback_only_environment(bq):
 
 
 def main(argv=None):
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument('--input', default=os.path.join(SAMPLES, 'events.jsonl'))
-  parser.add_argument('--schema', default=os.path.join(SAMPLES, 'events_schema.json'))
-  parser.add_argument('--data_dir', default=os.path.join(REPO, '.demo-data'))
-  parser.add_argument('--masking_policy', default=os.path.join(SAMPLES, 'masking_policy.yaml'))
-  parser.add_argument('--erase_list', default=os.path.join(SAMPLES, 'erase_list.txt'))
+  parser = argparse.ArgumentParser(prog=prog_name('beam_pipelines.tools.demo'),
+                                   description=__doc__.splitlines()[0])
+  sample = resources.sample  # the sample files the package ships
+  parser.add_argument('--input', default=sample('events.jsonl'))
+  parser.add_argument('--schema', default=sample('events_schema.json'))
+  parser.add_argument('--data_dir', default='.demo-data',
+                      help='emulator data, logs and the summary (default: %(default)s, in '
+                           'the working directory)')
+  parser.add_argument('--masking_policy', default=sample('masking_policy.yaml'))
+  parser.add_argument('--erase_list', default=sample('erase_list.txt'))
   # Enrichment: country_code -> region from a bundled lookup that leaves NG out on purpose,
   # so the missing-key policy shows (keep: NG rows are written with region NULL).
-  parser.add_argument('--enrichment_source',
-                      default=os.path.join(SAMPLES, 'country_regions.csv'))
+  parser.add_argument('--enrichment_source', default=sample('country_regions.csv'))
   parser.add_argument('--enrichment_missing', default='keep')
-  parser.add_argument('--quality_rules', default=os.path.join(SAMPLES, 'quality_rules.yaml'))
+  parser.add_argument('--quality_rules', default=sample('quality_rules.yaml'))
   args = parser.parse_args(argv)
 
-  prepare_duckdb_extensions()
+  try:
+    prepare_duckdb_extensions()
+  except EmulatorError as e:
+    print(f'demo: error: {e}', file=sys.stderr)
+    return 1
   bq_dir = os.path.join(args.data_dir, 'bigquery')
   shutil.rmtree(bq_dir, ignore_errors=True)  # each demo run starts from an empty warehouse
   temp_dir = os.path.join(args.data_dir, 'tmp')

@@ -1,13 +1,21 @@
 """Start and stop the local BigQuery and Pub/Sub emulators on free loopback ports.
 
-Used by ``make run`` (the demo) and by the test fixtures; also handy by hand::
+Used by ``make run`` (the demo) and by the test fixtures; also by hand (the BigQuery
+emulator needs the ``local`` extra: ``pip install 'beam-pipelines[local]'``)::
 
-    python -m beam_pipelines.tools.emulators prepare   # install DuckDB extensions (offline)
+    beam-pipelines emulators prepare    # install DuckDB's extensions from their wheels (offline)
+    eval "$(beam-pipelines emulators start)"   # start both; export their *_EMULATOR_HOST
+    beam-pipelines emulators status     # what runs, and its variables
+    beam-pipelines emulators stop       # stop what `start` started
 
-Each emulator is a child process killed by pid (and its process group) on ``stop()``.
+(``python -m beam_pipelines.tools.emulators ...`` is the same command.) In Python, each
+emulator is a child process killed by pid (and its process group) on ``stop()``; ``start``
+from the command line leaves them running and records their pids in a state file, by which
+``stop`` kills them.
 """
 
 import glob
+import json
 import os
 import shutil
 import signal
@@ -64,9 +72,16 @@ def _tail(path, lines=20):
     return ''
 
 
+LOCAL_EXTRA_HINT = "install the local extra: pip install 'beam-pipelines[local]'"
+
+
 def prepare_duckdb_extensions():
   """Installs DuckDB's spatial and avro extensions from their wheels (no download)."""
-  import duckdb_extensions
+  try:
+    import duckdb_extensions
+  except ImportError as e:
+    raise EmulatorError(f'the BigQuery emulator is not installed ({e}): '
+                        f'{LOCAL_EXTRA_HINT}') from None
   for name in ('spatial', 'avro'):
     duckdb_extensions.import_extension(name)
 
@@ -83,12 +98,14 @@ class _Emulator:
   def _command(self):
     raise NotImplementedError
 
-  def start(self, timeout=60):
+  def start(self, timeout=60, detach=False):
+    """Starts the emulator and waits for its port. ``detach``: it may outlive this process
+    (``emulators start``); otherwise Linux stops it when this process dies."""
     command = self._command()
     with open(self.log_path, 'ab') as log:
       self.process = subprocess.Popen(
           command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-          start_new_session=True, preexec_fn=_die_with_parent)
+          start_new_session=True, preexec_fn=None if detach else _die_with_parent)
     try:
       wait_for_port(self.port, self.process, timeout, self.log_path)
     except EmulatorError:
@@ -131,12 +148,12 @@ class BigQueryEmulator(_Emulator):
     self.grpc_port = None
 
   def _command(self):
-    executable = shutil.which('bqemulator', path=os.path.dirname(sys.executable)) or \
-        shutil.which('bqemulator')
-    if not executable:
-      raise EmulatorError('bqemulator is not installed: run `make install`')
-    self.port, self.grpc_port = free_port(), free_port()
-    command = [executable, 'start', '--rest-host', '127.0.0.1', '--rest-port', str(self.port),
+    import importlib.util
+    if importlib.util.find_spec('bqemulator') is None:
+      raise EmulatorError(f'bqemulator is not installed: {LOCAL_EXTRA_HINT}')
+    self.port, self.grpc_port = self.port or free_port(), self.grpc_port or free_port()
+    # `python -m bqemulator`: the one this interpreter imports, console script on PATH or not
+    command = [sys.executable, '-m', 'bqemulator', 'start', '--rest-host', '127.0.0.1', '--rest-port', str(self.port),
                '--grpc-host', '127.0.0.1', '--grpc-port', str(self.grpc_port),
                '--project', self.project, '--log-level', 'warning']
     if self.data_dir:
@@ -200,14 +217,147 @@ class PubSubEmulator(_Emulator):
     return {'PUBSUB_EMULATOR_HOST': self.host, 'GOOGLE_CLOUD_PROJECT': self.project}
 
 
-def main(argv):
-  if argv[:1] == ['prepare']:
-    prepare_duckdb_extensions()
-    print('DuckDB extensions ready (spatial, avro)')
-    return 0
-  print('usage: python -m beam_pipelines.local_emulators prepare', file=sys.stderr)
-  return 2
+# ---- the command line: emulators that outlive the command, found again by a state file ----
+DEFAULT_STATE_DIR = os.path.join('~', '.cache', 'beam-pipelines', 'emulators')
+_MARKERS = {'bigquery': 'bqemulator', 'pubsub': 'cloud-pubsub-emulator'}
+
+
+def _state_file(state_dir):
+  return os.path.join(os.path.expanduser(state_dir), 'emulators.json')
+
+
+def _load_state(state_dir):
+  try:
+    with open(_state_file(state_dir), encoding='utf-8') as f:
+      return json.load(f)
+  except (OSError, ValueError):
+    return {'emulators': {}, 'environment': {}}
+
+
+def _alive(kind, pid):
+  """The process ``pid`` runs and is the ``kind`` emulator (not a reused pid)."""
+  try:
+    with open(f'/proc/{pid}/cmdline', 'rb') as f:
+      return _MARKERS[kind] in f.read().decode(errors='replace')
+  except OSError:
+    return False
+
+
+def _kill(kind, pid, timeout=10):
+  for sig in (signal.SIGTERM, signal.SIGKILL):
+    try:
+      os.killpg(pid, sig)
+    except ProcessLookupError:
+      return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _alive(kind, pid):
+      time.sleep(0.1)
+    if not _alive(kind, pid):
+      return
+
+
+def _exports(environment):
+  return ''.join(f'export {k}={v}\n' for k, v in sorted(environment.items()))
+
+
+def _start(args):
+  state = _load_state(args.state_dir)
+  running = [f'{k} (pid {e["pid"]})' for k, e in state['emulators'].items()
+             if _alive(k, e['pid'])]
+  if running:
+    raise EmulatorError(f'already running: {", ".join(running)}; stop them first')
+  state_dir = os.path.expanduser(args.state_dir)
+  os.makedirs(state_dir, exist_ok=True)
+  started, environment = {}, {}
+  try:
+    if args.only in (None, 'bigquery'):
+      prepare_duckdb_extensions()
+      bq = BigQueryEmulator(data_dir=args.data_dir, project=args.project, log_dir=state_dir)
+      bq.port = args.bigquery_port
+      started['bigquery'] = bq.start(detach=True)
+      environment.update(bq.environment())
+    if args.only in (None, 'pubsub'):
+      pubsub = PubSubEmulator(args.project, log_dir=state_dir, port=args.pubsub_port)
+      started['pubsub'] = pubsub.start(detach=True)
+      environment.update(pubsub.environment())
+  except EmulatorError:
+    for emulator in started.values():
+      emulator.stop()
+    raise
+  state = {'emulators': {k: {'pid': e.process.pid, 'port': e.port, 'log': e.log_path}
+                         for k, e in started.items()},
+           'environment': environment}
+  with open(_state_file(state_dir), 'w', encoding='utf-8') as f:
+    json.dump(state, f, indent=2)
+  for kind, entry in state['emulators'].items():
+    print(f'{kind} emulator on 127.0.0.1:{entry["port"]} (pid {entry["pid"]}, log '
+          f'{entry["log"]})', file=sys.stderr)
+  print(_exports(environment), end='')
+  return 0
+
+
+def _stop(args):
+  state = _load_state(args.state_dir)
+  for kind, entry in state['emulators'].items():
+    if _alive(kind, entry['pid']):
+      _kill(kind, entry['pid'])
+      print(f'stopped the {kind} emulator (pid {entry["pid"]})')
+  if not state['emulators']:
+    print('no emulators were started from this state directory')
+  try:
+    os.remove(_state_file(args.state_dir))
+  except OSError:
+    pass
+  return 0
+
+
+def _status(args):
+  state = _load_state(args.state_dir)
+  alive = {k: _alive(k, e['pid']) for k, e in state['emulators'].items()}
+  for kind, entry in state['emulators'].items():
+    print(f'{kind:<9} {"running" if alive[kind] else "stopped"}  127.0.0.1:{entry["port"]}  '
+          f'pid {entry["pid"]}')
+  if not alive:
+    print('no emulators started')
+  elif all(alive.values()):
+    print(_exports(state['environment']), end='')
+  return 0 if alive and all(alive.values()) else 1
+
+
+def main(argv=None):
+  """``beam-pipelines emulators start|stop|status|prepare`` (see the module docstring)."""
+  import argparse
+  from beam_pipelines.runtime.prog import prog_name
+  parser = argparse.ArgumentParser(prog=prog_name('beam_pipelines.tools.emulators'),
+                                   description=__doc__.splitlines()[0])
+  common = argparse.ArgumentParser(add_help=False)
+  common.add_argument('--state_dir', default=DEFAULT_STATE_DIR,
+                      help='where `start` records what it started (default %(default)s)')
+  commands = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
+  start = commands.add_parser('start', parents=[common],
+                              help='start the emulators in the background and print their '
+                                   'environment variables')
+  start.add_argument('--only', choices=sorted(_MARKERS), help='start just this one')
+  start.add_argument('--project', default=DEFAULT_PROJECT)
+  start.add_argument('--bigquery_port', type=int, default=None, help='default: a free port')
+  start.add_argument('--pubsub_port', type=int, default=None, help='default: a free port')
+  start.add_argument('--data_dir', default=None,
+                     help='keep the BigQuery data in this folder (default: in memory)')
+  commands.add_parser('stop', parents=[common], help='stop the emulators `start` started')
+  commands.add_parser('status', parents=[common],
+                      help='say what runs; exit 1 unless all of it does')
+  commands.add_parser('prepare', help="install DuckDB's extensions from their wheels")
+  args = parser.parse_args(argv)
+  try:
+    if args.command == 'prepare':
+      prepare_duckdb_extensions()
+      print('DuckDB extensions ready (spatial, avro)')
+      return 0
+    return {'start': _start, 'stop': _stop, 'status': _status}[args.command](args)
+  except EmulatorError as e:
+    print(f'emulators: error: {e}', file=sys.stderr)
+    return 1
 
 
 if __name__ == '__main__':
-  sys.exit(main(sys.argv[1:]))
+  sys.exit(main())

@@ -1,9 +1,13 @@
 """Launch a template: validate its parameters against metadata.json, then run it.
 
-    python -m beam_pipelines.tools.launch files_to_bigquery \
+    beam-pipelines launch files_to_bigquery --sample --local --with_emulators
+    beam-pipelines launch files_to_bigquery \
         --parameters_file templates/files_to_bigquery/sample_parameters.json --local
-    python -m beam_pipelines.tools.launch files_to_bigquery --parameters input=gs://b/*.jsonl ... \
+    beam-pipelines launch files_to_bigquery --parameters input=gs://b/*.jsonl ... \
         --dataflow --project P --region R --template_spec gs://b/templates/files_to_bigquery.json
+
+(``python -m beam_pipelines.tools.launch`` is the same command.) ``--sample`` takes the
+template's shipped sample parameters, their ``samples/...`` files from the installed package.
 
 Parameters are checked with the rules the Dataflow UI applies (unknown names, required
 parameters, each regex must match the whole value, enum values) before anything runs; every
@@ -21,10 +25,11 @@ import os
 import re
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
-DEFAULT_TEMPLATES_DIR = os.path.join(REPO, 'templates')
-SAMPLE_EVENTS = os.path.join(REPO, 'samples', 'events.jsonl')
+from beam_pipelines import resources
+from beam_pipelines.runtime.prog import prog_name
+
+# The templates the package ships (templates/ of the repository, read as package data).
+DEFAULT_TEMPLATES_DIR = resources.templates_dir()
 
 
 class LaunchError(ValueError):
@@ -67,8 +72,16 @@ def validate_parameters(metadata, parameters):
   return problems
 
 
-def parse_parameter_args(pairs, parameters_file):
+def parse_parameter_args(pairs, parameters_file, sample_of=None, templates_dir=None):
+  """Parameters from the template's shipped samples (``sample_of``: its name), a JSON file,
+  then ``name=value`` pairs, each overriding the one before."""
   parameters = {}
+  if sample_of:
+    path = os.path.join(templates_dir or DEFAULT_TEMPLATES_DIR, sample_of,
+                        'sample_parameters.json')
+    with open(path, encoding='utf-8') as f:
+      parameters.update(resources.resolve_sample_paths(
+          {k: str(v) for k, v in json.load(f).items()}))
   if parameters_file:
     with open(parameters_file, encoding='utf-8') as f:
       loaded = json.load(f)
@@ -157,7 +170,7 @@ def run_local(template, parameters, with_emulators=False, duration=None, publish
       print(f'BigQuery emulator on {bq.endpoint}; datasets: '
             f'{sorted(_table_datasets(parameters))}')
       if _is_streaming(parameters):
-        _local_pubsub(stack, parameters, publish_file or SAMPLE_EVENTS)
+        _local_pubsub(stack, parameters, publish_file or resources.sample('events.jsonl'))
     return module.run(argv)
 
 
@@ -195,11 +208,15 @@ def launch_dataflow(template, parameters, project, region, template_spec, job_na
 
 
 def main(argv=None):
-  parser = argparse.ArgumentParser(prog='python -m beam_pipelines.launch',
+  parser = argparse.ArgumentParser(prog=prog_name('beam_pipelines.tools.launch'),
                                    description=__doc__.splitlines()[0])
-  parser.add_argument('template')
+  parser.add_argument('template', help='a template name: ' + ', '.join(template_names()))
   parser.add_argument('--parameters', nargs='*', default=[], metavar='NAME=VALUE')
-  parser.add_argument('--parameters_file')
+  parser.add_argument('--parameters_file', help='a JSON object of parameter name -> value')
+  parser.add_argument('--sample', action='store_true',
+                      help="start from the template's shipped sample parameters (its "
+                           'samples/... files from the installed package); --parameters_file '
+                           'and --parameters override them')
   parser.add_argument('--templates_dir', default=DEFAULT_TEMPLATES_DIR)
   where = parser.add_mutually_exclusive_group(required=True)
   where.add_argument('--local', action='store_true', help='run here on the DirectRunner')
@@ -212,7 +229,7 @@ def main(argv=None):
                       help='with --local, streaming templates: stop after this many seconds')
   parser.add_argument('--publish_file', default=None,
                       help='with --with_emulators, streaming: JSONL lines to publish first '
-                           '(default samples/events.jsonl)')
+                           '(default: the shipped samples/events.jsonl)')
   parser.add_argument('--project')
   parser.add_argument('--region')
   parser.add_argument('--template_spec', help='gs:// path of the built template spec')
@@ -222,7 +239,9 @@ def main(argv=None):
   args = parser.parse_args(argv)
   try:
     metadata = load_metadata(args.template, args.templates_dir)
-    parameters = parse_parameter_args(args.parameters, args.parameters_file)
+    parameters = parse_parameter_args(args.parameters, args.parameters_file,
+                                      args.template if args.sample else None,
+                                      args.templates_dir)
     problems = validate_parameters(metadata, parameters)
     if args.dataflow:
       for name in ('project', 'region', 'template_spec'):
@@ -236,7 +255,13 @@ def main(argv=None):
     print(f'launch: error: {e}', file=sys.stderr)
     return 2
   if args.local:
-    run_local(args.template, parameters, args.with_emulators, args.duration, args.publish_file)
+    from beam_pipelines.tools.emulators import EmulatorError
+    try:
+      run_local(args.template, parameters, args.with_emulators, args.duration,
+                args.publish_file)
+    except EmulatorError as e:
+      print(f'launch: error: {e}', file=sys.stderr)
+      return 1
     return 0
   response = launch_dataflow(args.template, parameters, args.project, args.region,
                              args.template_spec, args.job_name, args.endpoint,

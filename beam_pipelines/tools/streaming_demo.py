@@ -17,14 +17,13 @@ import sys
 import threading
 import time
 
+from beam_pipelines import resources
 from beam_pipelines.options.values import parse_duration
+from beam_pipelines.runtime.prog import prog_name
 from beam_pipelines.runtime.summary import format_summary
-from beam_pipelines.tools.emulators import (BigQueryEmulator, PubSubEmulator,
+from beam_pipelines.tools.emulators import (BigQueryEmulator, EmulatorError, PubSubEmulator,
                                             prepare_duckdb_extensions)
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
-SAMPLES = os.path.join(REPO, 'samples')
 
 
 def _iso(seconds):
@@ -118,18 +117,25 @@ class _LatencyProbe(threading.Thread):
 
 
 def main(argv=None):
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser = argparse.ArgumentParser(prog=prog_name('beam_pipelines.tools.streaming_demo'),
+                                   description=__doc__.splitlines()[0])
   parser.add_argument('--seconds', type=float, default=30.0, help='how long to publish')
   parser.add_argument('--rate', type=float, default=10.0, help='messages per second')
   parser.add_argument('--window_size', default='5s')
-  parser.add_argument('--data_dir', default=os.path.join(REPO, '.demo-data'))
+  parser.add_argument('--data_dir', default='.demo-data',
+                      help='emulator data and logs (default: %(default)s, in the working '
+                           'directory)')
   args = parser.parse_args(argv)
 
-  prepare_duckdb_extensions()
+  try:
+    prepare_duckdb_extensions()
+  except EmulatorError as e:
+    print(f'streaming_demo: error: {e}', file=sys.stderr)
+    return 1
   bq_dir = os.path.join(args.data_dir, 'bigquery-streaming')
   shutil.rmtree(bq_dir, ignore_errors=True)
   os.makedirs(args.data_dir, exist_ok=True)
-  with open(os.path.join(SAMPLES, 'events.jsonl'), 'rb') as f:
+  with open(resources.sample('events.jsonl'), 'rb') as f:
     lines = [line.rstrip(b'\n') for line in f]
 
   with BigQueryEmulator(data_dir=bq_dir, log_dir=args.data_dir) as bq, \
@@ -151,7 +157,7 @@ def main(argv=None):
     from beam_pipelines import pubsub_to_bigquery
     pipeline_args = [
         '--input_subscription', subscription,
-        '--schema', os.path.join(SAMPLES, 'events_schema.json'),
+        '--schema', resources.sample('events_schema.json'),
         '--output_table', f'{bq.project}:demo.events',
         '--id_attribute', 'event_id', '--timestamp_attribute', 'ts',
         '--window', 'fixed', '--window_size', args.window_size,

@@ -5,6 +5,7 @@ import decimal
 import json
 import os
 
+import apache_beam as beam
 import pytest
 
 from beam_pipelines import files_to_bigquery
@@ -149,9 +150,19 @@ def test_configuration_errors_exit_2_with_one_line(tmp_path, capsys, argv, messa
   assert len(err) == 1 and message in err[0]
 
 
-def test_missing_input_fails_loudly(tmp_path, bigquery_emulator, bq_dataset):
+def test_missing_input_fails_loudly(tmp_path, capsys, bigquery_emulator, bq_dataset):
   _, schema_path = write_input(tmp_path)
+  argv = ['--input', str(tmp_path / 'nothing-here-*.jsonl'), '--schema', schema_path,
+          '--output_table', f'{bq_dataset}.events']
+  # The command: one line naming --input, exit code 2, before any pipeline is built.
+  with pytest.raises(SystemExit) as info:
+    files_to_bigquery.run(argv, print_summary=False)
+  assert info.value.code == 2
+  err = capsys.readouterr().err.strip().splitlines()
+  assert len(err) == 1 and '--input: no file matches' in err[0] and 'nothing-here' in err[0]
+  # The pipeline built without the command's check still fails the run, naming the pattern.
+  from apache_beam.options.pipeline_options import PipelineOptions
+  cfg = files_to_bigquery.config_from_options(PipelineOptions(argv))
   with pytest.raises(Exception, match='nothing-here'):
-    files_to_bigquery.run(['--input', str(tmp_path / 'nothing-here-*.jsonl'),
-                           '--schema', schema_path,
-                           '--output_table', f'{bq_dataset}.events'], print_summary=False)
+    with beam.Pipeline('FnApiRunner') as p:
+      files_to_bigquery.build_pipeline(p, cfg)

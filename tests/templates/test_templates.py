@@ -165,6 +165,34 @@ def test_metadata_and_options_agree_both_ways(template):
   assert options - documented == set(), 'pipeline options missing from metadata.json'
 
 
+def pipeline_help_texts(template):
+  """{flag: its help text} of the pipeline: what --help shows (the single source)."""
+  module = __import__(f'beam_pipelines.{template}', fromlist=['OPTIONS_CLASSES'])
+  parser = argparse.ArgumentParser()
+  for cls in module.OPTIONS_CLASSES:
+    cls._add_argparse_args(parser)  # pylint: disable=protected-access
+  texts = {a.dest: a.help for a in parser._actions if a.dest != 'help'}  # pylint: disable=protected-access
+  texts.update(getattr(module, 'EXTRA_FLAGS', {}))
+  return texts
+
+
+@pytest.mark.parametrize('template', TEMPLATES)
+def test_metadata_help_texts_are_the_options_help(template):
+  # templates/update_metadata.py writes them; --help shows the same text.
+  texts = pipeline_help_texts(template)
+  differ = {p['name']: (p['helpText'], texts[p['name']])
+            for p in metadata(template)['parameters']
+            if ' '.join(p['helpText'].split()) != ' '.join((texts[p['name']] or '').split())}
+  assert differ == {}
+
+
+def test_update_metadata_check_passes():
+  result = subprocess.run([sys.executable, os.path.join(REPO, 'templates', 'update_metadata.py'),
+                           '--check'], capture_output=True, text=True, timeout=120,
+                          check=False)
+  assert result.returncode == 0, result.stdout + result.stderr
+
+
 @pytest.mark.parametrize('template', TEMPLATES)
 def test_regexes_accept_good_and_reject_wrong_values(template):
   sample = samples(template)

@@ -64,8 +64,8 @@ PATCHES = {p.name: p for p in (
 ALL = tuple(PATCHES)
 
 _LOCK = threading.Lock()
-_enabled = set()
-_refused = set()
+_enabled: set[str] = set()
+_refused: set[str] = set()
 
 
 def beam_minor_version(version=None):

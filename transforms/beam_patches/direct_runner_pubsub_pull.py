@@ -157,7 +157,7 @@ _LOCK = threading.Lock()
 _settings = {'timeout': None, 'grace': DEFAULT_PULL_GRACE_SECONDS}
 # One wrapper per read transform, so the failure episode survives across pulls (Beam asks
 # for the client on every pull); weak keys as in Beam's own client cache.
-_wrappers = weakref.WeakKeyDictionary()
+_wrappers: 'weakref.WeakKeyDictionary[object, DirectRunnerPullClient]' = weakref.WeakKeyDictionary()
 
 
 def _describe_source(applied_transform):

@@ -18,6 +18,7 @@ class ReadEventsFromFiles(beam.PTransform):
     format: jsonl, csv, avro or parquet.
   Outputs ``rows`` (raw messages) and ``dead_letters`` (unreadable files).
   """
+  _yaml_requires_inputs = False  # Beam YAML: a source, it takes no input
 
   def __init__(self, path: str, format: str = 'jsonl'):  # pylint: disable=redefined-builtin
     super().__init__()
@@ -28,8 +29,6 @@ class ReadEventsFromFiles(beam.PTransform):
     from beam_pipelines.transforms.read.events import ReadEvents
     return outputs_of(pbegin | ReadEvents(self._config))
 
-
-ReadEventsFromFiles._yaml_requires_inputs = False  # pylint: disable=protected-access
 
 
 def _parse_config(format, unknown_fields, coerce_types, schema_drift=None):  # pylint: disable=redefined-builtin

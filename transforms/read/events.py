@@ -11,8 +11,8 @@ from beam_pipelines.transforms.read.files import FILE_FORMATS, FileSourceConfig,
 from beam_pipelines.transforms.read.pubsub import PubSubSourceConfig, ReadPubSub
 
 # config type -> PTransform class taking that config. New sources register here.
-READERS = {FileSourceConfig: ReadFiles}
-READERS[PubSubSourceConfig] = ReadPubSub
+READERS: dict[type, type[beam.PTransform]] = {FileSourceConfig: ReadFiles,
+                                              PubSubSourceConfig: ReadPubSub}
 
 __all__ = ['FILE_FORMATS', 'FileSourceConfig', 'READERS', 'ReadEvents']
 

@@ -35,6 +35,7 @@ window is written as its own files.
 import functools
 import logging
 from dataclasses import dataclass
+from typing import Optional
 
 import apache_beam as beam
 from apache_beam import coders
@@ -76,7 +77,7 @@ class LakeSinkConfig:
   path: str
   format: str = 'parquet'
   num_shards: int = 0
-  codec: str = None
+  codec: Optional[str] = None
   record_batch_size: int = 10000
   window_seconds: int = 60
 

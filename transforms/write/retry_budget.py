@@ -25,8 +25,8 @@ from urllib.parse import unquote, urlsplit
 from apache_beam.utils.retry import PermanentException
 
 LOCK = threading.Lock()
-_BUDGETS = {}  # (dataset, table) -> RetryBudget
-_unnamed = None  # the RetryBudget for calls no table can be found for
+_BUDGETS: 'dict[tuple[str, str], RetryBudget]' = {}  # (dataset, table) -> RetryBudget
+_unnamed: 'RetryBudget | None' = None  # the RetryBudget for calls no table can be found for
 _PATH_TABLE = re.compile(r'/datasets/([^/?#]+)/tables/([^/?#]+)')
 _BODY_REF = re.compile(r'"(?:destinationTable|tableReference)"\s*:\s*\{([^{}]*)\}')
 _BODY_SCAN = 65536  # the JSON part of a request comes first; never scan a large upload

@@ -19,6 +19,7 @@ import contextlib
 import gzip
 import logging
 import lzma
+from typing import Optional
 
 import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes
@@ -65,7 +66,7 @@ def iter_lines(handle):
 
 class FileReaderFn(beam.DoFn):
   """Shared counters and the read-failure dead letter."""
-  format = None
+  format: Optional[str] = None  # each reader names its format
 
   def __init__(self):
     self._records = Metrics.counter('read', 'records')
