@@ -14,6 +14,7 @@ from beam_pipelines.transforms import beam_patches
 from beam_pipelines.transforms.core.dead_letter import make_dead_letter
 from beam_pipelines.transforms.core.lineage import ReportBigQuerySinkFn
 from beam_pipelines.transforms.core.table_spec import parse_table_spec
+from beam_pipelines.transforms.write.create_table import CreateTableAtStart
 from beam_pipelines.transforms.validate.schema import load_schema
 from beam_pipelines.transforms.write.retry_budget import check_retry_budget, register_retry_budget
 
@@ -96,13 +97,16 @@ class _CountFn(beam.DoFn):
     if self._config is not None:
       register_retry_budget(self._config.table, self._config.retry_budget_seconds)
 
-  def process(self, element):
+  def process(self, element, *unused_side_inputs):  # side input: the table exists
     self._counter.inc()
     yield element
 
 
 class WriteRowsToBigQuery(beam.PTransform):
   """Writes rows to a BigQuery table and returns the rows it could not write as dead letters.
+
+  With ``create_disposition`` CREATE_IF_NEEDED the table is created when the run starts, with
+  the full schema, even if no row ever comes (``beam_pipelines.transforms.write.create_table``).
 
   Outputs: a PCollection of dead-letter records (stage ``sink``, errorType
   ``bigquery_insert:<reason>``). With STREAMING_INSERTS, permanently rejected rows are
@@ -133,6 +137,15 @@ class WriteRowsToBigQuery(beam.PTransform):
 
   def expand(self, rows):
     config = self._config
+    table_created = ()
+    if config.create_disposition == 'CREATE_IF_NEEDED':
+      # Created when the run starts, with the full schema; rows wait for it (a side input).
+      from apache_beam.options.pipeline_options import GoogleCloudOptions
+      options = rows.pipeline.options
+      project = options.view_as(GoogleCloudOptions).project if options else None
+      created = rows.pipeline | 'CreateTable' >> CreateTableAtStart(
+          config.table, self._schema.to_json(), project, config.retry_budget_seconds)
+      table_created = (beam.pvalue.AsList(created),)
     extra = {}
     if config.write_method == 'STREAMING_INSERTS':
       # Rows BigQuery rejects for good come back instead of being retried forever.
@@ -142,7 +155,7 @@ class WriteRowsToBigQuery(beam.PTransform):
     result = (
         rows
         | 'CountAttempted' >> beam.ParDo(
-            _CountFn('sink', f'{self._metric_name}_attempted', config))
+            _CountFn('sink', f'{self._metric_name}_attempted', config), *table_created)
         | 'ReportLineage' >> beam.ParDo(ReportBigQuerySinkFn(config.table))  # Beam lineage
         | 'Write' >> WriteToBigQuery(
             config.table,
