@@ -20,7 +20,7 @@ from beam_pipelines.chain import PipelineOutputs, build_chain  # noqa: F401  (re
 from beam_pipelines.config import files_to_bigquery_config
 from beam_pipelines.options import (CommonOptions, EnrichmentOptions, FilesToBigQueryOptions,
                                     MaskingOptions, QualityOptions, UdfOptions, WindowingOptions)
-from beam_pipelines.runtime.cli import options_and_config
+from beam_pipelines.runtime.cli import option_errors_while_building, options_and_config
 from beam_pipelines.runtime.local_parallelism import use_local_cores
 from beam_pipelines.runtime.summary import format_summary, run_summary, write_summary
 
@@ -47,7 +47,8 @@ def run(argv=None, print_summary=True):
   options, cfg = options_and_config(argv, NAME, 'FnApiRunner', config_from_options)
   use_local_cores(options, argv, cfg.source)
   with beam.Pipeline(options=options) as p:
-    build_pipeline(p, cfg)
+    with option_errors_while_building(NAME):
+      build_pipeline(p, cfg)
   result = p.result
   summary = run_summary(result, cfg)  # counters, quality scores, sources/sinks, lineage
   if print_summary:

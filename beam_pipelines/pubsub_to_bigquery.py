@@ -25,7 +25,7 @@ from beam_pipelines.config import pubsub_to_bigquery_config
 from beam_pipelines.options import (CommonOptions, EnrichmentOptions, MaskingOptions,
                                     PubSubToBigQueryOptions, QualityOptions, UdfOptions,
                                     WindowingOptions)
-from beam_pipelines.runtime.cli import options_and_config
+from beam_pipelines.runtime.cli import option_errors_while_building, options_and_config
 from beam_pipelines.runtime.streaming import (  # noqa: F401  (streaming_summary: re-exported)
   RunningPipeline,
   run_until_stopped,
@@ -68,7 +68,8 @@ def start(argv):
   """Builds and starts the pipeline without waiting; returns a RunningPipeline."""
   options, cfg = pipeline_options(argv)
   p = beam.Pipeline(options=options)
-  outputs = build_pipeline(p, cfg)
+  with option_errors_while_building(NAME):
+    outputs = build_pipeline(p, cfg)
   return RunningPipeline(p, p.run(), cfg, outputs)
 
 

@@ -32,7 +32,7 @@ from apache_beam import coders
 from apache_beam.metrics import Metrics
 
 from beam_pipelines.options.replay import (ErrorTypeFilter, ReplayOptions, replay_config)  # noqa: F401
-from beam_pipelines.runtime.cli import options_and_config
+from beam_pipelines.runtime.cli import option_errors_while_building, options_and_config
 from beam_pipelines.runtime.summary import collect_counters
 from beam_pipelines.transforms.core.table_spec import parse_table_spec
 from beam_pipelines.transforms.write.pubsub import PublishToPubSub
@@ -190,7 +190,8 @@ def run(argv=None, print_summary=True):
   options, cfg = options_and_config(argv, 'replay_dead_letters', 'FnApiRunner',
                                     config_from_options)
   with beam.Pipeline(options=options) as p:
-    build_pipeline(p, cfg)
+    with option_errors_while_building('replay_dead_letters'):
+      build_pipeline(p, cfg)
   summary = summarize(collect_counters(p.result))
   if print_summary:
     print('replay_dead_letters summary')

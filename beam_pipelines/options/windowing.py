@@ -9,14 +9,20 @@ from dataclasses import dataclass
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from beam_pipelines.options.common import retry_budget_of
-from beam_pipelines.options.values import (ConfigError, convert, duration_option, int_option,
-                                           parse_fields)
+from beam_pipelines.options.values import (ConfigError, convert, convert_by_argument,
+                                           duration_option, int_option, parse_fields)
 from beam_pipelines.transforms.windowing.aggregates import AggregateConfig
 from beam_pipelines.transforms.windowing.config import (ACCUMULATION_MODES, DEFAULT_LATE_CAPTURE_SECONDS,
                                          WINDOW_KINDS, TriggerConfig, WindowConfig)
 from beam_pipelines.transforms.write.bigquery import BigQuerySinkConfig
 
 AGGREGATE_TABLE_SUFFIX = '_aggregates'
+
+
+# AggregateConfig argument (its errors start with it) -> the option that sets it.
+_AGGREGATE_OPTIONS = {'key_fields': 'aggregate_keys', 'sum_fields': 'aggregate_sum',
+                      'min_fields': 'aggregate_min', 'max_fields': 'aggregate_max',
+                      'distinct_fields': 'aggregate_distinct'}
 
 
 class WindowingOptions(PipelineOptions):
@@ -118,7 +124,7 @@ def windowing_config(options, schema, output_table, write_method, temp_location,
                        min_fields=parse_fields(opts.aggregate_min),
                        max_fields=parse_fields(opts.aggregate_max),
                        distinct_fields=parse_fields(opts.aggregate_distinct))
-  convert('aggregate_keys', aggregate.check_against, schema)
+  convert_by_argument(_AGGREGATE_OPTIONS, 'aggregate_keys', aggregate.check_against, schema)
   if window.event_time_field is not None:
     spec = schema.find(window.event_time_field)
     if spec is None or spec.type != 'TIMESTAMP' or spec.repeated:
