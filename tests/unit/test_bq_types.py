@@ -277,3 +277,12 @@ def test_range_schema_round_trips_to_bigquery_json():
   import dataclasses
   spec = load_schema(fields).fields[0]
   assert 'rangeElementType' not in dataclasses.replace(spec, type='STRING').to_json()
+
+
+def test_range_schema_as_bigquery_returns_it():
+  """``tables.get`` (bqemulator here) returns the element type with a name and a mode; a
+  schema read back from a table (schema drift's evolve mode does) keeps the element type."""
+  from beam_pipelines.transforms.validate.schema import load_schema
+  schema = load_schema([{'name': 'r', 'type': 'RANGE', 'mode': 'NULLABLE', 'rangeElementType': {
+      'name': 'r__range_element', 'type': 'DATE', 'mode': 'NULLABLE'}}])
+  assert schema.fields[0].range_element_type == 'DATE'
