@@ -20,7 +20,7 @@ from beam_pipelines.chain import PipelineOutputs, build_chain  # noqa: F401  (re
 from beam_pipelines.config import files_to_bigquery_config
 from beam_pipelines.options import (CommonOptions, EnrichmentOptions, FilesToBigQueryOptions,
                                     MaskingOptions, QualityOptions, UdfOptions, WindowingOptions)
-from beam_pipelines.runtime.cli import PipelineCli, options_and_config
+from beam_pipelines.runtime.cli import PipelineCli, option_errors_while_building, options_and_config
 from beam_pipelines.runtime.local_parallelism import use_local_cores
 from beam_pipelines.runtime.summary import format_summary, run_summary, write_summary
 
@@ -54,7 +54,8 @@ def run(argv=None, print_summary=True):
   options, cfg = options_and_config(argv, NAME, CLI.runner, config_from_options, cli=CLI)
   use_local_cores(options, argv, cfg.source)
   with beam.Pipeline(options=options) as p:
-    build_pipeline(p, cfg)
+    with option_errors_while_building(NAME):
+      build_pipeline(p, cfg)
   result = p.result
   # counters, quality scores, sources/sinks, lineage; or, where the runner has no metrics
   # (a dry run, a job not waited for), what is known of the job

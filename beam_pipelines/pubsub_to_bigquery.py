@@ -25,7 +25,8 @@ from beam_pipelines.options import (CommonOptions, EnrichmentOptions, MaskingOpt
                                     PubSubToBigQueryOptions, QualityOptions, UdfOptions,
                                     WindowingOptions)
 from beam_pipelines.options.values import ConfigError
-from beam_pipelines.runtime.cli import PipelineCli, fail, options_and_config
+from beam_pipelines.runtime.cli import (PipelineCli, fail, option_errors_while_building,
+                                         options_and_config)
 from beam_pipelines.runtime.runners import runs_here
 from beam_pipelines.runtime.streaming import (  # noqa: F401  (streaming_summary: re-exported)
   RunningPipeline,
@@ -90,7 +91,8 @@ def start(argv):
   """Builds and starts the pipeline without waiting; returns a RunningPipeline."""
   options, cfg = pipeline_options(argv)
   p = beam.Pipeline(options=options)
-  outputs = build_pipeline(p, cfg)
+  with option_errors_while_building(NAME):
+    outputs = build_pipeline(p, cfg)
   return RunningPipeline(p, p.run(), cfg, outputs, options)
 
 

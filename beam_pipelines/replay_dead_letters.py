@@ -38,7 +38,7 @@ from beam_pipelines.options.replay import (  # noqa: F401  (ErrorTypeFilter: re-
   ReplayOptions,
   replay_config,
 )
-from beam_pipelines.runtime.cli import PipelineCli, options_and_config
+from beam_pipelines.runtime.cli import PipelineCli, option_errors_while_building, options_and_config
 from beam_pipelines.runtime.runners import metrics_unavailable
 from beam_pipelines.runtime.summary import collect_counters, format_summary, job_summary
 from beam_pipelines.transforms.core.table_spec import parse_table_spec
@@ -202,7 +202,8 @@ def run(argv=None, print_summary=True):
   """Parses argv, replays, returns (result, summary dict)."""
   options, cfg = options_and_config(argv, NAME, CLI.runner, config_from_options, cli=CLI)
   with beam.Pipeline(options=options) as p:
-    build_pipeline(p, cfg)
+    with option_errors_while_building(NAME):
+      build_pipeline(p, cfg)
   reason = metrics_unavailable(p.result, options)
   if reason is not None:  # a dry run, a job not waited for: what is known of the job
     summary = job_summary(p.result, options=options, reason=reason)

@@ -44,9 +44,11 @@ class CommonOptions(PipelineOptions):
     parser.add_argument('--dead_letter_table', default=None,
                         help='BigQuery table for bad records. Defaults to '
                              '<output_table>_error_records.')
-    parser.add_argument('--dead_letter_sink', default='bigquery', choices=list(DEAD_LETTER_SINKS),
-                        help='Where dead letters go: a BigQuery table, JSONL files or a '
-                             'Pub/Sub topic.')
+    # Checked in _dead_letter_config, not by argparse ``choices``: a bad value is one line
+    # naming the option, like every other option error.
+    parser.add_argument('--dead_letter_sink', default='bigquery',
+                        help=f'Where dead letters go: {"|".join(DEAD_LETTER_SINKS)} (a '
+                             'BigQuery table, JSONL files or a Pub/Sub topic).')
     parser.add_argument('--dead_letter_path', default=None,
                         help='File prefix for dead letters when dead_letter_sink is files, e.g. '
                              'gs://my-bucket/errors/run1.')
@@ -160,6 +162,17 @@ def _parse_config(opts, name):
 
 def _dead_letter_config(options, sink, lake_path):
   opts = options.view_as(CommonOptions)
+  if opts.dead_letter_sink not in DEAD_LETTER_SINKS:
+    raise ConfigError(f'--dead_letter_sink must be one of {"|".join(DEAD_LETTER_SINKS)}, '
+                      f'got {opts.dead_letter_sink!r}')
+  # An option the chosen sink does not use would be ignored without a word: say so.
+  unused = {'bigquery': ('dead_letter_path', 'dead_letter_topic'),
+            'files': ('dead_letter_table', 'dead_letter_topic'),
+            'pubsub': ('dead_letter_table', 'dead_letter_path')}[opts.dead_letter_sink]
+  for name in unused:
+    if getattr(opts, name):
+      raise ConfigError(f'--{name} is not used with --dead_letter_sink '
+                        f'{opts.dead_letter_sink}')
   if opts.dead_letter_sink == 'pubsub':
     return convert('dead_letter_topic', DeadLetterSinkConfig, kind='pubsub',
                    topic=opts.dead_letter_topic)

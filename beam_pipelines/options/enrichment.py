@@ -9,12 +9,14 @@ Source syntax (``--enrichment_source``, read by ``beam_pipelines.transforms.enri
 The ``Enrich`` step is wired by ``beam_pipelines.chain_steps``.
 """
 
-from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions
+from apache_beam.options.pipeline_options import (GoogleCloudOptions, PipelineOptions,
+                                                  StandardOptions)
 
 from beam_pipelines.options.values import ConfigError, convert
 from beam_pipelines.transforms.enrichment.config import (COLLISION_POLICIES, DEFAULT_REFRESH_HORIZON_SECONDS,
-                                          DUPLICATE_POLICIES, MISSING_POLICIES, MODES, REFRESH_TIMES,
-                                          EnrichmentConfig)
+                                          DUPLICATE_POLICIES, MISSING_POLICIES, MODES,
+                                          REFRESH_STRATEGIES, REFRESH_TIMES, EnrichmentConfig,
+                                          refresh_strategy_for)
 from beam_pipelines.transforms.enrichment.sources.spec import parse_source
 
 
@@ -50,11 +52,19 @@ class EnrichmentOptions(PipelineOptions):
                         help=f'Join mode: {"|".join(MODES)} (keyed: batch, any lookup size).')
     parser.add_argument('--enrichment_refresh_seconds', default=None,
                         help='Streaming: reload the lookup every N seconds.')
+    parser.add_argument('--enrichment_refresh_strategy', default='auto',
+                        help='How a refreshing lookup is reloaded: '
+                             f'{"|".join(REFRESH_STRATEGIES)} (auto: side_input on Dataflow, '
+                             'worker elsewhere).')
     parser.add_argument('--enrichment_refresh_horizon_seconds',
                         default=str(DEFAULT_REFRESH_HORIZON_SECONDS),
-                        help='Streaming: how long refreshes run (bounded impulse).')
+                        help='Streaming, side_input refresh: how long refreshes run (bounded '
+                             'impulse).')
     parser.add_argument('--enrichment_refresh_time', default='processing',
                         help=f'Which time picks the lookup version: {"|".join(REFRESH_TIMES)}.')
+    parser.add_argument('--enrichment_version_field', default=None,
+                        help='Refreshing lookups: a TIMESTAMP column recording the lookup '
+                             'version each row was enriched with.')
 
 
 def _split(text):
@@ -80,6 +90,8 @@ _OPTION_OF = {
     'refresh_seconds': 'enrichment_refresh_seconds',
     'refresh_horizon_seconds': 'enrichment_refresh_horizon_seconds',
     'refresh_time': 'enrichment_refresh_time',
+    'refresh_strategy': 'enrichment_refresh_strategy',
+    'version_field': 'enrichment_version_field',
 }
 
 
@@ -124,10 +136,33 @@ def enrichment_config(options, pipeline_name=None):
       refresh_seconds=_number('enrichment_refresh_seconds', opts.enrichment_refresh_seconds),
       refresh_horizon_seconds=_number('enrichment_refresh_horizon_seconds',
                                       opts.enrichment_refresh_horizon_seconds),
-      refresh_time=opts.enrichment_refresh_time, pipeline_name=pipeline_name)
+      refresh_time=opts.enrichment_refresh_time,
+      refresh_strategy=opts.enrichment_refresh_strategy,
+      version_field=opts.enrichment_version_field or None, pipeline_name=pipeline_name)
   try:
-    return EnrichmentConfig(**kwargs)
+    config = EnrichmentConfig(**kwargs)
+    _check_runner(config, options)
   except ValueError as e:
-    argument = str(e).split(' ', 1)[0].split(':', 1)[0].split('/', 1)[0]
+    message = str(e)
+    argument = message.split(' ', 1)[0].split(':', 1)[0].split('/', 1)[0]
     option = _OPTION_OF.get(argument, 'enrichment_source')
-    raise ConfigError(f'--{option}: {e}') from None
+    if argument in _OPTION_OF and message.startswith(argument + ': '):
+      message = message[len(argument) + 2:]  # the option names it now
+    raise ConfigError(f'--{option}: {message}') from None
+  return config
+
+
+def _check_runner(config, options):
+  """What EnrichWithSideInput would refuse while the graph is built, said now (ValueError
+  naming the argument): refresh in batch, keyed joins in streaming, a refresh strategy the
+  runner cannot run."""
+  standard = options.view_as(StandardOptions)
+  if config.mode == 'keyed' and standard.streaming:
+    raise ValueError('mode: keyed joins run in batch pipelines only; use broadcast '
+                     '(optionally with refresh_seconds) in streaming')
+  if config.refresh_seconds is None:
+    return
+  if not standard.streaming:
+    raise ValueError('refresh_seconds needs a streaming pipeline; a batch pipeline loads the '
+                     'lookup once')
+  refresh_strategy_for(config, standard.runner)

@@ -7,7 +7,8 @@ from typing import Optional
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from beam_pipelines.options.values import convert, parse_bool, parse_non_negative_int, require
+from beam_pipelines.options.values import (convert, convert_by_argument, parse_bool,
+                                           parse_non_negative_int, require)
 from beam_pipelines.transforms.read.file_splits import DEFAULT_SPLIT_BYTES
 from beam_pipelines.transforms.read.files import FILE_FORMATS, FileSourceConfig
 from beam_pipelines.transforms.read.formats.csv_format import CsvFormat, parse_columns
@@ -48,6 +49,11 @@ class FilesToBigQueryOptions(PipelineOptions):
                         help='Number of lake files (0: the runner decides).')
 
 
+# CsvFormat's errors start with the argument they are about -> the option that sets it.
+_CSV_OPTIONS = {'csv delimiter': 'csv_delimiter', 'csv quote_char': 'csv_quote_char',
+                'csv columns': 'csv_columns', 'csv encoding': 'csv_encoding'}
+
+
 def _delimiter(text):
   return '\t' if text in ('\\t', 'tab', 'TAB') else text
 
@@ -57,7 +63,7 @@ def file_source_config(options):
   opts = options.view_as(FilesToBigQueryOptions)
   csv_format = None
   if opts.input_format == 'csv':
-    csv_format = convert('csv_delimiter', CsvFormat,
+    csv_format = convert_by_argument(_CSV_OPTIONS, 'csv_delimiter', CsvFormat,
                          delimiter=_delimiter(opts.csv_delimiter),
                          quote_char=opts.csv_quote_char,
                          header=convert('csv_header', parse_bool, opts.csv_header),

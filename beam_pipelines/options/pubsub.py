@@ -5,7 +5,7 @@ Beam registers only *direct* subclasses of PipelineOptions with its parser, so e
 class of the suite subclasses it directly and defines each flag exactly once.
 """
 
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from beam_pipelines.options.values import ConfigError, convert, duration_option
 from beam_pipelines.transforms.read.pubsub import DEDUPE_MODES, PubSubSourceConfig
@@ -45,6 +45,12 @@ def pubsub_source_config(options):
   if bool(opts.input_subscription) == bool(opts.input_topic):
     raise ConfigError('exactly one of --input_subscription and --input_topic is required')
   name = 'input_subscription' if opts.input_subscription else 'input_topic'
+  runner = str(options.view_as(StandardOptions).runner or '').rsplit('.', 1)[-1]
+  if runner in _NO_PUBSUB_RUNNERS:
+    # Seen with Beam 2.77: the run ends at once, DONE, having read nothing.
+    raise ConfigError(f'--runner: the {runner} cannot read Pub/Sub (the read ends at once, '
+                      'reading nothing); use BundleBasedDirectRunner locally, or '
+                      'DataflowRunner')
   grace = duration_option(opts.pubsub_pull_grace, 'pubsub_pull_grace')
   if grace is not None and grace <= 0:
     raise ConfigError(f'--pubsub_pull_grace: must be more than 0, got {opts.pubsub_pull_grace!r}')
@@ -60,6 +66,7 @@ def pubsub_source_config(options):
     raise ConfigError(f'--{option}: {str(e).split(": ", 1)[-1]}') from None
 
 
+_NO_PUBSUB_RUNNERS = ('FnApiRunner',)
 _SOURCE_FIELD_OPTIONS = {
     'subscription': 'input_subscription', 'topic': 'input_topic', 'dedupe': 'dedupe',
     'dedupe_seconds': 'dedupe_window', 'direct_runner_pull_timeout': 'pubsub_pull_timeout',

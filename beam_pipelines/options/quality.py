@@ -10,6 +10,8 @@ The steps it configures (``SchemaDrift``, ``CheckQuality``) are wired by
 ``beam_pipelines.chain_steps``.
 """
 
+import math
+import os
 from dataclasses import dataclass
 from typing import Optional
 
@@ -123,9 +125,30 @@ def quality_config(options, schema, output_table=None, output_path=None,
     drift = convert('schema_drift', SchemaDriftConfig, mode=mode, table=output_table,
                      project=project)
   interval = convert('summary_interval_seconds', float, opts.summary_interval_seconds or 0)
-  if not interval >= 0:
-    raise ConfigError('--summary_interval_seconds must be 0 or positive, got '
+  if not (math.isfinite(interval) and interval >= 0):
+    raise ConfigError('--summary_interval_seconds must be 0 or a positive number, got '
                       f'{opts.summary_interval_seconds!r}')
+  if opts.summary_path:
+    convert('summary_path', check_summary_path, opts.summary_path)
   return QualityRunConfig(rules=rules, scores_sink=scores_sink, scores_path=scores_path,
                           drift=drift, summary_path=opts.summary_path,
                           summary_interval_seconds=interval)
+
+
+def check_summary_path(path):
+  """ValueError unless a summary can be written at ``path`` after the run: a local path
+  must not be a directory, and its nearest existing folder must be a writable directory
+  (missing folders are created when the summary is written). ``scheme://`` paths are left
+  to their filesystem."""
+  if '://' in path:
+    return path
+  if os.path.isdir(path):
+    raise ValueError(f'{path!r} is a directory; give a file path such as {path}/run.json')
+  folder = os.path.dirname(os.path.abspath(path))
+  while not os.path.exists(folder):
+    folder = os.path.dirname(folder)
+  if not os.path.isdir(folder):
+    raise ValueError(f'cannot create a folder for {path!r}: {folder!r} is a file')
+  if not os.access(folder, os.W_OK | os.X_OK):
+    raise ValueError(f'cannot write {path!r}: {folder!r} is not writable')
+  return path

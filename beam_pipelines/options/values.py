@@ -22,6 +22,21 @@ def convert(name, fn, *args, **kwargs):
     raise ConfigError(f'--{name}: {e}') from None
 
 
+def convert_by_argument(prefixes, default, fn, *args, **kwargs):
+  """Like ``convert``, for a constructor that checks several options at once: the option
+  named is the one whose argument the error message starts with (``prefixes``: message
+  prefix -> option name), else ``default``."""
+  try:
+    return fn(*args, **kwargs)
+  except ConfigError:
+    raise
+  except ValueError as e:
+    message = str(e)
+    name = next((option for prefix, option in prefixes.items()
+                 if message.startswith(prefix)), default)
+    raise ConfigError(f'--{name}: {message}') from None
+
+
 def require(value, name):
   """``value``, or ConfigError ``--name is required`` when it is missing or empty."""
   if value is None or str(value).strip() == '':

@@ -19,6 +19,12 @@ from beam_pipelines.transforms.write.bigquery import BigQuerySinkConfig
 AGGREGATE_TABLE_SUFFIX = '_aggregates'
 
 
+# AggregateConfig argument (its errors start with it) -> the option that sets it.
+_AGGREGATE_OPTIONS = {'key_fields': 'aggregate_keys', 'sum_fields': 'aggregate_sum',
+                      'min_fields': 'aggregate_min', 'max_fields': 'aggregate_max',
+                      'distinct_fields': 'aggregate_distinct'}
+
+
 class WindowingOptions(PipelineOptions):
   """Optional windowed aggregation, for files_to_bigquery and pubsub_to_bigquery alike."""
   HELP_TITLE = 'Windowed aggregation'  # its group in --help

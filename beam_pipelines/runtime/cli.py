@@ -2,9 +2,12 @@
 (unknown flags, values), argv -> options and the validated config, the inputs exist, a named
 runner, the emulator's project, and the Beam patches it runs with.
 
-A bad flag or value becomes one line on stderr and exit code 2 before any pipeline is built.
+A bad flag or value becomes one line on stderr and exit code 2 before any pipeline is built;
+one raised while the graph is built (``option_errors_while_building``) too.
 """
 
+import contextlib
+import logging
 import sys
 from dataclasses import dataclass, field
 from typing import Callable, Optional
@@ -104,6 +107,22 @@ def options_and_config(argv, prog, runner, to_config, streaming=False, cli=None)
     fail(prog, str(e))
   beam_patches.enable(*(STREAMING_PATCHES if streaming else BATCH_PATCHES))
   return options, config
+
+
+@contextlib.contextmanager
+def option_errors_while_building(prog):
+  """Around building the graph (never around running it): a ConfigError, or a ValueError a
+  transform raises when its configuration cannot work, becomes one line on stderr and exit
+  code 2, as option errors found earlier do. The config layer finds option errors before
+  this (tests/e2e/test_config_errors.py runs every option through a table of bad values);
+  this is the net for what it misses, so a user never gets a traceback for a bad option."""
+  try:
+    yield
+  except ValueError as e:
+    logging.getLogger(__name__).debug('error while building the pipeline', exc_info=True)
+    message = str(e).splitlines()[0] if str(e) else type(e).__name__
+    print(f'{prog}: error: {message}', file=sys.stderr)
+    raise SystemExit(2) from None
 
 
 def emulator_defaults(argv):

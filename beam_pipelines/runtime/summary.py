@@ -7,6 +7,7 @@ the summary is what is known of the job instead (``job_summary``), never an exce
 
 import json
 import logging
+import os
 import threading
 
 from apache_beam.metrics.metric import MetricsFilter
@@ -31,18 +32,29 @@ def collect_counters(result):
 
 def collect_lineage(result):
   """{'sources': [...], 'sinks': [...]}: what Beam's lineage metrics report (Dataplex FQNs
-  such as ``bigquery:project.dataset.table`` or ``file:/path``), or empty lists when the
-  runner reports none. Beam 2.77 on the FnApiRunner: file sources read through Beam's
-  FileSystems/ReadFromText and FILE_LOADS BigQuery writes report; STREAMING_INSERTS and our
-  own readers do not (the configured sources/sinks are listed separately)."""
-  from apache_beam.metrics.metric import Lineage
+  such as ``bigquery:project.dataset.table`` or ``pubsub:subscription:project.name``), or
+  empty lists when the runner reports none. Read here rather than with ``Lineage.query``:
+  Beam 2.77's DirectRunner returns a lineage metric's value as a set of tuples where
+  ``Lineage.query`` expects a BoundedTrieData (``AttributeError: 'set' object has no
+  attribute 'flattened'``), so on the streaming runner it reported nothing."""
+  from apache_beam.metrics.metric import Lineage, MetricResults
   out = {'sources': [], 'sinks': []}
   try:
-    metrics = result.metrics()
-    out['sources'] = sorted(Lineage.query(metrics, Lineage.SOURCE))
-    out['sinks'] = sorted(Lineage.query(metrics, Lineage.SINK))
+    found = result.metrics().query(MetricsFilter().with_namespace(
+        Lineage.LINEAGE_NAMESPACE))[MetricResults.BOUNDED_TRIES]
   except Exception as e:  # pylint: disable=broad-except
     _LOG.info('lineage metrics unavailable: %s', e)
+    return out
+  names = {Lineage.SOURCE: set(), Lineage.SINK: set()}
+  for metric in found:
+    fqns = names.get(metric.key.metric.name)
+    if fqns is None:
+      continue
+    for value in (metric.committed, metric.attempted):
+      paths = value.flattened() if hasattr(value, 'flattened') else (value or ())
+      for path in paths:  # (segment, ..., truncated)
+        fqns.add(''.join(path[:-1]) + ('*' if path[-1] else ''))
+  out['sources'], out['sinks'] = sorted(names[Lineage.SOURCE]), sorted(names[Lineage.SINK])
   return out
 
 
@@ -161,7 +173,7 @@ def format_summary(summary, title='Run summary'):
     if summary.get(key):
       lines.append(f'  {key}:')
       for item in summary[key]:
-        lines.append(f'    {item["role"]:<14}{item["kind"]:<12}{item["name"]}')
+        lines.append(f'    {item["role"]:<13} {item["kind"]:<11} {item["name"]}')
   lineage = summary.get('lineage')
   if lineage is not None:
     lines.append('  lineage (Beam metrics): sources '
@@ -171,15 +183,33 @@ def format_summary(summary, title='Run summary'):
 
 
 def write_summary(summary, path):
-  """Writes the summary as JSON (local path or gs://)."""
+  """Writes the summary as JSON (local path, its missing folders created, or gs://)."""
   from apache_beam.io.filesystems import FileSystems
   data = json.dumps(summary, indent=2, sort_keys=True, default=str).encode('utf-8')
   if '://' in path:
     with FileSystems.create(path) as f:
       f.write(data)
   else:
-    with open(path, 'wb') as f:
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    # Written whole, then renamed: a reader (or a periodic rewrite) never sees half a file.
+    partial = f'{path}.partial'
+    with open(partial, 'wb') as f:
       f.write(data)
+    os.replace(partial, path)
+
+
+def _source_io(source):
+  """{'role': 'input', 'kind', 'name'} of a pipeline's source config."""
+  from beam_pipelines.transforms.read.files import FileSourceConfig
+  from beam_pipelines.transforms.read.pubsub import PubSubSourceConfig
+  if isinstance(source, PubSubSourceConfig):
+    if source.subscription:
+      return {'role': 'input', 'kind': 'pubsub', 'name': source.subscription}
+    return {'role': 'input', 'kind': 'pubsub', 'name': source.topic}
+  if isinstance(source, FileSourceConfig):
+    return {'role': 'input', 'kind': source.format, 'name': source.pattern}
+  return {'role': 'input', 'kind': type(source).__name__, 'name': str(source)}
 
 
 def config_io(cfg):
@@ -187,10 +217,7 @@ def config_io(cfg):
   sources, sinks = [], []
   source = getattr(cfg, 'source', None)
   if source is not None:
-    kind = getattr(source, 'format', None) or type(source).__name__
-    name = (getattr(source, 'pattern', None) or getattr(source, 'subscription', None)
-            or getattr(source, 'topic', None) or str(source))
-    sources.append({'role': 'input', 'kind': str(kind), 'name': str(name)})
+    sources.append(_source_io(source))
   enrichment = getattr(cfg, 'enrichment', None)
   if enrichment is not None:
     describe = getattr(enrichment.source, 'describe', None)

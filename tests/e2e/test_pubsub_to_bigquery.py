@@ -10,6 +10,7 @@ from apache_beam.runners.runner import PipelineState
 from streaming_helpers import publish, table_rows, wait_for
 
 from beam_pipelines import pubsub_to_bigquery
+from beam_pipelines.runtime.summary import format_summary
 
 pytestmark = pytest.mark.emulator
 
@@ -88,6 +89,16 @@ def test_rows_dead_letters_and_dedup_exactly(tmp_path, bigquery_emulator, bq_cli
   assert summary['messages_read'] == len(messages) == \
       summary['rows_written'] + summary['dead_letters'] + summary['duplicates_removed']
   assert elapsed < 30, f'streaming e2e took {elapsed:.1f}s'
+  # The printed summary names the source as what it is, and Beam's lineage metrics (read
+  # from the streaming DirectRunner's own form) list the subscription and both tables.
+  text = format_summary(summary, 'pubsub_to_bigquery summary').splitlines()
+  assert f'    input         pubsub      {subscription}' in text, text
+  _, project, _, name = subscription.split('/')
+  assert summary['lineage'] == {
+      'sources': [f'pubsub:subscription:{project}.{name}'],
+      'sinks': [f'bigquery:{project}.{bq_dataset}.events',
+                f'bigquery:{project}.{bq_dataset}.events_error_records']}, summary['lineage']
+  assert 'none reported' not in '\n'.join(text)
 
 
 def test_windowed_aggregates_and_late_data_dead_letter(tmp_path, bigquery_emulator, bq_client,

@@ -41,7 +41,7 @@ def test_quality_table_dead_letters_flags_and_summary_json(tmp_path, bigquery_em
   data.write_text('\n'.join(json.dumps(x) for x in LINES) + '\n{"id": "e9"\n')
   (tmp_path / 'schema.json').write_text(json.dumps(SCHEMA))
   (tmp_path / 'rules.yaml').write_text(RULES)
-  summary_path = tmp_path / 'summary.json'
+  summary_path = tmp_path / 'out' / 'runs' / 'summary.json'  # folders created (issue 21)
   _, summary = files_to_bigquery.run([
       '--input', str(data), '--schema', str(tmp_path / 'schema.json'),
       '--output_table', f'{bigquery_emulator.project}:{bq_dataset}.ev',

@@ -91,7 +91,7 @@ def test_csv_parse_config_reads_values_as_text():
     ({'header': False}, 'columns are required'),
     ({'columns': ('a', 'A')}, 'unique'),
     ({'columns': ('a', '')}, 'non-empty'),
-    ({'encoding': 'no-such-codec'}, 'unknown csv encoding'),
+    ({'encoding': 'no-such-codec'}, "csv encoding 'no-such-codec' is unknown"),
     ({'encoding': 'utf-16'}, 'not ASCII-compatible'),
 ])
 def test_bad_csv_format_raises_value_error_naming_the_argument(kwargs, message):

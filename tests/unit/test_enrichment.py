@@ -281,13 +281,41 @@ def test_transform_rejects_modes_its_pipeline_cannot_run(regions):
     with beam.Pipeline('FnApiRunner') as p:
       _ = p | beam.Create([{'k': 'a'}]) | EnrichWithSideInput(refreshing)
   streaming = PipelineOptions(['--streaming', '--runner', 'BundleBasedDirectRunner'])
-  with pytest.raises(ValueError, match='^refresh_seconds: the Python DirectRunner cannot'):
-    p = beam.Pipeline(options=streaming)
-    _ = p | beam.Create([{'k': 'a'}]) | EnrichWithSideInput(refreshing)
+  # The side-input refresh cannot run on the DirectRunner (asked for, or implied by event
+  # join times), nor with processing join times on the FnApiRunner; auto picks the worker
+  # refresh there.
+  import dataclasses
+  for changes, runner, message in (
+      (dict(refresh_strategy='side_input'), 'BundleBasedDirectRunner',
+       '^refresh_strategy: the side-input refresh cannot run on the Python '
+       'BundleBasedDirectRunner'),
+      (dict(refresh_time='event'), 'BundleBasedDirectRunner', '^refresh_time: the side-input'),
+      (dict(refresh_strategy='side_input'), 'FnApiRunner',
+       '^refresh_strategy: a side-input refresh with processing join times')):
+    with pytest.raises(ValueError, match=message):
+      p = beam.Pipeline(options=PipelineOptions(['--streaming', '--runner', runner]))
+      _ = p | beam.Create([{'k': 'a'}]) | EnrichWithSideInput(
+          dataclasses.replace(refreshing, **changes))
+  p = beam.Pipeline(options=streaming)
+  _ = p | beam.Create([{'k': 'a'}]) | 'Enrich' >> EnrichWithSideInput(refreshing)
+  assert 'Enrich/Join' in _labels_of(p) and 'Enrich/LoadLookup' not in _labels_of(p)
   keyed = EnrichmentConfig(source=regions, keys=('k',), fields=('v',), mode='keyed')
   with pytest.raises(ValueError, match='^mode: keyed joins run in batch pipelines only'):
     p = beam.Pipeline(options=streaming)
     _ = p | beam.Create([{'k': 'a'}]) | EnrichWithSideInput(keyed)
+
+
+def _labels_of(p):
+  labels = []
+
+  class Visitor(beam.pipeline.PipelineVisitor):
+    def enter_composite_transform(self, node):
+      labels.append(node.full_label)
+
+    def visit_transform(self, node):
+      labels.append(node.full_label)
+  p.visit(Visitor())
+  return labels
 
 
 def test_enriched_schema_appends_missing_output_columns(regions):

@@ -70,9 +70,51 @@ def test_refresh_options():
   cfg = config('--enrichment_source', 'r.csv', '--enrichment_keys', 'k',
                '--enrichment_fields', 'v', '--enrichment_refresh_seconds', '60',
                '--enrichment_refresh_horizon_seconds', '86400',
-               '--enrichment_refresh_time', 'event')
+               '--enrichment_refresh_time', 'event', '--streaming', '--runner',
+               'DataflowRunner', '--enrichment_version_field', 'lookup_version')
   assert (cfg.refresh_seconds, cfg.refresh_horizon_seconds, cfg.refresh_time) == (
       60.0, 86400.0, 'event')
+  assert (cfg.refresh_strategy, cfg.version_field) == ('auto', 'lookup_version')
+  worker = config('--enrichment_source', 'r.csv', '--enrichment_keys', 'k',
+                  '--enrichment_fields', 'v', '--enrichment_refresh_seconds', '5',
+                  '--streaming', '--runner', 'BundleBasedDirectRunner')
+  assert worker.refresh_strategy == 'auto' and worker.refresh_seconds == 5.0
+
+
+_REFRESHING = ['--enrichment_source', 'r.csv', '--enrichment_keys', 'k',
+               '--enrichment_fields', 'v', '--enrichment_refresh_seconds', '5']
+
+
+@pytest.mark.parametrize('argv, message', [
+    (_REFRESHING, '--enrichment_refresh_seconds: refresh_seconds needs a streaming pipeline'),
+    (_REFRESHING + ['--streaming', '--runner', 'BundleBasedDirectRunner',
+                    '--enrichment_refresh_strategy', 'side_input'],
+     '--enrichment_refresh_strategy: the side-input refresh cannot run on the Python '
+     'BundleBasedDirectRunner'),
+    (_REFRESHING + ['--streaming', '--enrichment_refresh_time', 'event'],
+     '--enrichment_refresh_time: the side-input refresh cannot run on the Python '
+     'DirectRunner'),
+    (_REFRESHING + ['--streaming', '--runner', 'FnApiRunner',
+                    '--enrichment_refresh_strategy', 'side_input'],
+     '--enrichment_refresh_strategy: a side-input refresh with processing join times'),
+    (_REFRESHING + ['--streaming', '--enrichment_refresh_strategy', 'worker',
+                    '--enrichment_refresh_time', 'event'],
+     '--enrichment_refresh_time: event join times pick a version'),
+    (_REFRESHING + ['--streaming', '--enrichment_refresh_strategy', 'nightly'],
+     '--enrichment_refresh_strategy: refresh_strategy must be one of'),
+    (_REFRESHING[:6] + ['--enrichment_refresh_strategy', 'worker'],
+     '--enrichment_refresh_strategy: worker needs refresh_seconds'),
+    (_REFRESHING[:6] + ['--enrichment_version_field', 'ver'],
+     '--enrichment_version_field: only a refreshing lookup'),
+    (_REFRESHING + ['--streaming', '--enrichment_version_field', 'v'],
+     '--enrichment_version_field'),
+    (_REFRESHING[:6] + ['--streaming', '--enrichment_mode', 'keyed'],
+     '--enrichment_mode: keyed joins run in batch pipelines only'),
+])
+def test_refresh_errors_are_found_before_the_graph_is_built(argv, message):
+  with pytest.raises(ConfigError) as info:
+    config(*argv)
+  assert message in str(info.value)
 
 
 @pytest.mark.parametrize('argv, message', [

@@ -2,8 +2,9 @@
 
 Beam 2.77 reports lineage (``Lineage.sources()`` / ``Lineage.sinks()``, Dataplex FQNs) from
 its file-based IO (ReadFromText, WriteToText...) and BigQuery reads and FILE_LOADS writes,
-but not from ``fileio.MatchFiles`` (our file sources) nor from STREAMING_INSERTS. These small
-steps report them the same way, so ``Lineage.query(result.metrics(), ...)`` lists them.
+but not from ``fileio.MatchFiles`` (our file sources), STREAMING_INSERTS, nor the
+DirectRunner's Pub/Sub read. These small helpers report them the same way, so the run's
+lineage metrics list them.
 """
 
 import apache_beam as beam
@@ -18,6 +19,15 @@ def report_file_source(metadata):
   except Exception:  # pylint: disable=broad-except
     pass  # lineage is informational: never fail a read for it
   return metadata
+
+
+def report_pubsub_source(path):
+  """Reports ``projects/P/subscriptions/S`` or ``projects/P/topics/T`` as a lineage source
+  (``pubsub:subscription:P.S``, as Beam's own Pub/Sub read names it)."""
+  parts = (path or '').split('/')
+  if len(parts) == 4 and parts[0] == 'projects' and parts[2] in ('subscriptions', 'topics'):
+    subtype = 'subscription' if parts[2] == 'subscriptions' else 'topic'
+    Lineage.sources().add('pubsub', parts[1], parts[3], subtype=subtype)
 
 
 def bigquery_segments(table_spec):

@@ -3,8 +3,10 @@
 Accepted shapes: a list of fields (``bq mk --schema``), ``{"fields": [...]}`` (the REST
 TableSchema), or ``{"schema": {"fields": [...]}}`` (``bq show --format=json``). Type aliases
 are normalised (INTEGER -> INT64, FLOAT -> FLOAT64, BOOLEAN -> BOOL, STRUCT -> RECORD,
-DECIMAL -> NUMERIC, BIGDECIMAL -> BIGNUMERIC). Problems raise ``ValueError`` naming the
-field path, when the schema is loaded, never later inside a pipeline.
+DECIMAL -> NUMERIC, BIGDECIMAL -> BIGNUMERIC). A RANGE column names its element type as
+BigQuery's schema JSON does: ``{"name": "r", "type": "RANGE", "rangeElementType": {"type":
+"DATE"}}`` (DATE, DATETIME or TIMESTAMP). Problems raise ``ValueError`` naming the field
+path, when the schema is loaded, never later inside a pipeline.
 """
 
 import json
@@ -22,9 +24,10 @@ TYPE_ALIASES = {
     'BIGNUMERIC': 'BIGNUMERIC', 'BIGDECIMAL': 'BIGNUMERIC',
     'BOOLEAN': 'BOOL', 'BOOL': 'BOOL',
     'TIMESTAMP': 'TIMESTAMP', 'DATE': 'DATE', 'TIME': 'TIME', 'DATETIME': 'DATETIME',
-    'GEOGRAPHY': 'GEOGRAPHY', 'JSON': 'JSON',
+    'GEOGRAPHY': 'GEOGRAPHY', 'JSON': 'JSON', 'INTERVAL': 'INTERVAL', 'RANGE': 'RANGE',
     'RECORD': 'RECORD', 'STRUCT': 'RECORD',
 }
+RANGE_ELEMENT_TYPES = ('DATE', 'DATETIME', 'TIMESTAMP')
 MODES = ('NULLABLE', 'REQUIRED', 'REPEATED')
 # BigQuery allows 15 levels of nested RECORDs.
 MAX_RECORD_DEPTH = 15
@@ -43,6 +46,13 @@ class FieldSpec:
   max_length: Optional[int] = None
   precision: Optional[int] = None
   scale: Optional[int] = None
+  range_element_type: Optional[str] = None  # RANGE only: DATE, DATETIME or TIMESTAMP
+
+  def __post_init__(self):
+    # Only a RANGE has an element type: a copy made with another type (masking's
+    # dataclasses.replace(spec, type='STRING', ...)) drops it.
+    if self.type != 'RANGE' and self.range_element_type is not None:
+      object.__setattr__(self, 'range_element_type', None)
 
   @property
   def repeated(self):
@@ -61,6 +71,8 @@ class FieldSpec:
       if value is not None:
         out['maxLength' if key == 'max_length' else key] = (
             str(value) if key != 'description' else value)
+    if self.range_element_type is not None:
+      out['rangeElementType'] = {'type': self.range_element_type}
     if self.fields:
       out['fields'] = [f.to_json() for f in self.fields]
     return out
@@ -167,12 +179,28 @@ def _parse_fields(raw_fields, prefix, depth, where):
     elif raw.get('fields'):
       raise ValueError(f'{where}: field {path!r} of type {ftype} cannot have sub-fields')
     out.append(FieldSpec(
+        range_element_type=_range_element_type(raw, ftype, path, where),
         name=name, type=ftype, mode=mode, fields=children,
         description=raw.get('description'),
         max_length=_optional_int(raw, 'maxLength', path, where),
         precision=_optional_int(raw, 'precision', path, where),
         scale=_optional_int(raw, 'scale', path, where)))
   return tuple(out)
+
+
+def _range_element_type(raw, ftype, path, where):
+  element = raw.get('rangeElementType')
+  if ftype != 'RANGE':
+    if element is not None:
+      raise ValueError(f'{where}: field {path!r} of type {ftype} cannot have a '
+                       'rangeElementType')
+    return None
+  if isinstance(element, dict):
+    element = element.get('type')
+  if not isinstance(element, str) or element.upper() not in RANGE_ELEMENT_TYPES:
+    raise ValueError(f'{where}: RANGE field {path!r} needs "rangeElementType": {{"type": '
+                     f'one of {list(RANGE_ELEMENT_TYPES)}}}, got {raw.get("rangeElementType")!r}')
+  return element.upper()
 
 
 def _optional_int(raw, key, path, where):

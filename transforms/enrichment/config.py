@@ -22,6 +22,14 @@ COLLISION_POLICIES = ('lookup_wins', 'row_wins', 'error')
 DUPLICATE_POLICIES = ('last_wins', 'error')
 MODES = ('broadcast', 'keyed')
 REFRESH_TIMES = ('processing', 'event')
+REFRESH_STRATEGIES = ('auto', 'worker', 'side_input')
+# Runners whose refreshing lookup is a periodic side input under refresh_strategy='auto'
+# (Dataflow runs the refresh impulse alongside the rows); every other runner reloads in the
+# join step itself ('worker'), which any runner can execute.
+SIDE_INPUT_RUNNERS = ('DataflowRunner', 'TestDataflowRunner')
+# The Python DirectRunner family: Beam 2.77 cannot run the refresh impulse there.
+DIRECT_RUNNERS = ('DirectRunner', 'SwitchingDirectRunner', 'BundleBasedDirectRunner',
+                  'TestDirectRunner')
 DEFAULT_REFRESH_HORIZON_SECONDS = 7 * 24 * 3600
 MIN_REFRESH_SECONDS = 1.0
 NAMESPACE = 'enrich'
@@ -65,11 +73,20 @@ class EnrichmentConfig:
     duplicates: ``last_wins`` | ``error``.
     mode: ``broadcast`` | ``keyed``.
     refresh_seconds: streaming only: reload the lookup every N seconds (broadcast mode).
-    refresh_horizon_seconds: how long the refresh impulse runs (bounded on purpose).
+    refresh_strategy: how a refreshing lookup is reloaded: ``worker`` (each worker process
+      holds the lookup in the join step and reloads it when it is older than
+      ``refresh_seconds``; runs on every runner), ``side_input`` (a periodic impulse loads
+      each version once and broadcasts it per refresh window; Dataflow and portable runners),
+      or ``auto`` (the default: ``side_input`` on Dataflow or with ``refresh_time='event'``,
+      ``worker`` elsewhere). See ``beam_pipelines.transforms.enrichment.transform``.
+    refresh_horizon_seconds: side_input only: how long the refresh impulse runs (bounded on
+      purpose).
     refresh_time: which time picks a row's lookup version: ``processing`` (the wall-clock
       time the row reaches the step; the default) or ``event`` (the row's own timestamp:
       replays join against the version of their event time, and rows older than the first
       refresh become ``enrichment_unavailable``).
+    version_field: refreshing lookups only: an output field that records, in each enriched
+      row, the version of the lookup it was joined with (the TIMESTAMP its read started).
     pipeline_name: recorded in dead letters.
   """
   source: LookupSource
@@ -85,6 +102,8 @@ class EnrichmentConfig:
   refresh_seconds: Optional[float] = None
   refresh_horizon_seconds: float = DEFAULT_REFRESH_HORIZON_SECONDS
   refresh_time: str = 'processing'
+  refresh_strategy: str = 'auto'
+  version_field: Optional[str] = None
   pipeline_name: Optional[str] = None
 
   def __post_init__(self):
@@ -123,7 +142,9 @@ class EnrichmentConfig:
                                  ('collision', self.collision, COLLISION_POLICIES),
                                  ('duplicates', self.duplicates, DUPLICATE_POLICIES),
                                  ('mode', self.mode, MODES),
-                                 ('refresh_time', self.refresh_time, REFRESH_TIMES)):
+                                 ('refresh_time', self.refresh_time, REFRESH_TIMES),
+                                 ('refresh_strategy', self.refresh_strategy,
+                                  REFRESH_STRATEGIES)):
       if value not in allowed:
         raise ValueError(f'{name} must be one of {allowed}, got {value!r}')
     refresh = self.refresh_seconds
@@ -140,6 +161,20 @@ class EnrichmentConfig:
           math.isfinite(horizon) and horizon >= refresh):
         raise ValueError(f'refresh_horizon_seconds must be a number >= refresh_seconds '
                          f'({refresh}), got {horizon!r}')
+      if self.refresh_strategy == 'worker' and self.refresh_time == 'event':
+        raise ValueError('refresh_time: event join times pick a version per event-time '
+                         'window, which needs refresh_strategy side_input (a worker reload '
+                         'serves the version the worker holds when the row arrives)')
+    elif self.refresh_strategy != 'auto':
+      raise ValueError(f'refresh_strategy: {self.refresh_strategy} needs refresh_seconds')
+    if self.version_field is not None:
+      if not isinstance(self.version_field, str) or not self.version_field or (
+          '.' in self.version_field):
+        raise ValueError(f'version_field must be a top-level field name, got '
+                         f'{self.version_field!r}')
+      if refresh is None:
+        raise ValueError('version_field: only a refreshing lookup (refresh_seconds) has '
+                         'versions to record')
     object.__setattr__(self, 'keys', keys)
     object.__setattr__(self, 'lookup_keys', lookup_keys)
     object.__setattr__(self, 'fields', fields)
@@ -147,6 +182,8 @@ class EnrichmentConfig:
     outputs = self.output_fields()
     if outputs is not None and len(set(outputs)) != len(outputs):
       raise ValueError(f'fields/rename/prefix: output field names collide: {list(outputs)}')
+    if outputs is not None and self.version_field in outputs:
+      raise ValueError(f'version_field: {self.version_field!r} is also a lookup output field')
 
   def output_name(self, column):
     """The row field a lookup column is written to."""
@@ -158,6 +195,47 @@ class EnrichmentConfig:
     if self.fields is None:
       return None
     return tuple(self.output_name(c) for c in self.fields)
+
+
+def runner_name(runner):
+  """A runner's class name from a runner object, class, or option text (``None``: the
+  DirectRunner, Beam's default)."""
+  if runner is None or runner == '':
+    return 'DirectRunner'
+  if not isinstance(runner, str):
+    runner = runner.__name__ if isinstance(runner, type) else type(runner).__name__
+  return runner.rsplit('.', 1)[-1]
+
+
+def refresh_strategy_for(config, runner, has_ticks=False):
+  """The refresh strategy a refreshing ``config`` runs with on ``runner`` (a name, object or
+  None), after checking the runner can run it.
+
+  Raises:
+    ValueError: naming ``refresh_strategy`` or ``refresh_time`` when the runner cannot run
+      that combination (the side-input refresh on the Python DirectRunner, whose SDF support
+      lacks defer_remainder in Beam 2.77; processing-time side inputs on the FnApiRunner,
+      which runs the refresh impulse to completion before any row).
+  """
+  name = runner_name(runner)
+  strategy = config.refresh_strategy
+  if has_ticks:
+    if strategy == 'worker':
+      raise ValueError('refresh_ticks: only refresh_strategy side_input takes refresh ticks')
+    return 'side_input'
+  if strategy == 'auto':
+    strategy = ('side_input' if config.refresh_time == 'event' or name in SIDE_INPUT_RUNNERS
+                else 'worker')
+  if strategy == 'side_input' and name in DIRECT_RUNNERS:
+    argument = 'refresh_strategy' if config.refresh_strategy == 'side_input' else 'refresh_time'
+    raise ValueError(f'{argument}: the side-input refresh cannot run on the Python '
+                     f'{name} (Beam 2.77 lacks defer_remainder for its refresh impulse); use '
+                     'refresh_strategy worker with processing join times, or Dataflow')
+  if strategy == 'side_input' and name == 'FnApiRunner' and config.refresh_time == 'processing':
+    raise ValueError('refresh_strategy: a side-input refresh with processing join times '
+                     'needs a runner that runs the refresh impulse alongside the rows (the '
+                     'FnApiRunner runs it to completion first); use refresh_strategy worker')
+  return strategy
 
 
 def get_path(record, path):

@@ -18,6 +18,7 @@ from beam_pipelines.transforms.core.elements import (UnsupportedElement, row_dic
 from beam_pipelines.transforms.enrichment.config import (NAMESPACE, _key_of, _LookupCounters,
                                                          _project, build_index, get_path)
 from beam_pipelines.transforms.enrichment.sources.base import LookupSourceError
+from beam_pipelines.transforms.enrichment.worker_refresh import version_text
 
 _LOG = logging.getLogger(__name__)
 _UNKEYED_TAG = 'unkeyed'
@@ -35,6 +36,7 @@ class LoadIndexFn(beam.DoFn):
 
   def process(self, unused_tick):
     started = time.monotonic()
+    read_at = time.time()  # the version's id: when its read started
     try:
       index = build_index(self._config.source.read(), self._config, self._counters)
     except Exception as e:  # pylint: disable=broad-except
@@ -48,7 +50,7 @@ class LoadIndexFn(beam.DoFn):
     if self._refreshing:
       # (load time, index): a window may receive more than one version (a runner re-
       # delivering a tick, catch-up ticks); the join uses the latest-loaded one.
-      index = (time.time(), index)
+      index = (read_at, index)
     self._counters.loads.inc()
     if self._refreshing:
       self._counters.refreshes.inc()
@@ -73,10 +75,11 @@ class _JoinFn(beam.DoFn):
   def _missing_key_fields(self, row):
     return [p for p in self._config.keys if get_path(row, p) is None]
 
-  def join(self, row, entry, timestamp=None):
+  def join(self, row, entry, timestamp=None, version=None):
     """Yields the enriched row, a dead letter, or nothing (dropped) for one row.
 
-    ``entry`` is the row's lookup entry or None for a miss.
+    ``entry`` is the row's lookup entry or None for a miss; ``version`` the id of the lookup
+    version it came from (written to ``config.version_field`` when set).
     """
     config = self._config
     if entry is None:
@@ -95,6 +98,8 @@ class _JoinFn(beam.DoFn):
       for name in config.output_fields() or ():
         if out.get(name) is None:
           out[name] = None
+      if config.version_field is not None:
+        out[config.version_field] = version
       yield self._stamp(out, timestamp)
       return
     self._hits.inc()
@@ -116,6 +121,8 @@ class _JoinFn(beam.DoFn):
               f'{config.source.describe()}', timestamp)
           return
       out[name] = value
+    if config.version_field is not None:
+      out[config.version_field] = version
     yield self._stamp(out, timestamp)
 
   def unavailable(self, row, timestamp=None):
@@ -173,6 +180,26 @@ class _BroadcastJoinFn(_JoinFn):
     yield from self._guarded(row, self.join(row, index.get(_key_of(row, self._config.keys))))
 
 
+class _ReloadingJoinFn(_JoinFn):
+  """The worker refresh (``beam_pipelines.transforms.enrichment.worker_refresh``): joins
+  each row with the version its process holds, reloading it when it is too old."""
+
+  def __init__(self, config, token):
+    super().__init__(config)
+    self._token = token
+    self._counters = _LookupCounters()
+    self._holder = None
+
+  def setup(self):
+    from beam_pipelines.transforms.enrichment.worker_refresh import holder_for
+    self._holder = holder_for(self._token, self._config)
+
+  def process(self, row):
+    current = self._holder.get(self._counters)
+    yield from self._guarded(row, self.join(
+        row, current.index.get(_key_of(row, self._config.keys)), version=current.version))
+
+
 class StampJoinTimeFn(beam.DoFn):
   """(row, original timestamp), stamped with the time that picks the lookup version: the
   wall-clock time the row reaches the step (``processing``) or its own (``event``)."""
@@ -199,9 +226,11 @@ class _RefreshJoinFn(_JoinFn):
     if not versions:
       yield self.unavailable(row, original)
       return
-    index = versions[0][1] if len(versions) == 1 else max(versions, key=lambda v: v[0])[1]
-    yield from self._guarded(
-        row, self.join(row, index.get(_key_of(row, self._config.keys)), original), original)
+    loaded_at, index = versions[0] if len(versions) == 1 else max(versions,
+                                                                  key=lambda v: v[0])
+    version = version_text(loaded_at) if self._config.version_field else None
+    yield from self._guarded(row, self.join(
+        row, index.get(_key_of(row, self._config.keys)), original, version), original)
 
 
 class _ReadLookupRecordsFn(beam.DoFn):

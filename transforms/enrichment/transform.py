@@ -28,12 +28,25 @@ Policies (all in ``EnrichmentConfig``):
   key is missing or null are skipped and counted in ``enrich/lookup_null_keys``.
 Keys compare as text: ``42``, ``42.0`` and ``"42"`` match; ``true`` matches ``"true"``.
 
-Refresh (streaming, broadcast mode): refresh ticks fire at the wall-clock instants
-``a_k = k * N`` (epoch-aligned multiples of ``refresh_seconds``), from the last such instant
-at or before the moment the pipeline starts running (no catch-up backlog) until
-``refresh_horizon_seconds`` later (a bounded impulse, no far-future end timestamp). Tick ``k``
-fires at wall-clock time >= ``a_k`` and loads the lookup once; that version is the side
-input of the window ``[a_k, a_k+N)``. Each row gets a *join time* ``T`` — with
+Refresh (streaming, broadcast mode, ``refresh_seconds`` = N), two strategies
+(``refresh_strategy``; ``auto`` picks ``side_input`` on Dataflow or with
+``refresh_time='event'``, ``worker`` on every other runner):
+
+``worker`` (``beam_pipelines.transforms.enrichment.worker_refresh``, every runner): each worker
+process holds the lookup in the join step and reloads it when it is older than N (the row
+that finds it stale waits for the load; the new version replaces the old at once). A row
+joined at time T uses a version whose read started within the N seconds before T, so a change
+completed at time c is seen by every row joined at c + N or later, on every worker; workers
+reload on their own clocks, so for up to N two workers may hold different versions. Cost per
+row: a clock read. A failed reload keeps the last good version (``enrich/refresh_failures``)
+and is retried N later; a failed first load fails the bundle. No horizon, no extra step.
+
+``side_input`` (Dataflow, portable runners): refresh ticks fire at the wall-clock instants
+``a_k = k * N`` (epoch-aligned multiples of N), from the last such instant at or before the
+moment the pipeline starts running (no catch-up backlog) until ``refresh_horizon_seconds``
+later (a bounded impulse, no far-future end timestamp). Tick ``k`` fires at wall-clock time
+>= ``a_k`` and loads the lookup once; that version is the side input of the window
+``[a_k, a_k+N)`` on every worker. Each row gets a *join time* ``T`` — with
 ``refresh_time='processing'`` (default) the wall-clock time it reaches this step, with
 ``'event'`` its own timestamp — and is joined against the version of the window containing
 ``T``, waiting until that version is loaded. Hence, exactly:
@@ -41,7 +54,7 @@ input of the window ``[a_k, a_k+N)``. Each row gets a *join time* ``T`` — with
     the source at or after ``a_k = floor(T/N)*N`` (never an older version, never a newer);
   * a change to the source completed before instant ``a_k`` is seen by every row whose join
     time is ``>= a_k``: staleness is at most ``N`` plus one load, and rows in the same window
-    all see the same version (no row sees a half-loaded table);
+    all see the same version on every worker (no row sees a half-loaded table);
   * a window holding more than one version (a re-delivered tick) uses the latest-loaded;
   * rows leave with their original timestamp and windowing. With ``processing`` join time
     a row waiting for its version is held at its processing-time stamp, so the upstream
@@ -51,7 +64,12 @@ After the horizon no version exists: rows become dead letters ``enrichment_unava
 (never silently unenriched), so set the horizon beyond the job's planned lifetime or update
 the job before it ends; the same happens to ``refresh_time='event'`` rows older than the
 first tick. A failed refresh re-emits the previous version of that worker
-(``enrich/refresh_failures``); a failed first load fails the pipeline.
+(``enrich/refresh_failures``); a failed first load fails the pipeline. The Python
+DirectRunner cannot run the impulse (tests pass ``refresh_ticks``); the FnApiRunner runs it
+to completion before the rows, so there only ``event`` join times are meaningful.
+
+With ``version_field`` set, each enriched row records the version it was joined with (the
+TIMESTAMP its read started), under either strategy.
 
 Counters (namespace ``enrich``): ``hits``, ``misses``, ``dropped``, ``dead_letters``,
 ``collisions``, ``loads``, ``refreshes``, ``refresh_failures``, ``lookup_rows``,
@@ -79,15 +97,13 @@ from beam_pipelines.transforms.core.outputs import remember_schema, schema_of, t
 
 # Re-exported: the public names users import from here, and a few internals tests use.
 from beam_pipelines.transforms.enrichment.config import EnrichmentConfig
+from beam_pipelines.transforms.enrichment.config import refresh_strategy_for
 from beam_pipelines.transforms.enrichment.join import (_UNKEYED_TAG, BoundedRefreshImpulse, align_tick,
                                         _BroadcastJoinFn, _KeyedJoinFn, _KeyRowsFn, LoadIndexFn,
-                                        _ReadLookupRecordsFn, _RefreshJoinFn, StampJoinTimeFn,
-                                        _UnkeyedJoinFn)
+                                        _ReadLookupRecordsFn, _RefreshJoinFn, _ReloadingJoinFn,
+                                        StampJoinTimeFn, _UnkeyedJoinFn)
 
 _LOG = logging.getLogger(__name__)
-
-_DIRECT_RUNNERS = ('', 'none', 'directrunner', 'bundlebaseddirectrunner',
-                   'switchingdirectrunner')
 
 
 class EnrichWithSideInput(beam.PTransform):
@@ -111,9 +127,10 @@ class EnrichWithSideInput(beam.PTransform):
   def __init__(self, config, refresh_ticks=None, *, pipeline_name=None, label=None):
     """Args:
       config: an ``EnrichmentConfig``.
-      refresh_ticks: streaming refresh only: the refresh ticks (elements timestamped at the
-        refresh instants), as a PCollection or a PTransform applied to the root; default
-        ``BoundedRefreshImpulse``. Tests on the DirectRunner pass a TestStream here.
+      refresh_ticks: side-input refresh only: the refresh ticks (elements timestamped at
+        the refresh instants), as a PCollection or a PTransform applied to the root; default
+        ``BoundedRefreshImpulse``. Tests on the DirectRunner pass a TestStream here (which
+        selects the side-input refresh under ``refresh_strategy='auto'``).
       pipeline_name: recorded in each dead letter (default: the pipeline's options).
     """
     super().__init__(label)
@@ -157,8 +174,19 @@ class EnrichWithSideInput(beam.PTransform):
       if not streaming:
         raise ValueError('refresh_seconds needs a streaming pipeline (--streaming); a batch '
                          'pipeline loads the lookup once')
+      strategy = refresh_strategy_for(config, rows.pipeline.runner,
+                                      has_ticks=self._refresh_ticks is not None)
+      if strategy == 'worker':
+        return self._expand_worker(rows)
       return self._expand_refreshing(rows)
     return self._expand_static(rows)
+
+  def _expand_worker(self, rows):
+    import uuid
+    outputs = rows | 'Join' >> beam.ParDo(
+        _ReloadingJoinFn(self._config, uuid.uuid4().hex)).with_outputs(
+            DEAD_LETTER_TAG, main=ROWS_TAG)
+    return FallibleResult(rows=outputs[ROWS_TAG], dead_letters=outputs[DEAD_LETTER_TAG])
 
   def _expand_static(self, rows):
     index = (rows.pipeline
@@ -175,13 +203,6 @@ class EnrichWithSideInput(beam.PTransform):
     windowing = rows.windowing
     ticks = self._refresh_ticks
     if ticks is None:
-      from apache_beam.options.pipeline_options import StandardOptions
-      runner = rows.pipeline.options.view_as(StandardOptions).runner
-      if str(runner or '').lower() in _DIRECT_RUNNERS:
-        raise ValueError(
-            'refresh_seconds: the Python DirectRunner cannot run the periodic refresh '
-            'impulse (Beam 2.77 lacks defer_remainder there); run on Dataflow or a '
-            'portable runner, or pass refresh_ticks')
       ticks = BoundedRefreshImpulse(interval, config.refresh_horizon_seconds)
     if not isinstance(ticks, beam.PCollection):
       ticks = rows.pipeline | 'RefreshTicks' >> ticks
@@ -229,7 +250,8 @@ class EnrichWithSideInput(beam.PTransform):
 
 def enriched_schema(schema, config):
   """The sink schema for enriched rows: ``schema`` plus a NULLABLE STRING column for each
-  output field it lacks. Declare a column in the schema yourself to give it another type.
+  output field it lacks (and a NULLABLE TIMESTAMP for ``config.version_field``). Declare a
+  column in the schema yourself to give it another type.
 
   Raises:
     ValueError: when ``config.fields`` is unset (the output columns are then unknown).
@@ -243,4 +265,8 @@ def enriched_schema(schema, config):
   extra = tuple(FieldSpec(name=n, type='STRING', mode='NULLABLE',
                           description='added by enrichment')
                 for n in outputs if n.lower() not in have)
+  version = config.version_field
+  if version is not None and version.lower() not in have:
+    extra += (FieldSpec(name=version, type='TIMESTAMP', mode='NULLABLE',
+                        description='lookup version the row was enriched with'),)
   return TableSchema(fields=schema.fields + extra)

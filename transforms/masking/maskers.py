@@ -106,7 +106,8 @@ def _lenient_nodes(nodes, keys, default, text_input=False):
       if n.spec.type == 'RECORD' and not isinstance(value, dict):
         return REDACTED  # not a valid value of a RECORD: keep does not cover it
       return fn(value)
-    if isinstance(value, (dict, list)) and n.spec.type != 'JSON':
+    if isinstance(value, list) or (isinstance(value, dict)
+                                   and n.spec.type not in ('JSON', 'RANGE')):
       return REDACTED
     return fn(value)
 
@@ -141,7 +142,7 @@ def _kept_if_valid(spec, text_input=False):
   policy = ValidationPolicy(non_finite_floats='allow', text_input=text_input)
 
   def kept(value):
-    if isinstance(value, (dict, list)):
+    if isinstance(value, list) or (isinstance(value, dict) and spec.type != 'RANGE'):
       return REDACTED
     try:
       convert(value, spec, policy)

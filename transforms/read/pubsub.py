@@ -49,6 +49,7 @@ from beam_pipelines.transforms.beam_patches.direct_runner_pubsub_pull import (DE
                                                                set_direct_runner_pull_grace,
                                                                set_direct_runner_pull_timeout)
 from beam_pipelines.transforms.core.dead_letter import DEAD_LETTER_TAG, ROWS_TAG, FallibleResult, make_dead_letter
+from beam_pipelines.transforms.core.lineage import report_pubsub_source
 from beam_pipelines.transforms.core.messages import RawMessage
 
 _LOG = logging.getLogger(__name__)
@@ -126,15 +127,25 @@ def parse_timestamp_attribute(text):
 
 
 class ToRawMessageFn(beam.DoFn):
-  """PubsubMessage -> RawMessage, stamped with the event time from the attribute."""
+  """PubsubMessage -> RawMessage, stamped with the event time from the attribute. With
+  ``source`` (the subscription or topic path) it reports it as a Beam lineage source once
+  per bundle: the DirectRunner's own Pub/Sub read does not (Beam's does on Dataflow)."""
 
-  def __init__(self, timestamp_attribute, parse_attribute):
+  def __init__(self, timestamp_attribute, parse_attribute, source=None):
     self._timestamp_attribute = timestamp_attribute
     self._parse_attribute = parse_attribute
+    self._source = source
+    self._reported = source is None
     self._records = Metrics.counter('read', 'records')
     self._bad_timestamps = Metrics.counter('read', 'invalid_timestamp_attribute')
 
+  def start_bundle(self):
+    self._reported = self._source is None
+
   def process(self, message, timestamp=beam.DoFn.TimestampParam):
+    if not self._reported:
+      report_pubsub_source(self._source)
+      self._reported = True
     attributes = dict(message.attributes or {})
     publish_time = (message.publish_time.timestamp() if message.publish_time is not None
                     else float(timestamp.micros) / 1e6)
@@ -254,6 +265,7 @@ class ReadPubSub(beam.PTransform):
           _DedupeByIdFn(config.dedupe_seconds)).with_input_types(tuple[str, Any])
       messages = (unique, keyed.no_id) | 'MergeUnique' >> beam.Flatten()
     outputs = messages | 'ToRawMessage' >> beam.ParDo(ToRawMessageFn(
-        config.timestamp_attribute, parse_attribute=not native_timestamp)).with_outputs(
+        config.timestamp_attribute, parse_attribute=not native_timestamp,
+        source=config.subscription or config.topic)).with_outputs(
             DEAD_LETTER_TAG, main=ROWS_TAG)
     return FallibleResult(rows=outputs[ROWS_TAG], dead_letters=outputs[DEAD_LETTER_TAG])

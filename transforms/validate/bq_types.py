@@ -6,8 +6,9 @@ base64, TIMESTAMP as ``YYYY-MM-DDTHH:MM:SS.ffffffZ``, JSON as JSON text), or rai
 ``FieldError`` whose ``kind`` becomes the errorType prefix (``type_mismatch``,
 ``invalid_value``, ``out_of_range``, ``precision_exceeded``, ``non_finite``).
 
-The time types are in ``beam_pipelines.transforms.validate.bq_temporal``; ``CONVERTERS`` maps every type
-name to its converter. Rules that are choices, not BigQuery facts, are marked "choice" below
+The time types are in ``beam_pipelines.transforms.validate.bq_temporal``, RANGE and INTERVAL in
+``beam_pipelines.transforms.validate.bq_range_interval``; ``CONVERTERS`` maps every type name
+to its converter. Rules that are choices, not BigQuery facts, are marked "choice" below
 and in the docs.
 """
 
@@ -19,6 +20,7 @@ import math
 import re
 
 from beam_pipelines.transforms.validate import geography as wkt
+from beam_pipelines.transforms.validate.bq_range_interval import to_interval, to_range
 from beam_pipelines.transforms.validate.bq_temporal import to_date, to_datetime, to_time, to_timestamp
 from beam_pipelines.transforms.validate.field_error import FieldError, mismatch, preview
 
@@ -272,5 +274,5 @@ CONVERTERS = {
     'STRING': to_string, 'BYTES': to_bytes, 'INT64': to_int64, 'FLOAT64': to_float64,
     'NUMERIC': to_numeric, 'BIGNUMERIC': to_bignumeric, 'BOOL': to_bool,
     'TIMESTAMP': to_timestamp, 'DATE': to_date, 'TIME': to_time, 'DATETIME': to_datetime,
-    'GEOGRAPHY': to_geography, 'JSON': to_json,
+    'GEOGRAPHY': to_geography, 'JSON': to_json, 'INTERVAL': to_interval, 'RANGE': to_range,
 }

@@ -18,13 +18,16 @@ from beam_pipelines.transforms.core.schema import load_schema
 UNKNOWN_FIELD_POLICIES = ('ignore', 'dead_letter', 'schema_drift')
 NON_FINITE_POLICIES = ('reject', 'allow', 'null')
 MAX_PROBLEMS_REPORTED = 20
+# (RANGE is left out: its value is a dict, which a memo would share between rows.)
 # Converters of these types are pure functions of (text, spec, policy) and their inputs
 # repeat a lot in real data (dates, times, prices, places): each compiled field memoises
 # the outcome (value or FieldError) per input string. Bounded: cleared when full; long
 # strings are never memoised. Same result as calling the converter (issue 8, profile).
 _MEMO_TYPES = frozenset(('DATE', 'TIME', 'DATETIME', 'TIMESTAMP', 'NUMERIC', 'BIGNUMERIC',
-                         'GEOGRAPHY', 'BYTES'))
+                         'GEOGRAPHY', 'BYTES', 'INTERVAL'))
 _MEMO_ENTRIES = 4096
+# Types whose single value may be a JSON object: JSON itself, RANGE ({"start", "end"}).
+_OBJECT_TYPES = ('JSON', 'RANGE')
 _MEMO_MAX_CHARS = 128
 
 
@@ -211,7 +214,8 @@ def _compile_field(spec, path, policy):
           return outcome[1]
         ctx.add(outcome[1], path, location, outcome[2])
         return None
-      if isinstance(value, (dict, list)) and spec.type != 'JSON':
+      if ((isinstance(value, list) and spec.type != 'JSON')
+          or (isinstance(value, dict) and spec.type not in _OBJECT_TYPES)):
         ctx.add('type_mismatch', path, location,
                 f'expected a single {spec.type} value, got {type_name(value)}')
         return None

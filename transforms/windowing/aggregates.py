@@ -78,9 +78,10 @@ class AggregateConfig:
     for path in self.sum_fields:
       if spec_of(path, 'sum_fields').type not in _NUMERIC:
         raise ValueError(f'sum_fields: {path!r} is not numeric')
-    for path in self.min_fields + self.max_fields:
-      if spec_of(path, 'min_fields/max_fields').type not in _ORDERED:
-        raise ValueError(f'min_fields/max_fields: {path!r} has no order')
+    for argument, paths in (('min_fields', self.min_fields), ('max_fields', self.max_fields)):
+      for path in paths:
+        if spec_of(path, argument).type not in _ORDERED:
+          raise ValueError(f'{argument}: {path!r} has no order')
     for path in self.distinct_fields:
       spec_of(path, 'distinct_fields')
 

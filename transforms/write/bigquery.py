@@ -21,6 +21,7 @@ from beam_pipelines.transforms.core.lineage import ReportBigQuerySinkFn
 from beam_pipelines.transforms.core.outputs import schema_of, typed_dead_letters
 from beam_pipelines.transforms.core.schema import load_schema, schema_first
 from beam_pipelines.transforms.core.table_spec import parse_table_spec
+from beam_pipelines.transforms.write.create_table import CreateTableAtStart
 from beam_pipelines.transforms.write.retry_budget import check_retry_budget, register_retry_budget
 from beam_pipelines.transforms.write.row_shape import unknown_fields_checker
 
@@ -105,7 +106,7 @@ class _CountFn(beam.DoFn):
     if self._config is not None:
       register_retry_budget(self._config.table, self._config.retry_budget_seconds)
 
-  def process(self, element):
+  def process(self, element, *unused_side_inputs):  # side input: the table exists
     self._counter.inc()
     yield element
 
@@ -128,7 +129,7 @@ class _PrepareRowsFn(_CountFn):
     self._unknown = (unknown_fields_checker(self._schema) if self._schema is not None
                      else lambda row: ())
 
-  def process(self, element):
+  def process(self, element, *unused_side_inputs):  # side input: the table exists
     self._counter.inc()
     try:
       row = row_dict(element)
@@ -163,6 +164,9 @@ class WriteRowsToBigQuery(beam.PTransform):
     schema_evolves: the table gains columns while the pipeline runs (schema drift
       ``evolve``): rows are then sent as they are, without the check for fields the schema
       lacks (BigQuery itself rejects fields the table lacks) and without their source id.
+
+  With ``create_disposition`` CREATE_IF_NEEDED the table is created when the run starts, with
+  the full schema, even if no row ever comes (``beam_pipelines.transforms.write.create_table``).
 
   Input: rows (dicts or ``beam.Row``s). Outputs: a PCollection of dead-letter records (stage
   ``sink``, errorType ``bigquery_insert:<reason>``; ``unknown_field`` for a row with fields
@@ -205,6 +209,15 @@ class WriteRowsToBigQuery(beam.PTransform):
     pipeline_name = pipeline_name_of(rows.pipeline, self._pipeline_name)
     streaming_inserts = config.write_method == 'STREAMING_INSERTS'
     keep_source_ids = streaming_inserts and not self._schema_evolves
+    table_created = ()
+    if config.create_disposition == 'CREATE_IF_NEEDED':
+      # Created when the run starts, with the full schema; rows wait for it (a side input).
+      from apache_beam.options.pipeline_options import GoogleCloudOptions
+      options = rows.pipeline.options
+      project = options.view_as(GoogleCloudOptions).project if options else None
+      created = rows.pipeline | 'CreateTable' >> CreateTableAtStart(
+          config.table, schema.to_json(), project, config.retry_budget_seconds)
+      table_created = (beam.pvalue.AsList(created),)
     extra = {}
     if streaming_inserts:
       # Rows BigQuery rejects for good come back instead of being retried forever.
@@ -216,7 +229,7 @@ class WriteRowsToBigQuery(beam.PTransform):
       extra['custom_gcs_temp_location'] = config.temp_location
     prepared = rows | 'PrepareRows' >> beam.ParDo(_PrepareRowsFn(
         self._metric_name, config, None if self._schema_evolves else schema, keep_source_ids,
-        pipeline_name)).with_output_types(
+        pipeline_name), *table_created).with_output_types(
             RowDict).with_outputs(DEAD_LETTER_TAG, main=ROWS_TAG)
     result = (
         prepared[ROWS_TAG]

@@ -19,6 +19,8 @@ back into BigQuery (or read in Spark, DuckDB...) without a schema of their own:
 | DATETIME | string, logicalType datetime (BigQuery's own Avro export form) | timestamp[us] (no zone) |
 | GEOGRAPHY | string (WKT), sqlType GEOGRAPHY | string (WKT) |
 | JSON | string, sqlType JSON | JSON (Arrow's JSON extension type) for top-level columns; string inside RECORD/REPEATED |
+| INTERVAL | string (canonical ``Y-M D H:M:S[.F]``), sqlType INTERVAL | string (same text; Parquet cannot hold Arrow's month_day_nano) |
+| RANGE<T> | record {start, end} of nullable T (null: unbounded), sqlType RANGE<T> | struct<start: T, end: T> |
 | RECORD | record | struct |
 | REPEATED | array | list |
 | NULLABLE / REQUIRED | union with null / plain | nullable / not-null field |

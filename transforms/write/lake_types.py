@@ -7,7 +7,7 @@ import datetime
 import decimal
 import re
 
-from beam_pipelines.transforms.core.schema import load_schema
+from beam_pipelines.transforms.core.schema import FieldSpec, load_schema
 
 _AVRO_NAME = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
 _NON_FINITE = {'NaN': float('nan'), 'Infinity': float('inf'), '-Infinity': float('-inf')}
@@ -45,17 +45,27 @@ def _avro_type(spec, record_name):
   if kind == 'BIGNUMERIC':
     p, s = (spec.precision, spec.scale or 0) if spec.precision else (77, 38)
     return {'type': 'bytes', 'logicalType': 'decimal', 'precision': p, 'scale': s}
-  simple = {
-      'STRING': 'string', 'BYTES': 'bytes', 'INT64': 'long', 'FLOAT64': 'double',
-      'BOOL': 'boolean',
-      'TIMESTAMP': {'type': 'long', 'logicalType': 'timestamp-micros'},
-      'DATE': {'type': 'int', 'logicalType': 'date'},
-      'TIME': {'type': 'long', 'logicalType': 'time-micros'},
-      'DATETIME': {'type': 'string', 'logicalType': 'datetime'},
-      'GEOGRAPHY': {'type': 'string', 'sqlType': 'GEOGRAPHY'},
-      'JSON': {'type': 'string', 'sqlType': 'JSON'},
-  }
-  return simple[kind]
+  if kind == 'RANGE':  # a record of two nullable bounds (null: unbounded)
+    bound = _AVRO_SIMPLE[spec.range_element_type]
+    return {'type': 'record', 'name': record_name, 'sqlType': f'RANGE<{spec.range_element_type}>',
+            'fields': [{'name': 'start', 'type': ['null', bound], 'default': None},
+                       {'name': 'end', 'type': ['null', bound], 'default': None}]}
+  return _AVRO_SIMPLE[kind]
+
+
+_AVRO_SIMPLE = {
+    'STRING': 'string', 'BYTES': 'bytes', 'INT64': 'long', 'FLOAT64': 'double',
+    'BOOL': 'boolean',
+    'TIMESTAMP': {'type': 'long', 'logicalType': 'timestamp-micros'},
+    'DATE': {'type': 'int', 'logicalType': 'date'},
+    'TIME': {'type': 'long', 'logicalType': 'time-micros'},
+    'DATETIME': {'type': 'string', 'logicalType': 'datetime'},
+    'GEOGRAPHY': {'type': 'string', 'sqlType': 'GEOGRAPHY'},
+    'JSON': {'type': 'string', 'sqlType': 'JSON'},
+    # Avro's duration (months, days, milliseconds in 32 bits) would lose microseconds and
+    # range: the canonical text keeps the value exactly.
+    'INTERVAL': {'type': 'string', 'sqlType': 'INTERVAL'},
+}
 
 
 def arrow_schema(schema):
@@ -85,12 +95,17 @@ def _arrow_type(spec):
   if kind == 'NUMERIC':
     p, s = (spec.precision, spec.scale or 0) if spec.precision else (38, 9)
     return pa.decimal128(p, s)
+  if kind == 'RANGE':  # a struct of two nullable bounds (null: unbounded)
+    bound = _arrow_type(FieldSpec(name='bound', type=spec.range_element_type))
+    return pa.struct([pa.field('start', bound), pa.field('end', bound)])
   return {
       'STRING': pa.string(), 'BYTES': pa.binary(), 'INT64': pa.int64(),
       'FLOAT64': pa.float64(), 'BOOL': pa.bool_(), 'BIGNUMERIC': pa.string(),
       'TIMESTAMP': pa.timestamp('us', tz='UTC'), 'DATE': pa.date32(),
       'TIME': pa.time64('us'), 'DATETIME': pa.timestamp('us'), 'GEOGRAPHY': pa.string(),
       'JSON': pa.string(),
+      # Parquet cannot store Arrow's month_day_nano interval: the canonical text instead.
+      'INTERVAL': pa.string(),
   }[kind]
 
 
@@ -106,7 +121,7 @@ def _float(value):
 
 def _scalar_converter(kind, target):
   """BigQuery JSON value -> the Python value fastavro / pyarrow want for ``kind``."""
-  if kind in ('STRING', 'GEOGRAPHY', 'JSON', 'INT64', 'BOOL'):
+  if kind in ('STRING', 'GEOGRAPHY', 'JSON', 'INT64', 'BOOL', 'INTERVAL'):
     return None  # unchanged
   if kind == 'BYTES':
     return base64.b64decode
@@ -136,11 +151,23 @@ def row_converter(schema, target):
   return _record_converter(schema.fields, target)
 
 
+def _range_converter(element_type, target):
+  bound = _scalar_converter(element_type, target)
+  if bound is None:
+    return None
+
+  def convert_range(value):
+    return {k: None if value.get(k) is None else bound(value[k]) for k in ('start', 'end')}
+  return convert_range
+
+
 def _record_converter(fields, target):
   plan = []
   for spec in fields:
     if spec.type == 'RECORD':
       convert = _record_converter(spec.fields, target)
+    elif spec.type == 'RANGE':
+      convert = _range_converter(spec.range_element_type, target)
     else:
       convert = _scalar_converter(spec.type, target)
     plan.append((spec.name, spec.repeated, convert))

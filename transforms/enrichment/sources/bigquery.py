@@ -25,7 +25,8 @@ class BigQueryLookupSource(LookupSource):
     project: the project that runs the query / owns a ``DATASET.TABLE`` (default: the
       client's default project, or the emulator's).
   Values come back in BigQuery's Python form (INT64 -> int, STRING -> str, NUMERIC ->
-  Decimal converted to its string, TIMESTAMP -> RFC 3339 string), JSON-serialisable.
+  Decimal converted to its string, TIMESTAMP -> RFC 3339 string, RANGE -> {start, end},
+  INTERVAL -> its canonical text), JSON-serialisable.
   """
   table: Optional[str] = None
   query: Optional[str] = None
@@ -92,4 +93,13 @@ def _plain(value):
     return {k: _plain(v) for k, v in value.items()}
   if isinstance(value, list):
     return [_plain(v) for v in value]
+  if type(value).__name__ == 'relativedelta':  # INTERVAL (dateutil): its canonical text
+    return _interval_text(value)
   return value
+
+
+def _interval_text(delta):
+  from beam_pipelines.transforms.validate.bq_range_interval import interval_text
+  micros = ((delta.hours * 60 + delta.minutes) * 60 + delta.seconds) * 1_000_000 + \
+      delta.microseconds
+  return interval_text(delta.years * 12 + delta.months, int(delta.days), micros)

@@ -75,7 +75,7 @@ class CsvFormat:
     try:
       ascii_compatible = '\n,"x'.encode(self.encoding) == b'\n,"x'
     except LookupError:
-      raise ValueError(f'unknown csv encoding {self.encoding!r}') from None
+      raise ValueError(f'csv encoding {self.encoding!r} is unknown') from None
     if not ascii_compatible:
       # Files are split into lines on b'\n' before decoding.
       raise ValueError(f'csv encoding {self.encoding!r} is not ASCII-compatible '
