@@ -15,7 +15,7 @@ from beam_pipelines.transforms.masking.keys import DerivedKeys
 from beam_pipelines.transforms.masking.maskers import compile_lenient_masker, compile_row_masker
 from beam_pipelines.transforms.core.schema import load_schema
 from beam_pipelines.transforms.validate.validator import RecordValidator
-from beam_pipelines.transforms.windowing.aggregates import AggregateConfig
+from beam_pipelines.transforms.windowing.aggregates import AggregateConfig, aggregate_schema
 from beam_pipelines.transforms.write.lake_types import arrow_schema, avro_schema, row_converter
 
 SCHEMA = [
@@ -98,6 +98,6 @@ def test_generalize_and_min_max_refuse_the_new_types_at_construction():
                  'fields': {'stay': {'method': 'generalize', 'to': 'month'}}}, SCHEMA)
   with pytest.raises(ValueError, match="min_fields: 'wait' has no order"):
     AggregateConfig(min_fields=('wait',)).check_against(load_schema(SCHEMA))
-  schema = AggregateConfig(key_fields=('stay',), distinct_fields=('wait',)).table_schema(
-      load_schema(SCHEMA))
-  assert [f['name'] for f in schema['fields']][0] == 'stay'
+  schema = aggregate_schema(load_schema(SCHEMA),
+                            AggregateConfig(key_fields=('stay',), distinct_fields=('wait',)))
+  assert [f.name for f in schema.fields][0] == 'stay'

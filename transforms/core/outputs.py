@@ -9,11 +9,12 @@ rows with the schema of an earlier step.
 """
 
 import weakref
+from typing import Any
 
 from beam_pipelines.transforms.core.dead_letter import DEAD_LETTER_TAG, ROWS_TAG, FallibleResult
 from beam_pipelines.transforms.core.elements import DeadLetter, RowDict
 
-_SCHEMAS = weakref.WeakKeyDictionary()  # PCollection -> TableSchema of its rows
+_SCHEMAS: 'weakref.WeakKeyDictionary[Any, Any]' = weakref.WeakKeyDictionary()  # PCollection -> TableSchema of its rows
 
 
 def remember_schema(rows, schema):

@@ -29,11 +29,13 @@ import datetime
 import logging
 import threading
 import time
+from typing import Any
 
 from beam_pipelines.transforms.enrichment.config import build_index
 
 _LOG = logging.getLogger(__name__)
-_HOLDERS = collections.OrderedDict()  # token -> LookupHolder, this process's
+# token -> LookupHolder, this process's
+_HOLDERS: 'collections.OrderedDict[Any, Any]' = collections.OrderedDict()
 _HOLDERS_LOCK = threading.Lock()
 _MAX_HOLDERS = 256  # transforms built in one process (tests, notebooks): the oldest go
 
