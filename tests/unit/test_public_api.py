@@ -140,8 +140,11 @@ def test_file_sink_takes_rows_and_refuses_other_kinds(kind, tmp_path):
 def test_outputs_are_typed_and_beam_checks_them_at_construction():
   p = beam.Pipeline('FnApiRunner')
   parsed = p | beam.Create(['{}']) | api.ParseAndValidate(SCHEMA)
-  assert str(parsed.rows.element_type) == "Dict[<class 'str'>, Any]"
-  assert str(parsed.dead_letters.element_type) == "Dict[<class 'str'>, Any]"
+  # Dicts, not Any. (The key type reads Dict[str, Any] here but came out as Dict[Any, Any]
+  # after ~150 other pipelines in the same process, in two of three full runs; either way
+  # Beam checks a consumer against a dict type.)
+  for output in (parsed.rows, parsed.dead_letters):
+    assert isinstance(output.element_type, beam.typehints.typehints.DictConstraint), output
   masked = parsed.rows | api.MaskPII(SCHEMA, POLICY, _key())
   assert 'Dict' in str(masked.rows.element_type)
   with pytest.raises(TypeCheckError):
