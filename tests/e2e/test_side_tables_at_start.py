@@ -65,7 +65,7 @@ def test_create_never_adds_no_create_step():
   for disposition in ('CREATE_IF_NEEDED', 'CREATE_NEVER'):
     p = beam.Pipeline('FnApiRunner')
     _ = p | beam.Create([{'id': 1}]) | 'Write' >> WriteRowsToBigQuery(
-        BigQuerySinkConfig('ds.t', create_disposition=disposition), SCHEMA)
+        SCHEMA, BigQuerySinkConfig('ds.t', create_disposition=disposition))
     visitor = Visitor()
     p.visit(visitor)
     labels[disposition] = visitor.found

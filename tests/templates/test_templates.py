@@ -134,14 +134,15 @@ def test_the_check_fails_on_a_readme_older_than_its_metadata(tmp_path):
   assert run_update_metadata(script, '--check').returncode == 0  # the copy starts in sync
   meta_path = copy / 'replay_dead_letters' / 'metadata.json'
   meta = json.loads(meta_path.read_text(encoding='utf-8'))
-  meta['parameters'][0]['helpText'] = 'A help text changed without regenerating the README.'
+  # (Help texts come from the options, so the description is what a person edits by hand.)
+  meta['description'] = 'A description changed without regenerating the README.'
   meta_path.write_text(json.dumps(meta), encoding='utf-8')
   done = run_update_metadata(script, '--check')
   assert done.returncode == 1
   assert 'templates/replay_dead_letters/README.md' in done.stdout
   assert 'files_to_bigquery' not in done.stdout
   assert run_update_metadata(script).returncode == 0  # regenerate ...
-  assert 'A help text changed' in (copy / 'replay_dead_letters' / 'README.md').read_text()
+  assert 'A description changed' in (copy / 'replay_dead_letters' / 'README.md').read_text()
   assert run_update_metadata(script, '--check').returncode == 0  # ... and it is in sync again
 
 
