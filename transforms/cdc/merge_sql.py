@@ -28,6 +28,11 @@ from beam_pipelines.transforms.write.staged_script import quoted
 
 _EVENT_META = ('_cdc_key', '_cdc_change_id', '_cdc_op', '_cdc_order', '_cdc_source_ts')
 _GONE = "('d', 't')"
+STAGING = '{staging}'  # replaced by the staging table (StagedScript)
+# Temporary tables, named per run: BigQuery drops them with the script, the emulator keeps
+# them (so each run drops its own, and names never clash).
+NEW, KEYS, EVENTS, LATEST = (f'_cdc_{name}_{{run_id}}'
+                             for name in ('new', 'keys', 'events', 'latest'))
 
 
 def column(name):
@@ -41,7 +46,8 @@ def _list(names, prefix=''):
 
 def merge_script(row_columns, primary_key, changelog_ref, replica_ref, history_ref=None,
                  apply_truncate=False):
-  """The merge script for a staged batch (``{staging}`` names the staging table).
+  """The merge script for a staged batch (``{staging}`` names the staging table, ``{run_id}``
+  makes its temporary tables' names unique).
 
   Args:
     row_columns: the row's column names (the replica's, without ``_cdc_*``).
@@ -56,41 +62,43 @@ def merge_script(row_columns, primary_key, changelog_ref, replica_ref, history_r
     raise ValueError(f'primary_key {missing} not among the row columns')
   log, replica = quoted(changelog_ref), quoted(replica_ref)
   log_cols = cols + [f.name for f in CHANGELOG_META]
-  parts = ['BEGIN TRANSACTION;', f"""
-CREATE TEMP TABLE _cdc_new AS
-SELECT s.* FROM {{staging}} AS s
+  parts = ['DECLARE applied INT64 DEFAULT 0;', 'DECLARE touched INT64 DEFAULT 0;',
+           'BEGIN TRANSACTION;', f"""
+CREATE TEMP TABLE {NEW} AS
+SELECT s.* FROM {STAGING} AS s
 WHERE NOT EXISTS (SELECT 1 FROM {log} AS c WHERE c._cdc_change_id = s._cdc_change_id);""", f"""
 INSERT INTO {log} ({_list(log_cols)})
-SELECT {_list(log_cols)} FROM _cdc_new;"""]
+SELECT {_list(log_cols)} FROM {NEW};"""]
   key_cols = ['_cdc_key'] + keys
-  touched = f"SELECT DISTINCT {_list(key_cols)} FROM {{staging}} WHERE _cdc_op != 't'"
+  touched = f"SELECT DISTINCT {_list(key_cols)} FROM {STAGING} WHERE _cdc_op != 't'"
   if apply_truncate:
     touched += (f"\nUNION DISTINCT\nSELECT DISTINCT {_list(key_cols)} FROM {log} "
-                f"WHERE _cdc_op != 't'\n  AND EXISTS (SELECT 1 FROM {{staging}} "
+                f"WHERE _cdc_op != 't'\n  AND EXISTS (SELECT 1 FROM {STAGING} "
                 f"WHERE _cdc_op = 't')")
-  parts.append(f'\nCREATE TEMP TABLE _cdc_keys AS\n{touched};')
+  parts.append(f'\nCREATE TEMP TABLE {KEYS} AS\n{touched};')
   event_cols = cols + list(_EVENT_META)
   events = (f'SELECT {_list(event_cols, "c.")} FROM {log} AS c\n'
-            f'JOIN _cdc_keys AS k ON c._cdc_key = k._cdc_key')
+            f'JOIN {KEYS} AS k ON c._cdc_key = k._cdc_key')
   if apply_truncate:
     truncate_cols = [('k.' + column(n)) if n in keys else f'NULL AS {column(n)}'
                      for n in cols]
     truncate_cols += ['k._cdc_key', 't._cdc_change_id', 't._cdc_op', 't._cdc_order',
                       't._cdc_source_ts']
     events += (f"\nWHERE c._cdc_op != 't'\nUNION ALL\nSELECT {', '.join(truncate_cols)}\n"
-               f"FROM _cdc_keys AS k CROSS JOIN {log} AS t WHERE t._cdc_op = 't'")
-  parts.append(f'\nCREATE TEMP TABLE _cdc_events AS\n{events};')
+               f"FROM {KEYS} AS k CROSS JOIN {log} AS t WHERE t._cdc_op = 't'")
+  parts.append(f'\nCREATE TEMP TABLE {EVENTS} AS\n{events};')
   parts.append(f"""
-CREATE TEMP TABLE _cdc_latest AS
-SELECT * FROM _cdc_events WHERE TRUE
+CREATE TEMP TABLE {LATEST} AS
+SELECT * FROM {EVENTS} WHERE TRUE
 QUALIFY ROW_NUMBER() OVER (PARTITION BY _cdc_key ORDER BY _cdc_order DESC,
                                                             _cdc_change_id DESC) = 1;""")
   replica_meta = ['_cdc_op', '_cdc_order', '_cdc_source_ts']
   on = ' AND '.join(f'r.{column(k)} = e.{column(k)}' for k in keys)
-  updates = ', '.join(f'{column(n)} = e.{column(n)}' for n in cols + replica_meta)
+  updates = ', '.join(f'{column(n)} = e.{column(n)}' for n in cols + replica_meta
+                      if n not in keys)
   parts.append(f"""
 MERGE {replica} AS r
-USING _cdc_latest AS e
+USING {LATEST} AS e
 ON {on}
 WHEN MATCHED AND e._cdc_op IN {_GONE} THEN DELETE
 WHEN MATCHED AND r._cdc_order != e._cdc_order THEN UPDATE SET {updates}
@@ -102,7 +110,7 @@ WHEN NOT MATCHED AND e._cdc_op NOT IN {_GONE} THEN
     history_cols = cols + ['valid_from', 'valid_to', 'is_current', '_cdc_key', '_cdc_op',
                            '_cdc_order']
     parts.append(f"""
-DELETE FROM {history} WHERE _cdc_key IN (SELECT _cdc_key FROM _cdc_keys);
+DELETE FROM {history} WHERE _cdc_key IN (SELECT _cdc_key FROM {KEYS});
 INSERT INTO {history} ({_list(history_cols)})
 SELECT {_list(cols)}, _cdc_source_ts, _cdc_next_ts, _cdc_next_order IS NULL, _cdc_key,
        _cdc_op, _cdc_order
@@ -110,10 +118,12 @@ FROM (
   SELECT {_list(event_cols)},
          LEAD(_cdc_source_ts) OVER ({window}) AS _cdc_next_ts,
          LEAD(_cdc_order) OVER ({window}) AS _cdc_next_order
-  FROM _cdc_events
+  FROM {EVENTS}
 ) AS v
 WHERE _cdc_op NOT IN {_GONE};""")
-  parts.append('\nCOMMIT TRANSACTION;')
-  parts.append('\nSELECT (SELECT COUNT(*) FROM _cdc_new) AS applied, '
-               '(SELECT COUNT(*) FROM _cdc_keys) AS keys;')
+  parts += [f'\nSET applied = (SELECT COUNT(*) FROM {NEW});',
+            f'SET touched = (SELECT COUNT(*) FROM {KEYS});',
+            'COMMIT TRANSACTION;', '']
+  parts += [f'DROP TABLE IF EXISTS {name};' for name in (NEW, KEYS, EVENTS, LATEST)]
+  parts.append('SELECT applied, touched AS keys;')
   return '\n'.join(parts) + '\n'

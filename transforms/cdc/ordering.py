@@ -58,7 +58,7 @@ def encode_order(components):
 def describe_order(names, components):
   """The readable form of an order: ``{"name": value, ...}`` in order (the change log's
   ``_cdc_position``)."""
-  return dict(zip(names, components))
+  return dict(zip(names, components, strict=True))
 
 
 def change_id(key_json, order):

@@ -7,7 +7,8 @@ a manifest entry):
 1. the rows are written as newline-delimited JSON to ``<staging_location>/<name>.jsonl``
    (a local folder or ``gs://``) and loaded by a load job into a fresh staging table
    (``WRITE_TRUNCATE``; BigQuery load jobs are atomic and free);
-2. the script runs as one query job; ``{staging}`` in it names the staging table. Wrap its
+2. the script runs as one query job; ``{staging}`` in it names the staging table and
+   ``{run_id}`` is a fresh token per attempt (to name temporary tables). Wrap its
    statements in ``BEGIN TRANSACTION; ... COMMIT TRANSACTION;`` to apply them all or none;
    the result rows of its last statement are returned;
 3. the staging table and file are removed (the table also expires after a day).
@@ -121,7 +122,8 @@ class StagedScript:
 
   def run(self, client, rows, schema, staging_ref, script, sleep=time.sleep):
     """Stages ``rows`` (dicts in BigQuery JSON form) as ``staging_ref`` with ``schema`` and
-    runs ``script`` (``{staging}`` replaced by the quoted staging table). Returns the result
+    runs ``script`` (``{staging}`` replaced by the quoted staging table, ``{run_id}`` by a
+    fresh token). Returns the result
     rows of the script's last statement as dicts."""
     path = self._path(staging_ref)
     budget = RetryBudget(self.budget_name, self.retry_budget_seconds)
@@ -131,7 +133,9 @@ class StagedScript:
         try:
           self._write(path, rows)
           self._load(client, path, schema, staging_ref)
-          job = client.query(script.replace('{staging}', quoted(staging_ref)))
+          run_id = uuid.uuid4().hex[:12]
+          job = client.query(script.replace('{staging}', quoted(staging_ref))
+                             .replace('{run_id}', run_id))
           result = [dict(r.items()) for r in job.result()]
           budget.succeeded()
           return result

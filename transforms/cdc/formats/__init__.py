@@ -22,5 +22,10 @@ def make_decoder(config, schema):
   return DECODERS[config.format](config, schema)
 
 
+def row_paths(cdc_format):
+  """Where rows sit inside a record of ``cdc_format`` (for MaskDeadLetters' ``row_paths``)."""
+  return DECODERS[cdc_format].ROW_PATHS
+
+
 __all__ = ['ChangeDecoder', 'DECODERS', 'DatastreamDecoder', 'DebeziumDecoder',
-           'GenericDecoder', 'make_decoder']
+           'GenericDecoder', 'make_decoder', 'row_paths']

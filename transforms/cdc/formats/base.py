@@ -42,7 +42,10 @@ def order_of(named_components):
 
 class ChangeDecoder:
   """Base of the format decoders: ``decode(payload, attributes)`` -> DecodedChange or Skip,
-  or raises ChangeError. Holds the config, the table schema and the message-key rules."""
+  or raises ChangeError. Holds the config, the table schema and the message-key rules.
+  ``ROW_PATHS``: where rows sit inside a record (empty: the record is the row), for masking
+  dead letters."""
+  ROW_PATHS = ()
 
   def __init__(self, config, schema):
     self.config = config

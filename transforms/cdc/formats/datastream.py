@@ -64,6 +64,7 @@ def _position_value(value, kind, name):
 
 class DatastreamDecoder(ChangeDecoder):
   """Decodes Datastream records (see the module docstring)."""
+  ROW_PATHS = ('payload',)
 
   def decode(self, payload, attributes):
     if is_blank(payload):

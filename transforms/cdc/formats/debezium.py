@@ -71,6 +71,9 @@ def _struct_field(schema, name):
 
 class DebeziumDecoder(ChangeDecoder):
   """Decodes Debezium change events (see the module docstring)."""
+  ROW_PATHS = ('after', 'before', 'payload.after', 'payload.before', 'value.after',
+               'value.before', 'value.payload.after', 'value.payload.before', 'key',
+               'key.payload')
 
   def decode(self, payload, attributes):
     if is_blank(payload):
