@@ -16,8 +16,9 @@
 docs/cdc.md states the rules.
 """
 
-from beam_pipelines.transforms.cdc.apply import ApplyChanges, MergeOutcome
-from beam_pipelines.transforms.cdc.change import ERROR_TYPES, OPS, ChangeError, DecodedChange
+from beam_pipelines.transforms.cdc.apply import ApplyChanges, Merger, MergeOutcome
+from beam_pipelines.transforms.cdc.change import (ERROR_TYPES, OPS, ChangeError, DecodedChange,
+                                                  to_changelog_row)
 from beam_pipelines.transforms.cdc.config import (APPLY_MODES, CDC_FORMATS, DECIMAL_MODES,
                                                   TEMPORAL_MODES, ChangeFormatConfig,
                                                   MergeConfig, ValueModes)
@@ -29,6 +30,6 @@ from beam_pipelines.transforms.cdc.tables import (changelog_schema, check_row_sc
 
 __all__ = ['APPLY_MODES', 'ApplyChanges', 'CDC_FORMATS', 'ChangeError', 'ChangeFormatConfig',
            'DECIMAL_MODES', 'DecodeChanges', 'DecodedChange', 'ERROR_TYPES', 'MergeConfig',
-           'MergeOutcome', 'OPS', 'SplitChanges', 'TEMPORAL_MODES', 'ValueModes',
+           'MergeOutcome', 'Merger', 'OPS', 'SplitChanges', 'TEMPORAL_MODES', 'ValueModes',
            'bind_change_policy', 'changelog_schema', 'check_row_schema', 'encode_order',
-           'history_schema', 'processed_row_schema', 'replica_schema']
+           'history_schema', 'processed_row_schema', 'replica_schema', 'to_changelog_row']

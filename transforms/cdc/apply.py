@@ -63,6 +63,64 @@ def _pick(a, b):
   return a if text_a <= text_b else b
 
 
+class Merger:
+  """Applies batches of change-log rows to the tables, outside Beam (``ApplyChanges``' DoFn
+  holds one per worker; tests and tools may use it directly).
+
+  ``open()`` creates the client and the tables (if needed) and builds the script;
+  ``merge(rows)`` drops redeliveries inside the batch, stages the rest and runs the merge
+  script; it returns a ``MergeOutcome``.
+  """
+
+  def __init__(self, config, row_schema):
+    if not isinstance(config, MergeConfig):
+      raise ValueError(f'config must be a MergeConfig, got {type(config).__name__}')
+    self.config = config
+    self.row_schema = load_schema(row_schema)
+    self.refs = None
+
+  def open(self):
+    config = self.config
+    self._runner = StagedScript(config.staging_location, config.retry_budget_seconds,
+                                config.project, budget_name=config.replica)
+    self.client = self._runner.client()
+    project = self.client.project
+    self.refs = {name: table_ref(getattr(config, name), project)
+                 for name in ('replica', 'changelog', 'history') if getattr(config, name)}
+    self._log_schema = changelog_schema(self.row_schema)
+    self._json_columns = _json_columns(self._log_schema)
+    ensure_table(self.client, self.refs['replica'], replica_schema(self.row_schema),
+                 config.primary_key)
+    ensure_table(self.client, self.refs['changelog'], self._log_schema, ('_cdc_key',))
+    if 'history' in self.refs:
+      ensure_table(self.client, self.refs['history'], history_schema(self.row_schema),
+                   ('_cdc_key',))
+    self._script = merge_script(row_columns(self.row_schema), config.primary_key,
+                                self.refs['changelog'], self.refs['replica'],
+                                self.refs.get('history'), config.apply_truncate)
+    return self
+
+  def merge(self, rows):
+    """Merges one batch of change-log rows (``to_changelog_row``); returns a MergeOutcome."""
+    if self.refs is None:
+      self.open()
+    unique = {}
+    count = 0
+    for row in rows:
+      count += 1
+      seen = unique.get(row['_cdc_change_id'])
+      unique[row['_cdc_change_id']] = row if seen is None else _pick(seen, row)
+    staged = [_staging_row(r, self._json_columns) for r in unique.values()]
+    started = time.monotonic()
+    result = self._runner.run(self.client, staged, self._log_schema,
+                              staging_table_ref(self.refs['replica'], 'cdc_staging'),
+                              self._script)
+    seconds = time.monotonic() - started
+    applied = int(result[0]['applied']) if result else 0
+    keys = int(result[0]['keys']) if result else 0
+    return MergeOutcome(count, applied, count - applied, keys, round(seconds, 3))
+
+
 class _MergeBatchesFn(beam.DoFn):
   # State makes this DoFn stateful: the runner then processes the one key's batches one at a
   # time, so merges never overlap. It holds the number of merges done.
@@ -76,48 +134,17 @@ class _MergeBatchesFn(beam.DoFn):
     self._merge_ms = Metrics.distribution(NAMESPACE, 'merge_ms')
 
   def setup(self):
-    config = self._config
-    self._runner = StagedScript(config.staging_location, config.retry_budget_seconds,
-                                config.project, budget_name=config.replica)
-    self._client = self._runner.client()
-    project = self._client.project
-    self._refs = {name: table_ref(getattr(config, name), project)
-                  for name in ('replica', 'changelog', 'history') if getattr(config, name)}
-    self._log_schema = changelog_schema(self._row_schema)
-    self._json_columns = _json_columns(self._log_schema)
-    ensure_table(self._client, self._refs['replica'], replica_schema(self._row_schema),
-                 config.primary_key)
-    ensure_table(self._client, self._refs['changelog'], self._log_schema, ('_cdc_key',))
-    if 'history' in self._refs:
-      ensure_table(self._client, self._refs['history'], history_schema(self._row_schema),
-                   ('_cdc_key',))
-    self._script = merge_script(row_columns(self._row_schema), config.primary_key,
-                                self._refs['changelog'], self._refs['replica'],
-                                self._refs.get('history'), config.apply_truncate)
+    self._merger = Merger(self._config, self._row_schema).open()
 
   def process(self, element, merges=beam.DoFn.StateParam(MERGES)):
     _, batch = element
-    unique = {}
-    count = 0
-    for row in batch:
-      count += 1
-      seen = unique.get(row['_cdc_change_id'])
-      unique[row['_cdc_change_id']] = row if seen is None else _pick(seen, row)
-    rows = [_staging_row(r, self._json_columns) for r in unique.values()]
-    started = time.monotonic()
-    result = self._runner.run(self._client, rows, self._log_schema,
-                              staging_table_ref(self._refs['replica'], 'cdc_staging'),
-                              self._script)
-    seconds = time.monotonic() - started
-    applied = int(result[0]['applied']) if result else 0
-    keys = int(result[0]['keys']) if result else 0
-    outcome = MergeOutcome(count, applied, count - applied, keys, round(seconds, 3))
-    self._counters['staged'].inc(count)
-    self._counters['applied'].inc(applied)
-    self._counters['duplicates'].inc(count - applied)
-    self._counters['keys_recomputed'].inc(keys)
+    outcome = self._merger.merge(batch)
+    self._counters['staged'].inc(outcome.changes)
+    self._counters['applied'].inc(outcome.applied)
+    self._counters['duplicates'].inc(outcome.duplicates)
+    self._counters['keys_recomputed'].inc(outcome.keys)
     self._counters['merges'].inc()
-    self._merge_ms.update(int(seconds * 1000))
+    self._merge_ms.update(int(outcome.seconds * 1000))
     merges.write((merges.read() or 0) + 1)
     yield outcome
 

@@ -41,6 +41,7 @@ from beam_pipelines.transforms.write.retry_budget import RetryBudget, check_retr
 
 _LOG = logging.getLogger(__name__)
 STAGING_EXPIRY = datetime.timedelta(days=1)
+CALL_RETRY_SECONDS = 30.0
 _TRANSIENT_TEXT = ('concurrent update', 'could not serialize', 'backenderror',
                    'ratelimitexceeded', 'internalerror', 'try again')
 
@@ -120,6 +121,15 @@ class StagedScript:
   def client(self):
     return bigquery_client(self.project)
 
+  def call_retry(self):
+    """The client library's retry for one call, bounded so that failures come back to this
+    loop (and its budget) within ``CALL_RETRY_SECONDS`` (or the budget, when shorter)."""
+    from google.cloud import bigquery
+    seconds = CALL_RETRY_SECONDS
+    if self.retry_budget_seconds:
+      seconds = min(seconds, self.retry_budget_seconds)
+    return bigquery.DEFAULT_RETRY.with_timeout(seconds)
+
   def run(self, client, rows, schema, staging_ref, script, sleep=time.sleep):
     """Stages ``rows`` (dicts in BigQuery JSON form) as ``staging_ref`` with ``schema`` and
     runs ``script`` (``{staging}`` replaced by the quoted staging table, ``{run_id}`` by a
@@ -127,16 +137,17 @@ class StagedScript:
     rows of the script's last statement as dicts."""
     path = self._path(staging_ref)
     budget = RetryBudget(self.budget_name, self.retry_budget_seconds)
+    retry = self.call_retry()
     delay = 1.0
     try:
       while True:
         try:
           self._write(path, rows)
-          self._load(client, path, schema, staging_ref)
+          self._load(client, path, schema, staging_ref, retry)
           run_id = uuid.uuid4().hex[:12]
           job = client.query(script.replace('{staging}', quoted(staging_ref))
-                             .replace('{run_id}', run_id))
-          result = [dict(r.items()) for r in job.result()]
+                             .replace('{run_id}', run_id), retry=retry, job_retry=None)
+          result = [dict(r.items()) for r in job.result(retry=retry)]
           budget.succeeded()
           return result
         except Exception as e:  # pylint: disable=broad-except
@@ -166,16 +177,17 @@ class StagedScript:
       f.write(data)
 
   @staticmethod
-  def _load(client, path, schema, staging_ref):
+  def _load(client, path, schema, staging_ref, retry):
     from google.cloud import bigquery
     config = bigquery.LoadJobConfig(
         schema=schema_fields(schema), source_format='NEWLINE_DELIMITED_JSON',
         write_disposition='WRITE_TRUNCATE', create_disposition='CREATE_IF_NEEDED')
-    client.load_table_from_uri(path, staging_ref, job_config=config).result()
+    client.load_table_from_uri(path, staging_ref, job_config=config, retry=retry).result(
+        retry=retry)
     try:
-      table = client.get_table(staging_ref)
+      table = client.get_table(staging_ref, retry=retry)
       table.expires = datetime.datetime.now(datetime.timezone.utc) + STAGING_EXPIRY
-      client.update_table(table, ['expires'])
+      client.update_table(table, ['expires'], retry=retry)
     except Exception as e:  # pylint: disable=broad-except
       _LOG.info('could not set an expiry on %s: %s', staging_ref, e)
 
@@ -183,7 +195,9 @@ class StagedScript:
   def _clean(client, path, staging_ref):
     from apache_beam.io.filesystems import FileSystems
     try:
-      client.delete_table(staging_ref, not_found_ok=True)
+      from google.cloud import bigquery
+      client.delete_table(staging_ref, not_found_ok=True,
+                          retry=bigquery.DEFAULT_RETRY.with_timeout(10))
     except Exception as e:  # pylint: disable=broad-except
       _LOG.warning('could not drop the staging table %s: %s', staging_ref, e)
     try:
