@@ -22,7 +22,7 @@ from beam_pipelines.transforms.cdc.config import ChangeFormatConfig, MergeConfig
 from beam_pipelines.transforms.cdc.images import (bind_change_policy,
                                                   check_enrichment_keeps_key,
                                                   processed_row_schema)
-from beam_pipelines.transforms.cdc.tables import check_row_schema
+from beam_pipelines.transforms.cdc.tables import check_reserved, check_row_schema
 from beam_pipelines.transforms.enrichment import EnrichmentConfig, enriched_schema
 from beam_pipelines.transforms.masking.binding import BoundPolicy
 from beam_pipelines.transforms.read.files import FileSourceConfig
@@ -96,6 +96,7 @@ def cdc_to_bigquery_config(options):
   if streaming and common.sink.write_method == 'FILE_LOADS':
     raise ConfigError('--write_method FILE_LOADS is for batch; a streaming pipeline writes '
                       'its dead letters with STREAMING_INSERTS')
+  convert('schema', check_reserved, common.schema)
   primary_key = convert('primary_key', check_row_schema, common.schema, changes.primary_key)
   masking = masking_config(options, common.schema)
   policy = None

@@ -30,7 +30,7 @@ BOOLEAN_REGEX = '^(true|false)$'
 PATH_REGEX = r'^\S+$'
 READ_FILES = {'input', 'schema', 'masking_policy', 'erase_list', 'enrichment_source'}
 WRITE_FOLDERS = {'output_path', 'dead_letter_path', 'replay_to_path'}
-DURATIONS = {'window_size', 'window_period', 'session_gap', 'allowed_lateness',
+DURATIONS = {'window_size', 'window_period', 'session_gap', 'allowed_lateness', 'merge_interval',
              'early_firing_after', 'dedupe_window', 'pubsub_pull_timeout', 'pubsub_pull_grace'}
 EXTRA_ENUMS = {'dead_letter_payload': ['mask', 'redact', 'drop']}
 
@@ -89,7 +89,7 @@ def updated(template):
 def main(argv=None):
   check = '--check' in (argv or sys.argv[1:])
   stale = []
-  for template in ('files_to_bigquery', 'pubsub_to_bigquery'):
+  for template in ('files_to_bigquery', 'pubsub_to_bigquery', 'cdc_to_bigquery'):
     path, metadata = updated(template)
     text = json.dumps(metadata, indent=2, ensure_ascii=False) + '\n'
     with open(path, encoding='utf-8') as f:

@@ -34,8 +34,9 @@ MISSING_SOURCE_TIME = 'cdc_missing_source_time'
 TRUNCATE = 'cdc_truncate'
 UNDECODABLE = 'cdc_undecodable'
 INVALID_JSON = 'invalid_json'
+EMPTY = 'empty_record'
 ERROR_TYPES = (MALFORMED, UNKNOWN_OP, MISSING_KEY, MISSING_AFTER, MISSING_ORDER,
-               MISSING_SOURCE_TIME, TRUNCATE, UNDECODABLE, INVALID_JSON)
+               MISSING_SOURCE_TIME, TRUNCATE, UNDECODABLE, INVALID_JSON, EMPTY)
 
 
 class ChangeError(Exception):

@@ -52,6 +52,14 @@ _KEY_TYPES = ('STRING', 'INT64', 'NUMERIC', 'BIGNUMERIC', 'BYTES', 'BOOL', 'DATE
               'TIME', 'TIMESTAMP')
 
 
+def check_reserved(schema):
+  """ValueError when the row schema has a column name the CDC tables reserve."""
+  clash = sorted(f.name for f in load_schema(schema).fields if f.name.lower() in RESERVED)
+  if clash:
+    raise ValueError(f'the schema has column(s) {clash} that the CDC tables reserve; rename '
+                     'them')
+
+
 def check_row_schema(schema, primary_key):
   """The row schema and key, checked; returns the key in the schema's spelling.
 
@@ -60,10 +68,7 @@ def check_row_schema(schema, primary_key):
   RECORD).
   """
   schema = load_schema(schema)
-  clash = sorted(f.name for f in schema.fields if f.name.lower() in RESERVED)
-  if clash:
-    raise ValueError(f'the schema has column(s) {clash} that the CDC tables reserve; rename '
-                     'them')
+  check_reserved(schema)
   spelled = []
   for name in primary_key:
     spec = next((f for f in schema.fields if f.name.lower() == name.lower()), None)

@@ -4,7 +4,7 @@ import json
 
 import orjson
 
-from beam_pipelines.transforms.cdc.change import INVALID_JSON, MALFORMED, ChangeError, Skip
+from beam_pipelines.transforms.cdc.change import EMPTY, INVALID_JSON, MALFORMED, ChangeError, Skip
 from beam_pipelines.transforms.cdc.formats.connect_types import decode_plain, decode_struct
 from beam_pipelines.transforms.cdc.ordering import describe_order, encode_order
 from beam_pipelines.transforms.validate.schema import load_schema
@@ -25,9 +25,14 @@ def load_json(payload):
     raise ChangeError(INVALID_JSON, f'not valid JSON: {str(e)[:200]}') from None
 
 
-def is_blank(payload):
-  """A tombstone on Pub/Sub: empty data (or only whitespace)."""
-  return not payload or not payload.strip()
+def is_blank(payload, attributes=None):
+  """A tombstone on Pub/Sub: empty data (or only whitespace). An empty line of a file is no
+  tombstone (a file's tombstone is the line ``null``): ChangeError ``empty_record``."""
+  if payload and payload.strip():
+    return False
+  if 'file' in (attributes or {}):
+    raise ChangeError(EMPTY, 'the line is empty')
+  return True
 
 
 def order_of(named_components):

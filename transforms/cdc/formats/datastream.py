@@ -67,7 +67,7 @@ class DatastreamDecoder(ChangeDecoder):
   ROW_PATHS = ('payload',)
 
   def decode(self, payload, attributes):
-    if is_blank(payload):
+    if is_blank(payload, attributes):
       return TOMBSTONE
     obj = load_json(payload)
     if obj is None:

@@ -76,7 +76,7 @@ class DebeziumDecoder(ChangeDecoder):
                'key.payload')
 
   def decode(self, payload, attributes):
-    if is_blank(payload):
+    if is_blank(payload, attributes):
       return TOMBSTONE
     obj = load_json(payload)
     key_value = None

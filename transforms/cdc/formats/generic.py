@@ -57,7 +57,7 @@ class GenericDecoder(ChangeDecoder):
                      if n.lower() not in self._types or n == config.op_field}
 
   def decode(self, payload, attributes):
-    if is_blank(payload):
+    if is_blank(payload, attributes):
       return TOMBSTONE
     obj = load_json(payload)
     if obj is None:
