@@ -133,10 +133,11 @@ def generate(seed=19):
     moved = dict(state.pop(5), id=105)
     lines.append(event('d', None, {'id': 5}, ts, lsn))
     lines.append(event('c', moved, None, ts, lsn + 8))
-  # 4. Two updates of customer 7 in the same millisecond (later LSN wins).
-  if 7 in state:
-    for tier, offset in (('plus', 16), ('pro', 24)):
-      lines.append(event('u', dict(state[7], tier=tier), None, ts + 500, lsn + offset))
+  # 4. Two updates of one customer in the same millisecond (the later LSN wins).
+  twice = min(k for k in state if k > 5)
+  for tier, offset in (('plus', 16), ('pro', 24)):
+    state[twice] = dict(state[twice], tier=tier)
+    lines.append(event('u', state[twice], None, ts + 500, lsn + offset))
   # 5. Redeliveries, a logical decoding message, and one bad record of each kind.
   lines += [lines[3], lines[30], lines[31]]
   lines.append({'op': 'm', 'ts_ms': ts, 'source': {'ts_ms': ts, 'lsn': lsn + 30},
