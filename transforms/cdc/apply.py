@@ -1,10 +1,12 @@
 """ApplyChanges: change rows in, merged into the change log, the replica and the history.
 
-Changes are collected into batches on one key (``GroupIntoBatches``: at most
-``max_changes`` a batch; in streaming also at most ``interval_seconds`` old), and each batch is
-staged and merged by one script in one transaction (``beam_pipelines.transforms.cdc.merge_sql``
-through ``beam_pipelines.transforms.write.staged_script``). The merging DoFn is stateful on
-that one key, so two merges never run at once. Redeliveries inside a batch are dropped before
+Changes are collected on one key (batch: one group, merged in chunks of ``max_changes``;
+streaming: ``GroupIntoBatches``, at most ``max_changes`` a batch and at most
+``interval_seconds`` old), and each batch is staged and merged by one script in one
+transaction (``beam_pipelines.transforms.cdc.merge_sql`` through
+``beam_pipelines.transforms.write.staged_script``). Merges never overlap: in batch one DoFn
+call makes them all in turn; in streaming the merging DoFn is stateful on the one key (the
+runner runs one key's elements one at a time). Redeliveries inside a batch are dropped before
 staging; those the change log already holds are dropped by the merge; both are counted
 ``cdc/duplicates``.
 """
@@ -41,8 +43,10 @@ class MergeOutcome(NamedTuple):
 
 
 def _json_columns(schema):
-  """Top-level JSON columns: their values are JSON text in rows, JSON values in load files."""
-  return tuple(f.name for f in schema.fields if f.type == 'JSON' and not f.repeated)
+  """The row's top-level JSON columns: their values are JSON text in rows, JSON values in
+  load files (the ``_cdc_*`` JSON columns hold objects already)."""
+  return tuple(f.name for f in schema.fields
+               if f.type == 'JSON' and not f.repeated and not f.name.startswith('_cdc_'))
 
 
 def _staging_row(row, json_columns):
@@ -121,10 +125,9 @@ class Merger:
     return MergeOutcome(count, applied, count - applied, keys, round(seconds, 3))
 
 
-class _MergeBatchesFn(beam.DoFn):
-  # State makes this DoFn stateful: the runner then processes the one key's batches one at a
-  # time, so merges never overlap. It holds the number of merges done.
-  MERGES = userstate.ReadModifyWriteStateSpec('merges', VarIntCoder())
+class _MergeFn(beam.DoFn):
+  """(key, changes) -> one merge per ``max_changes`` of them, in order (batch: the whole
+  input is one group, so one call merges it all, chunk after chunk)."""
 
   def __init__(self, config, row_schema):
     self._config = config
@@ -136,8 +139,7 @@ class _MergeBatchesFn(beam.DoFn):
   def setup(self):
     self._merger = Merger(self._config, self._row_schema).open()
 
-  def process(self, element, merges=beam.DoFn.StateParam(MERGES)):
-    _, batch = element
+  def _merge(self, batch):
     outcome = self._merger.merge(batch)
     self._counters['staged'].inc(outcome.changes)
     self._counters['applied'].inc(outcome.applied)
@@ -145,8 +147,29 @@ class _MergeBatchesFn(beam.DoFn):
     self._counters['keys_recomputed'].inc(outcome.keys)
     self._counters['merges'].inc()
     self._merge_ms.update(int(outcome.seconds * 1000))
+    return outcome
+
+  def process(self, element):
+    _, changes = element
+    chunk = []
+    for row in changes:
+      chunk.append(row)
+      if len(chunk) >= self._config.max_changes:
+        yield self._merge(chunk)
+        chunk = []
+    if chunk:
+      yield self._merge(chunk)
+
+
+class _MergeBatchesFn(_MergeFn):
+  """Streaming: one merge per batch of GroupIntoBatches. The state makes the DoFn stateful:
+  the runner then processes the one key's batches one at a time, so merges never overlap. It
+  holds the number of merges done."""
+  MERGES = userstate.ReadModifyWriteStateSpec('merges', VarIntCoder())
+
+  def process(self, element, merges=beam.DoFn.StateParam(MERGES)):  # pylint: disable=arguments-differ
+    yield from super().process(element)
     merges.write((merges.read() or 0) + 1)
-    yield outcome
 
 
 class ApplyChanges(beam.PTransform):
@@ -183,13 +206,15 @@ class ApplyChanges(beam.PTransform):
 
   def expand(self, changes):
     config = self._config
-    batching = {}
-    if not changes.is_bounded:
-      batching['max_buffering_duration_secs'] = config.interval_seconds
-    return (
-        changes
-        | 'ToChangeLogRows' >> beam.Map(
-            lambda row, pk: (0, to_changelog_row(row, pk)), config.primary_key
-        ).with_output_types(Tuple[int, Any])
-        | 'BatchForMerge' >> GroupIntoBatches(config.max_changes, **batching)
-        | 'Merge' >> beam.ParDo(_MergeBatchesFn(config, self._row_schema)))
+    keyed = changes | 'ToChangeLogRows' >> beam.Map(
+        lambda row, pk: (0, to_changelog_row(row, pk)), config.primary_key
+    ).with_output_types(Tuple[int, Any])
+    if changes.is_bounded:
+      # Batch: one group, merged chunk by chunk by one DoFn call (no per-element state).
+      return (keyed
+              | 'GroupForMerge' >> beam.GroupByKey()
+              | 'Merge' >> beam.ParDo(_MergeFn(config, self._row_schema)))
+    return (keyed
+            | 'BatchForMerge' >> GroupIntoBatches(
+                config.max_changes, max_buffering_duration_secs=config.interval_seconds)
+            | 'Merge' >> beam.ParDo(_MergeBatchesFn(config, self._row_schema)))

@@ -12,8 +12,9 @@ into the change-log shape once the row is final.
 """
 
 import datetime
-import json
 from typing import Any, Mapping, NamedTuple, Optional
+
+import orjson
 
 from beam_pipelines.transforms.cdc.ordering import change_id
 from beam_pipelines.transforms.validate.bq_temporal import to_timestamp
@@ -107,7 +108,7 @@ def key_json(row, primary_key):
   values = [row.get(name) for name in primary_key]
   if any(v is None for v in values):
     return None
-  return json.dumps(values, separators=(',', ':'), ensure_ascii=False, sort_keys=True)
+  return orjson.dumps(values).decode('utf-8')
 
 
 def to_changelog_row(change_row, primary_key):

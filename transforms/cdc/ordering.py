@@ -30,6 +30,9 @@ MAX_DIGITS = 99
 def _encode_component(value):
   if value is None:
     return '0'
+  if type(value) is int and 0 <= value < 10 ** MAX_DIGITS:  # pylint: disable=unidiomatic-typecheck
+    digits = str(value)
+    return f'2{len(digits):02d}{digits}'
   if isinstance(value, bool):
     raise ValueError(f'an order component must be an int, a str or None, got {value!r}')
   if isinstance(value, int):
@@ -102,7 +105,10 @@ def finest_time_ns(obj, prefix='ts'):
   if not isinstance(obj, dict):
     return None
   for suffix, factor in (('_ns', 1), ('_us', 1_000), ('_ms', 1_000_000)):
-    value = as_int(obj.get(prefix + suffix))
+    value = obj.get(prefix + suffix)
+    if value is None:
+      continue
+    value = value if type(value) is int else as_int(value)  # pylint: disable=unidiomatic-typecheck
     if value is not None:
       return value * factor
   return None

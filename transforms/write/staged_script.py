@@ -35,6 +35,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Optional
 
+import orjson
+
 from beam_pipelines.transforms.core.bigquery_client import bigquery_client
 from beam_pipelines.transforms.core.table_spec import parse_table_spec
 from beam_pipelines.transforms.write.retry_budget import RetryBudget, check_retry_budget
@@ -61,6 +63,14 @@ def is_transient(error):
     pass
   text = str(error).lower()
   return any(t in text for t in _TRANSIENT_TEXT)
+
+
+def _json_line(row):
+  try:
+    return orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE)
+  except TypeError:  # a value orjson does not know (Decimal...): the slow, general way
+    return (json.dumps(row, ensure_ascii=False, separators=(',', ':'), default=str) +
+            '\n').encode('utf-8')
 
 
 def table_ref(spec, default_project):
@@ -168,8 +178,7 @@ class StagedScript:
   @staticmethod
   def _write(path, rows):
     from apache_beam.io.filesystems import FileSystems
-    data = ''.join(json.dumps(r, ensure_ascii=False, separators=(',', ':')) + '\n'
-                   for r in rows).encode('utf-8')
+    data = b''.join(_json_line(r) for r in rows)
     if '://' not in path:
       import os
       os.makedirs(os.path.dirname(path) or '.', exist_ok=True)

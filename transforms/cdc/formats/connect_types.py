@@ -35,6 +35,7 @@ import base64
 import binascii
 import dataclasses
 import decimal
+import functools
 import json
 
 from beam_pipelines.transforms.cdc.change import UNDECODABLE, ChangeError, micros_text
@@ -240,15 +241,26 @@ def _without_schema(value, spec, modes, column):
   return value
 
 
+@functools.lru_cache(maxsize=64)
 def _spec_index(fields):
   return {f.name.lower(): f for f in fields}
+
+
+# Column types whose values decode_plain may change; other columns pass as they are.
+_DECODED_TYPES = frozenset(('DATE', 'TIMESTAMP', 'DATETIME', 'TIME', 'NUMERIC', 'BIGNUMERIC',
+                            'JSON', 'RECORD'))
+
+
+@functools.lru_cache(maxsize=64)
+def _decoded_columns(fields):
+  return {f.name.lower(): f for f in fields if f.type in _DECODED_TYPES}
 
 
 def decode_struct(values, struct_schema, fields, modes, prefix=''):
   """A row dict and its Connect struct schema -> the row with every value decoded. Columns
   the schema does not describe fall back to ``decode_plain`` (when ``modes`` is given) or
   pass unchanged; unknown columns pass unchanged (the validator's policy decides)."""
-  specs = _spec_index(fields)
+  specs = _spec_index(tuple(fields))
   schemas = {f.get('field'): f for f in struct_schema.get('fields') or ()
              if isinstance(f, dict)}
   out = {}
@@ -268,12 +280,12 @@ def decode_struct(values, struct_schema, fields, modes, prefix=''):
 def decode_plain(values, fields, modes, prefix=''):
   """A row dict with no Connect schema -> the row decoded by column type and ``modes`` (a
   pair of ``ValueModes``: temporal, decimal)."""
-  specs = _spec_index(fields)
-  out = {}
+  specs = _decoded_columns(tuple(fields))
+  out = dict(values)
   for name, value in values.items():
-    spec = specs.get(name.lower()) if isinstance(name, str) else None
-    if value is None or spec is None:
-      out[name] = value
-    else:
+    if value is None or not isinstance(name, str):
+      continue
+    spec = specs.get(name.lower())
+    if spec is not None:
       out[name] = _without_schema(value, spec, modes, prefix + name)
   return out
