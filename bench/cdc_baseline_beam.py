@@ -15,7 +15,6 @@ any hand-written pipeline would have to, to reach the local emulator).
 
 import argparse
 import json
-import os
 import time
 
 import apache_beam as beam
