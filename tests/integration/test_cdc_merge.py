@@ -82,7 +82,9 @@ def test_redeliveries_are_applied_once_in_and_across_batches(merger, bq_client, 
 
 def test_delete_then_reinsert_brings_the_key_back(merger, bq_client, bq_dataset):
   m = merger()
-  m.merge([change('c', 1, 1, 'a'), change('d', 1, 2)])
+  m.merge([change('c', 1, 1, 'a')])
+  assert replica(bq_client, bq_dataset) == {1: ('a', 'a', 'c')}
+  m.merge([change('d', 1, 2)])  # a delete of a row the replica holds
   assert replica(bq_client, bq_dataset) == {}
   m.merge([change('c', 1, 3, 'again')])
   assert replica(bq_client, bq_dataset) == {1: ('again', 'again', 'c')}
