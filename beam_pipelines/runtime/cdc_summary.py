@@ -37,12 +37,15 @@ def cdc_summary(counters, merge_ms=None, cfg=None):
   def get(namespace, name):
     return counters.get((namespace, name), 0)
 
+  # Pub/Sub messages removed by --id_attribute de-duplication never reach read/records: they
+  # are read and are duplicates.
+  pubsub_duplicates = get('dedup', 'duplicates')
   cdc = {
-      'changes_read': get('read', 'records'),
+      'changes_read': get('read', 'records') + pubsub_duplicates,
       'changes_applied': get('cdc', 'applied'),
       'tombstones_skipped': get('cdc', 'tombstones'),
       'messages_skipped': get('cdc', 'messages_skipped'),
-      'duplicates': get('cdc', 'duplicates'),
+      'duplicates': get('cdc', 'duplicates') + pubsub_duplicates,
       'dead_letters': get('dead_letters', 'total'),
       'erased': get('mask', 'erased'),
       'enrichment_dropped': get('enrich', 'dropped'),

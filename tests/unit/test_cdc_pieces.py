@@ -139,3 +139,15 @@ def test_dead_letter_envelopes_are_masked_row_by_row():
     assert_that(masked | beam.Map(lambda d: json.loads(d['payloadString'])), equal_to([
         {'payload': {'after': {'id': 7, 'name': '[REDACTED]'},
                      'before': {'id': 7, 'name': '[REDACTED]'}}}]))
+
+
+def test_the_summary_counts_pubsub_deduplication_as_read_duplicates():
+  from beam_pipelines.runtime.cdc_summary import cdc_summary
+  counters = {('read', 'records'): 8, ('dedup', 'duplicates'): 2, ('cdc', 'applied'): 5,
+              ('cdc', 'duplicates'): 1, ('cdc', 'tombstones'): 1, ('dead_letters', 'total'): 1}
+  summary = cdc_summary(counters)
+  assert summary['cdc']['changes_read'] == 10 and summary['cdc']['duplicates'] == 3
+  assert summary['counting_invariant'] == {'read': 10, 'accounted': 10, 'holds': True}
+  assert summary['rows_written'] == 5
+  counters[('cdc', 'applied')] = 4  # a change lost somewhere: the check says so
+  assert not cdc_summary(counters)['counting_invariant']['holds']
