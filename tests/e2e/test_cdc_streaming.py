@@ -87,8 +87,13 @@ def test_streamed_changes_merge_every_interval_and_a_restart_changes_nothing(
         lambda: rows_now(bq_client, f'{bq_dataset}.people_history', 'id, valid_from',
                          'id, name, is_current'),
         lambda r: r is not None and len(r) == 6, timeout=40)
+    # Metrics land when their bundle commits, maybe after the tables show the merge: wait
+    # for every count asserted below.
     counters = wait_for(running.counters,
-                        lambda c: c.get(('dead_letters', 'total'), 0) >= 1, timeout=20)
+                        lambda c: c.get(('dead_letters', 'total'), 0) >= 1
+                        and c.get(('cdc', 'merges'), 0) >= 2
+                        and c.get(('cdc', 'applied'), 0) >= 7
+                        and c.get(('cdc', 'tombstones'), 0) >= 2, timeout=30)
   finally:
     state = running.cancel()
   assert state == PipelineState.CANCELLED
