@@ -9,7 +9,8 @@ export NO_GCE_CHECK := True
 export GCE_METADATA_HOST := 127.0.0.1:9
 export GCE_METADATA_IP := 127.0.0.1:9
 
-.PHONY: install run run-streaming test lint typecheck dist clean bench bench-micro bench-streaming
+.PHONY: install run run-streaming run-cdc test lint typecheck dist clean bench bench-micro \
+	bench-streaming bench-cdc
 
 install: $(STAMP)
 
@@ -24,6 +25,10 @@ run: install
 
 run-streaming: install
 	$(PY) -m beam_pipelines.tools.streaming_demo
+
+# CDC demo (docs/cdc.md): a Debezium change stream -> replica, change log, SCD2 history.
+run-cdc: install
+	$(PY) -m beam_pipelines.tools.cdc_demo
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -50,6 +55,9 @@ bench-micro: install
 
 bench-streaming: install
 	$(PY) bench/streaming_latency.py $(BENCH_ARGS)
+
+bench-cdc: install
+	$(PY) bench/cdc_bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .demo-data .pytest_cache .mypy_cache *.egg-info build dist

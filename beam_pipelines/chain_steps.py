@@ -55,10 +55,12 @@ def mask_rows(rows, masking, pipeline_name=None):
   return MaskedRows(result.rows, result.dead_letters, erase)
 
 
-def mask_dead_letters(dead_letters, masking, masked_rows=None, csv=None, pipeline_name=None):
+def mask_dead_letters(dead_letters, masking, masked_rows=None, csv=None, pipeline_name=None,
+                      row_paths=None):
   """Step 'MaskDeadLetters' over the flattened dead letters of every stage; shares the erase
   list of ``mask_rows``' result, and masks CSV payloads cell by cell when the source's
-  ``CsvFormat`` is given. Identity when ``masking`` is None."""
+  ``CsvFormat`` is given, rows inside envelopes at ``row_paths`` as rows. Identity when
+  ``masking`` is None."""
   if masking is None:
     return dead_letters
   erase = masked_rows.erase_ids if masked_rows is not None else None
@@ -70,7 +72,7 @@ def mask_dead_letters(dead_letters, masking, masked_rows=None, csv=None, pipelin
   return dead_letters | 'MaskDeadLetters' >> MaskDeadLetters(
       masking.policy.schema, masking.policy, masking.key, mode=masking.dead_letter_payload,
       subject_field=masking.subject_field, erase_ids=erase, csv=csv,
-      pipeline_name=pipeline_name)
+      pipeline_name=pipeline_name, row_paths=row_paths)
 
 
 def drift_aware_parse_config(parse, quality):

@@ -18,8 +18,9 @@ import apache_beam as beam
 
 from beam_pipelines.chain import PipelineOutputs, build_chain  # noqa: F401  (re-exported)
 from beam_pipelines.config import files_to_bigquery_config
-from beam_pipelines.options import (CommonOptions, EnrichmentOptions, FilesToBigQueryOptions,
-                                    MaskingOptions, QualityOptions, UdfOptions, WindowingOptions)
+from beam_pipelines.options import (CommonOptions, EnrichmentOptions, FileInputOptions,
+                                    FilesToBigQueryOptions, MaskingOptions, QualityOptions,
+                                    UdfOptions, WindowingOptions)
 from beam_pipelines.runtime.cli import PipelineCli, option_errors_while_building, options_and_config
 from beam_pipelines.runtime.local_parallelism import use_local_cores
 from beam_pipelines.runtime.summary import format_summary, run_summary, write_summary
@@ -27,7 +28,7 @@ from beam_pipelines.runtime.summary import format_summary, run_summary, write_su
 _LOG = logging.getLogger(__name__)
 NAME = 'files_to_bigquery'
 # The options this pipeline reads: its template's metadata.json documents exactly these.
-OPTIONS_CLASSES = (CommonOptions, FilesToBigQueryOptions, MaskingOptions,
+OPTIONS_CLASSES = (CommonOptions, FileInputOptions, FilesToBigQueryOptions, MaskingOptions,
                    EnrichmentOptions, WindowingOptions, QualityOptions, UdfOptions)
 
 

@@ -38,7 +38,7 @@ BOOLEAN_REGEX = '^(true|false)$'
 PATH_REGEX = r'^\S+$'
 READ_FILES = {'input', 'schema', 'masking_policy', 'erase_list', 'enrichment_source'}
 WRITE_FOLDERS = {'output_path', 'dead_letter_path', 'replay_to_path'}
-DURATIONS = {'window_size', 'window_period', 'session_gap', 'allowed_lateness',
+DURATIONS = {'window_size', 'window_period', 'session_gap', 'allowed_lateness', 'merge_interval',
              'early_firing_after', 'dedupe_window', 'pubsub_pull_timeout', 'pubsub_pull_grace'}
 EXTRA_ENUMS = {'dead_letter_payload': ['mask', 'redact', 'drop']}
 
@@ -112,6 +112,7 @@ DOCS = {
     'files_to_bigquery': 'docs/pipelines.md#the-flagship-pipeline-files_to_bigquery',
     'pubsub_to_bigquery': 'docs/pipelines.md#streaming-pubsub_to_bigquery',
     'replay_dead_letters': 'docs/dead_letters.md#replaying-dead-letters',
+    'cdc_to_bigquery': 'docs/cdc.md',
 }
 
 

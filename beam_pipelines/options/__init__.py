@@ -6,6 +6,7 @@ This layer only converts: it never builds pipeline steps and never imports
 - ``values``: ``ConfigError`` and the value parsers (booleans, durations, field lists).
 - ``common``: ``CommonOptions`` (schema, validation, BigQuery sink, dead letters).
 - ``files`` / ``pubsub``: the two sources (and the lake sink of ``files_to_bigquery``).
+- ``cdc``: ``cdc_to_bigquery``'s change format, tables and merge settings.
 - ``windowing``, ``masking``, ``enrichment``, ``quality``, ``udf``: the optional stages.
 
 Beam registers only *direct* subclasses of PipelineOptions with its parser, so every options
@@ -14,7 +15,7 @@ class subclasses it directly and defines each flag exactly once across the suite
 
 from beam_pipelines.options.common import CommonOptions
 from beam_pipelines.options.enrichment import EnrichmentOptions
-from beam_pipelines.options.files import FilesToBigQueryOptions
+from beam_pipelines.options.files import FileInputOptions, FilesToBigQueryOptions
 from beam_pipelines.options.masking import MaskingOptions
 from beam_pipelines.options.pubsub import PubSubToBigQueryOptions
 from beam_pipelines.options.quality import QualityOptions
@@ -22,6 +23,7 @@ from beam_pipelines.options.udf import UdfOptions
 from beam_pipelines.options.values import ConfigError
 from beam_pipelines.options.windowing import WindowingOptions
 
-__all__ = ['CommonOptions', 'ConfigError', 'EnrichmentOptions', 'FilesToBigQueryOptions',
+__all__ = ['CommonOptions', 'ConfigError', 'EnrichmentOptions', 'FileInputOptions',
+           'FilesToBigQueryOptions',
            'MaskingOptions', 'PubSubToBigQueryOptions', 'QualityOptions', 'UdfOptions',
            'WindowingOptions']

@@ -1,5 +1,6 @@
 """File input and lake output options of ``files_to_bigquery``, and their typed configs:
-``FileSourceConfig`` (``--input``, ``--input_format``, ``--csv_*``, ``--input_split_bytes``)
+``FileSourceConfig`` (``--input`` of ``FileInputOptions``, shared with ``cdc_to_bigquery``;
+``--input_format``, ``--csv_*``, ``--input_split_bytes``)
 and ``LakeSinkConfig`` (``--output_path``, ``--output_format``, ``--output_shards``).
 """
 
@@ -17,15 +18,24 @@ from beam_pipelines.transforms.write.lake import LAKE_FORMATS, LakeSinkConfig
 
 # Beam registers only *direct* subclasses of PipelineOptions with its parser, so every
 # options class here subclasses it directly and defines each flag exactly once.
-class FilesToBigQueryOptions(PipelineOptions):
-  """Options of ``files_to_bigquery`` (besides CommonOptions)."""
-  HELP_TITLE = 'Input files, and file (lake) output'  # its group in --help
+class FileInputOptions(PipelineOptions):
+  """``--input``: the files a batch pipeline reads (``files_to_bigquery``,
+  ``cdc_to_bigquery``)."""
+  HELP_TITLE = 'Input files'  # its group in --help
 
   @classmethod
   def _add_argparse_args(cls, parser):
     parser.add_argument('--input', help='Path or glob of the input files, local or e.g. '
                              'gs://my-bucket/events/*.jsonl (.gz/.bz2 decompressed by '
                              'suffix). A pattern matching no file is an error.')
+
+
+class FilesToBigQueryOptions(PipelineOptions):
+  """Options of ``files_to_bigquery`` (besides CommonOptions and FileInputOptions)."""
+  HELP_TITLE = 'Input formats, and file (lake) output'  # its group in --help
+
+  @classmethod
+  def _add_argparse_args(cls, parser):
     parser.add_argument('--input_format', default='jsonl',
                         help=f'Input format: {"|".join(FILE_FORMATS)}.')
     parser.add_argument('--csv_delimiter', default=',',
@@ -58,6 +68,11 @@ def _delimiter(text):
   return '\t' if text in ('\\t', 'tab', 'TAB') else text
 
 
+def input_pattern(options):
+  """``--input``, or None when it is not given."""
+  return options.view_as(FileInputOptions).input or None
+
+
 def file_source_config(options):
   """FilesToBigQueryOptions -> FileSourceConfig (raises ConfigError naming the option)."""
   opts = options.view_as(FilesToBigQueryOptions)
@@ -70,7 +85,7 @@ def file_source_config(options):
                          columns=parse_columns(opts.csv_columns),
                          encoding=opts.csv_encoding)
   return convert('input_format', FileSourceConfig,
-                 pattern=require(opts.input, 'input'), format=opts.input_format,
+                 pattern=require(input_pattern(options), 'input'), format=opts.input_format,
                  csv=csv_format,
                  split_bytes=convert('input_split_bytes', parse_non_negative_int,
                                      opts.input_split_bytes))

@@ -65,6 +65,16 @@ REGEX_EXAMPLES = {
     'quality_table': ('my-project:analytics.events_quality', 'quality'),
     'summary_interval_seconds': ('60', '1m'),
     'bigquery_retry_budget_seconds': ('600', '-1'),
+    'primary_key': ('tenant,id', 'tenant, id'),
+    'changelog_table': ('my-project:crm.customers_changelog', 'change log'),
+    'history_table': ('my-project.crm.customers_history', 'history'),
+    'merge_interval': ('30s', 'soon'),
+    'merge_max_changes': ('50000', 'all'),
+    'apply_truncate': ('false', 'no'),
+    'op_field': ('op', 'two words'),
+    'sequence_fields': ('updated_at,version', 'updated_at, version'),
+    'source_time_field': ('updated_at', 'two words'),
+    'key_attribute': ('ordering_key', 'two words'),
 }
 EXPECTED_STEPS = {
     'pubsub_to_bigquery': ['ReadEvents', 'ParseAndValidate', 'WriteRows', 'WindowAndAggregate',
@@ -72,6 +82,8 @@ EXPECTED_STEPS = {
     'replay_dead_letters': ['ReadFiles', 'ParseDeadLetters', 'Select', 'Count', 'WriteFiles'],
     'files_to_bigquery': ['ReadEvents', 'ParseAndValidate', 'WriteRows', 'FlattenDeadLetters',
                           'WriteDeadLetters'],
+    'cdc_to_bigquery': ['ReadEvents', 'DecodeChanges', 'ApplyChanges', 'FlattenDeadLetters',
+                        'WriteDeadLetters'],
 }
 
 

@@ -71,11 +71,44 @@ def _payload_values(obj, keep_keys, key=None, out=None):
   return out
 
 
+def _get_path(obj, path):
+  for part in path.split('.'):
+    if not isinstance(obj, dict):
+      return None
+    obj = obj.get(part)
+  return obj
+
+
+def _split_rows(obj, row_paths):
+  """(the object without the rows at ``row_paths``, {path: row}) for the dict rows found."""
+  rows = {p: r for p in row_paths if isinstance(r := _get_path(obj, p), dict)}
+  if not rows:
+    return obj, rows
+  skeleton = json.loads(json.dumps(obj, default=str))  # a deep copy that can be cut
+  for path in rows:
+    *parents, last = path.split('.')
+    parent = _get_path(skeleton, '.'.join(parents)) if parents else skeleton
+    if isinstance(parent, dict):
+      parent.pop(last, None)
+  return skeleton, rows
+
+
+def _set_path(obj, path, value):
+  *parents, last = path.split('.')
+  for part in parents:
+    child = obj.get(part)
+    if not isinstance(child, dict):
+      child = obj[part] = {}
+    obj = child
+  obj[last] = value
+
+
 class MaskDeadLettersFn(EraseMixin, beam.DoFn):
 
   def __init__(self, bound, key, mode, subject_field, static_erase, csv_config=None,
-               pipeline_name=None):
+               pipeline_name=None, row_paths=None):
     self._pipeline_name = pipeline_name
+    self._row_paths = tuple(row_paths or ())
     self._bound = bound
     self._key = key
     self._mode = mode
@@ -153,8 +186,12 @@ class MaskDeadLettersFn(EraseMixin, beam.DoFn):
     values = ()
     if isinstance(obj, (dict, list)):
       values = _payload_values(obj, self._keep_keys)
+    rows = {}
     if isinstance(obj, dict):
-      if erase and subject is not None and subject.lenient(obj) in erase:
+      obj, rows = _split_rows(obj, self._row_paths) if self._row_paths else (obj, {})
+      subjects = [subject.lenient(r) for r in (rows.values() if rows else [obj])] if (
+          erase and subject is not None) else []
+      if any(s in erase for s in subjects):
         return None, None, values, True
     if mode == 'drop':
       return 'hashed', payload_hash(self._keys, payload), values, False
@@ -163,6 +200,8 @@ class MaskDeadLettersFn(EraseMixin, beam.DoFn):
       return 'redacted', redact_patterns(text), values, False
     if isinstance(obj, dict):
       masked = self._lenient(obj)
+      for path, row in rows.items():  # rows inside an envelope: masked as rows
+        _set_path(masked, path, self._lenient(row))
       return 'policy', json.dumps(masked, ensure_ascii=False, sort_keys=False), values, False
     if not text.strip():
       return 'policy', text, values, False
@@ -246,12 +285,18 @@ class MaskDeadLetters(beam.PTransform):
   attribute values are pattern-redacted; attributes ``masking_key_id`` and
   ``payload_masking`` (policy/scrubbed/redacted/hashed/premasked) are added. Dead letters
   whose payload names an erased subject are dropped and counted (``mask/erased``).
+
+  ``row_paths``: dotted paths inside a JSON payload where rows sit in an envelope (a CDC
+  event's ``after`` and ``before``, ``payload.after``...). The rows found there are masked
+  by the policy as rows (and checked against the erase list); the rest of the envelope is
+  masked as unknown fields (the policy's ``default``). Without it the payload is the row.
   """
 
   def __init__(self, schema, policy, key, *, mode='mask', subject_field=None, erase_ids=None,
-               csv=None, pipeline_name=None, label=None):
+               csv=None, row_paths=None, pipeline_name=None, label=None):
     super().__init__(label)
     schema, policy = schema_and_policy('MaskDeadLetters', schema, policy)
+    self._row_paths = tuple(row_paths or ())
     if csv is not None and not isinstance(csv, csvf.CsvFormat):
       raise ValueError(f'csv must be a CsvFormat, got {type(csv).__name__}')
     self._csv = csv
@@ -274,5 +319,6 @@ class MaskDeadLetters(beam.PTransform):
     return typed_dead_letters(dead_letters | 'Mask' >> beam.ParDo(
         MaskDeadLettersFn(self._bound, self._key, self._mode, self._subject_field, static,
                           self._csv, pipeline_name_of(dead_letters.pipeline,
-                                                      self._pipeline_name)),
+                                                      self._pipeline_name),
+                          self._row_paths),
         **side).with_output_types(DeadLetter))

@@ -73,6 +73,9 @@ class PubSubSourceConfig:
     direct_runner_pull_timeout: seconds an idle pull waits on the DirectRunner (Beam: 30).
     direct_runner_pull_grace: seconds the DirectRunner's pulls may keep failing (subscription
       not found, Pub/Sub unreachable) before the read fails the run.
+    ordering_key_attribute: when set, a message's ordering key (e.g. the record key Debezium
+      Server publishes with) is kept as this attribute, unless the message already has an
+      attribute of that name.
   """
   subscription: str | None = None
   topic: str | None = None
@@ -82,6 +85,7 @@ class PubSubSourceConfig:
   dedupe_seconds: float = DEFAULT_DEDUPE_SECONDS
   direct_runner_pull_timeout: float | None = None
   direct_runner_pull_grace: float = DEFAULT_PULL_GRACE_SECONDS
+  ordering_key_attribute: str | None = None
 
   def __post_init__(self):
     if bool(self.subscription) == bool(self.topic):
@@ -104,7 +108,7 @@ class PubSubSourceConfig:
     if not self.direct_runner_pull_grace > 0:
       raise ValueError('direct_runner_pull_grace must be a positive number of seconds, got '
                        f'{self.direct_runner_pull_grace}')
-    for name in ('id_attribute', 'timestamp_attribute'):
+    for name in ('id_attribute', 'timestamp_attribute', 'ordering_key_attribute'):
       value = getattr(self, name)
       if value is not None and not value:
         raise ValueError(f'{name} must be a non-empty attribute name')
@@ -131,11 +135,13 @@ class ToRawMessageFn(beam.DoFn):
   ``source`` (the subscription or topic path) it reports it as a Beam lineage source once
   per bundle: the DirectRunner's own Pub/Sub read does not (Beam's does on Dataflow)."""
 
-  def __init__(self, timestamp_attribute, parse_attribute, source=None):
+  def __init__(self, timestamp_attribute, parse_attribute, source=None,
+               ordering_key_attribute=None):
     self._timestamp_attribute = timestamp_attribute
     self._parse_attribute = parse_attribute
     self._source = source
     self._reported = source is None
+    self._ordering_key_attribute = ordering_key_attribute
     self._records = Metrics.counter('read', 'records')
     self._bad_timestamps = Metrics.counter('read', 'invalid_timestamp_attribute')
 
@@ -147,6 +153,9 @@ class ToRawMessageFn(beam.DoFn):
       report_pubsub_source(self._source)
       self._reported = True
     attributes = dict(message.attributes or {})
+    ordering_key = getattr(message, 'ordering_key', None)
+    if self._ordering_key_attribute and ordering_key:
+      attributes.setdefault(self._ordering_key_attribute, ordering_key)
     publish_time = (message.publish_time.timestamp() if message.publish_time is not None
                     else float(timestamp.micros) / 1e6)
     source_id = message.message_id or f'publish:{publish_time}'
@@ -266,6 +275,7 @@ class ReadPubSub(beam.PTransform):
       messages = (unique, keyed.no_id) | 'MergeUnique' >> beam.Flatten()
     outputs = messages | 'ToRawMessage' >> beam.ParDo(ToRawMessageFn(
         config.timestamp_attribute, parse_attribute=not native_timestamp,
-        source=config.subscription or config.topic)).with_outputs(
+        source=config.subscription or config.topic,
+        ordering_key_attribute=config.ordering_key_attribute)).with_outputs(
             DEAD_LETTER_TAG, main=ROWS_TAG)
     return FallibleResult(rows=outputs[ROWS_TAG], dead_letters=outputs[DEAD_LETTER_TAG])
