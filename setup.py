@@ -59,8 +59,9 @@ setuptools.setup(
         LIBRARY: ['py.typed', '**/*.yaml', '**/*.yml', '**/*.json'],
         'transforms': ['py.typed'],
         'beam_pipelines.templates': TEMPLATE_FILES,
-        'beam_pipelines.samples': ['*.jsonl', '*.json', '*.yaml', '*.csv', '*.txt'],
-        'beam_pipelines.examples': ['*.yaml'],
+        'beam_pipelines.samples': ['*.jsonl', '*.json', '*.yaml', '*.csv', '*.txt', 'cdc/*.jsonl',
+                                   'cdc/*.json'],
+        'beam_pipelines.examples': ['*.yaml', 'cdc/*.jsonl', 'cdc/*.json'],
     },
     entry_points={
         'console_scripts': ['beam-pipelines = beam_pipelines.commands:main'],

@@ -28,7 +28,7 @@ from beam_pipelines.transforms.masking.binding import BoundPolicy
 from beam_pipelines.transforms.read.files import FileSourceConfig
 from beam_pipelines.transforms.read.pubsub import PubSubSourceConfig
 from beam_pipelines.transforms.validate.parse import ParseConfig
-from beam_pipelines.transforms.validate.schema import TableSchema
+from beam_pipelines.transforms.core.schema import TableSchema
 from beam_pipelines.transforms.write.dead_letters import DeadLetterSinkConfig
 
 

@@ -92,9 +92,14 @@ def resolve_sample_paths(parameters):
 
 
 def _data_files(folder):
-  return sorted(n for n in os.listdir(folder)
-                if os.path.isfile(os.path.join(folder, n)) and n != '__init__.py'
-                and not n.endswith('.pyc'))
+  """Data files under ``folder``, as paths relative to it (sub-folders included: cdc/...)."""
+  found = []
+  for root, dirs, files in os.walk(folder):
+    dirs[:] = sorted(d for d in dirs if d != '__pycache__')
+    for name in files:
+      if name != '__init__.py' and not name.endswith('.pyc'):
+        found.append(os.path.relpath(os.path.join(root, name), folder))
+  return sorted(found)
 
 
 def copy_samples(dest):
@@ -105,7 +110,9 @@ def copy_samples(dest):
     source = _folder(package)
     os.makedirs(os.path.join(dest, sub), exist_ok=True)
     for name in _data_files(source):
-      written.append(shutil.copyfile(os.path.join(source, name), os.path.join(dest, sub, name)))
+      target = os.path.join(dest, sub, name)
+      os.makedirs(os.path.dirname(target), exist_ok=True)
+      written.append(shutil.copyfile(os.path.join(source, name), target))
   for template in template_names():
     os.makedirs(os.path.join(dest, 'templates', template), exist_ok=True)
     written.append(shutil.copyfile(template_file(template, 'sample_parameters.json'),

@@ -26,7 +26,7 @@ from beam_pipelines.transforms.cdc.config import MergeConfig
 from beam_pipelines.transforms.cdc.merge_sql import merge_script
 from beam_pipelines.transforms.cdc.tables import (changelog_schema, check_row_schema,
                                                   history_schema, replica_schema, row_columns)
-from beam_pipelines.transforms.validate.schema import load_schema
+from beam_pipelines.transforms.core.schema import load_schema
 from beam_pipelines.transforms.write.staged_script import (StagedScript, ensure_table,
                                                            staging_table_ref, table_ref)
 

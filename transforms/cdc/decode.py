@@ -16,7 +16,7 @@ from beam_pipelines.transforms.core.dead_letter import (DEAD_LETTER_TAG, ROWS_TA
                                                         dead_letter_from_message,
                                                         format_timestamp)
 from beam_pipelines.transforms.validate.parse import ParseConfig
-from beam_pipelines.transforms.validate.schema import load_schema
+from beam_pipelines.transforms.core.schema import load_schema
 from beam_pipelines.transforms.validate.validator import RecordValidator, summarize
 
 _LOG = logging.getLogger(__name__)

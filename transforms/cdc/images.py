@@ -13,7 +13,7 @@ import dataclasses
 from beam_pipelines.transforms.cdc.change import META
 from beam_pipelines.transforms.masking.binding import BoundPolicy, bind_policy
 from beam_pipelines.transforms.masking.policy import FieldRule, load_policy
-from beam_pipelines.transforms.validate.schema import FieldSpec, TableSchema, load_schema
+from beam_pipelines.transforms.core.schema import FieldSpec, TableSchema, load_schema
 
 KEY_SAFE_METHODS = ('keep', 'hmac', 'tokenize')
 _META_SPEC = FieldSpec(META, 'RECORD', fields=(FieldSpec('op', 'STRING'),),

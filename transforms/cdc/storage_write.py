@@ -29,7 +29,7 @@ from apache_beam.typehints.row_type import RowTypeConstraint
 from apache_beam.utils.timestamp import Timestamp
 
 from beam_pipelines.transforms.cdc.change import META
-from beam_pipelines.transforms.validate.schema import load_schema
+from beam_pipelines.transforms.core.schema import load_schema
 
 MAX_SECTIONS = 4
 _TRAILING_NUMBER = re.compile(r'(\d+)\D*$')

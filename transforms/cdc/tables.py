@@ -19,7 +19,7 @@ history         the row's columns; ``valid_from``, ``valid_to`` (NULL while curr
 
 import dataclasses
 
-from beam_pipelines.transforms.validate.schema import FieldSpec, TableSchema, load_schema
+from beam_pipelines.transforms.core.schema import FieldSpec, TableSchema, load_schema
 
 REPLICA_META = (
     FieldSpec('_cdc_op', 'STRING', 'REQUIRED', description='op of the change this row holds'),

@@ -1,13 +1,14 @@
 """What every change decoder shares: JSON loading, tombstones, message keys, the order."""
 
 import json
+from typing import Tuple
 
 import orjson
 
 from beam_pipelines.transforms.cdc.change import EMPTY, INVALID_JSON, MALFORMED, ChangeError, Skip
 from beam_pipelines.transforms.cdc.formats.connect_types import decode_plain, decode_struct
 from beam_pipelines.transforms.cdc.ordering import describe_order, encode_order
-from beam_pipelines.transforms.validate.schema import load_schema
+from beam_pipelines.transforms.core.schema import load_schema
 
 TOMBSTONE = Skip('tombstone')
 MESSAGE = Skip('message')
@@ -50,7 +51,7 @@ class ChangeDecoder:
   or raises ChangeError. Holds the config, the table schema and the message-key rules.
   ``ROW_PATHS``: where rows sit inside a record (empty: the record is the row), for masking
   dead letters."""
-  ROW_PATHS = ()
+  ROW_PATHS: Tuple[str, ...] = ()
 
   def __init__(self, config, schema):
     self.config = config
