@@ -72,10 +72,14 @@ def test_wheel_holds_what_a_user_needs_at_run_time(installed):
   for template in TEMPLATES:
     for name in ('metadata.json', 'sample_parameters.json'):
       assert f'beam_pipelines/templates/{template}/{name}' in files
-  for name in os.listdir(os.path.join(REPO, 'samples')):
-    if not name.endswith(('.py', '.pyc')) and name != '__pycache__':
-      assert f'beam_pipelines/samples/{name}' in files, name
-  assert 'beam_pipelines/examples/pipeline.yaml' in files
+  # Every data file of samples/ and examples/, sub-folders (cdc/) included.
+  for folder in ('samples', 'examples'):
+    for root, dirs, names in os.walk(os.path.join(REPO, folder)):
+      dirs[:] = [d for d in dirs if d != '__pycache__']
+      for name in names:
+        if not name.endswith('.pyc') and (folder == 'examples' or not name.endswith('.py')):
+          path = os.path.relpath(os.path.join(root, name), REPO)
+          assert f'beam_pipelines/{path}' in files, path
   # Every YAML file of the library (the Beam YAML provider spec among them) ships with it.
   library_yaml = [os.path.relpath(os.path.join(d, n), os.path.join(REPO, 'transforms'))
                   for d, _, names in os.walk(os.path.join(REPO, 'transforms'))
