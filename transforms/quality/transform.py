@@ -18,6 +18,7 @@ from beam_pipelines.transforms.core.elements import (RowDict, UnsupportedElement
                                                      without_source_id)
 from beam_pipelines.transforms.core.outputs import remember_schema, schema_of, typed_dead_letters
 from beam_pipelines.transforms.quality.config import SCORES, QualityConfig, quality_output_schema
+from beam_pipelines.transforms.quality.freshness import FreshnessMetrics
 from beam_pipelines.transforms.quality.rules import compile_rule, parse_timestamp, values_at
 from beam_pipelines.transforms.quality.rules_file import load_quality_rules
 from beam_pipelines.transforms.quality.scores import ScoreCombineFn, ScoreRowFn, observation
@@ -51,6 +52,7 @@ class _CheckRowRulesFn(beam.DoFn):
 
   def setup(self):
     self._checks = [(rule, compile_rule(rule)) for rule in self._config.row_rules]
+    self._freshness = FreshnessMetrics()
 
   def process(self, element, timestamp=beam.DoFn.TimestampParam):
     try:
@@ -66,7 +68,10 @@ class _CheckRowRulesFn(beam.DoFn):
     if event_time is None:
       event_time = _element_time(timestamp)
     now = self._clock()
-    outcome = {'checks': {}, 'failures': [], 'dead': False, 'event_time': event_time}
+    lag = None if event_time is None else now - event_time
+    self._freshness.row(lag)
+    outcome = {'checks': {}, 'failures': [], 'dead': False, 'event_time': event_time,
+               'lag': lag}
     for rule, check in self._checks:
       try:
         checked, failure = check(row, event_time, now)
@@ -219,7 +224,7 @@ class CheckQuality(beam.PTransform):
             windowing, allowed_lateness=config.allowed_lateness_seconds)
         | 'CombineScores' >> beam.CombineGlobally(
             ScoreCombineFn(len(config.rules))).without_defaults()
-        | 'ScoreRows' >> beam.ParDo(ScoreRowFn(config.rules, name))
+        | 'ScoreRows' >> beam.ParDo(ScoreRowFn(config.rules, name, self._clock))
         | 'ScoresToGlobalWindow' >> beam.WindowInto(beam_window.GlobalWindows()))
     rows_out = routed[ROWS_TAG]
     rows_out.element_type = RowDict
