@@ -104,8 +104,8 @@ def _alert_lines(summary):
            f'{alerts["warning"]} warning), {alerts["suppressed"]} suppressed by the cool-down, '
            f'{alerts["windows_checked"]} window(s) checked']
   for item in (alerts.get('list') or [])[:TOP_ALERTS]:
-    lines.append(f'    {item["severity"]:<9}{item["rule"]:<22}{item.get("window_start") or "run":<28}'
-                 f'{item["message"]}')
+    window = (item.get('window_start') or 'whole run')[:16].replace('T', ' ')
+    lines.append(f'    {item["severity"]:<9} {item["rule"]:<24} {window:<17} {item["message"]}')
   more = len(alerts.get('list') or []) - TOP_ALERTS
   if more > 0:
     lines.append(f'    ... {more} more in the report')

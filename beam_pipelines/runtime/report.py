@@ -66,10 +66,10 @@ def _invariant(summary):
 
 
 def _stages(summary):
-  rows = [(_e(stage), _e(outcome), _num(f'stages.{stage}.{outcome}', n))
-          for stage, outcomes in (summary.get('stages') or {}).items()
-          for outcome, n in outcomes.items()]
-  return _table(['stage', 'outcome', 'count'], rows, numeric=('count',))
+  rows = [(_e(stage), ' &middot; '.join(f'{_e(outcome)} {_num(f"stages.{stage}.{outcome}", n)}'
+                                       for outcome, n in outcomes.items()))
+          for stage, outcomes in (summary.get('stages') or {}).items()]
+  return _table(['stage', 'counters (outcome count)'], rows)
 
 
 def _dead_letters(summary):
@@ -81,11 +81,9 @@ def _dead_letters(summary):
   examples = summary.get('dead_letter_examples')
   rows = []
   for error_type, n in by_type.items():
-    shown = (examples or {}).get(error_type) or []
-    cells = ''.join(
-        f'<div><code>{_e(x["stage"])} {_e(x["sourceId"])}</code> {_e(x["errorMessage"])}'
-        + (f'<pre>{_e(x["payload"])}</pre>' if x.get('payload') is not None else '') + '</div>'
-        for x in shown)
+    shown = [_example(x) for x in (examples or {}).get(error_type) or []]
+    cells = ''.join(shown[:1]) + (f'<details><summary>{len(shown) - 1} more</summary>'
+                                  + ''.join(shown[1:]) + '</details>' if len(shown) > 1 else '')
     rows.append((f'<code>{_e(error_type)}</code>', _num(f'dead_letters_by_type.{error_type}', n),
                  cells or '<span class="muted">-</span>'))
   if examples is None:
@@ -97,6 +95,12 @@ def _dead_letters(summary):
   return (f'<figure id="chart-dead-letters" class="chart">{chart}</figure>'
           + _table(['errorType', 'count', 'examples'], rows, numeric=('count',))
           + f'<p class="muted">{_e(note)}</p>')
+
+
+def _example(x):
+  return (f'<div><code>{_e(x["stage"])} {_e(x["sourceId"])}</code> {_e(x["errorMessage"])}'
+          + (f'<pre>{_e(x["payload"])}</pre>' if x.get('payload') is not None else '')
+          + '</div>')
 
 
 def _windows(summary):
@@ -156,10 +160,10 @@ def render_report(summary, title):
   state = summary.get('final_state') or ('running' if 'messages_read' in summary else 'done')
   notes = ''.join(f'<li>{_e(n)}</li>' for n in summary.get('report_notes') or [])
   sections = [('Counting invariant', _invariant(summary)),
+              ('Alerts', _alerts(summary)),
+              ('Per window: volume, quality, freshness', _windows(summary)),
               ('Rows and dead letters per stage', _stages(summary)),
               ('Dead letters by errorType', _dead_letters(summary)),
-              ('Per window: volume, quality, freshness', _windows(summary)),
-              ('Alerts', _alerts(summary)),
               ('Sources, sinks and lineage', _io(summary))]
   body = ''.join(f'<section><h2>{_e(h)}</h2>{content}</section>' for h, content in sections)
   return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{_e(title)}'

@@ -75,7 +75,8 @@ def volume_chart(windows, alerts):
       ax.axvline(x, color=COLORS['alert'], linestyle='--', linewidth=1)
   if alerted:
     ax.plot([], [], color=COLORS['alert'], linestyle='--', label='window with an alert')
-  ax.legend(loc='upper left', fontsize=8, frameon=False)
+  ax.set_ylim(0, max([w.get('rows') or 0 for w in windows] + [1]) * 1.35)
+  ax.legend(loc='upper left', fontsize=8, frameon=False, ncols=3)
   _style(ax, 'Volume per window', 'rows')
   return _svg(fig)
 
@@ -89,8 +90,8 @@ def scores_chart(windows):
     if any(y is not None for y in ys):
       ax.plot(xs, [float('nan') if y is None else y for y in ys], marker='o', markersize=3,
               color=COLORS[score], label=score)
-  ax.set_ylim(-0.02, 1.05)
-  ax.legend(loc='lower left', fontsize=8, frameon=False, ncols=4)
+  ax.set_ylim(-0.02, 1.25)
+  ax.legend(loc='upper left', fontsize=8, frameon=False, ncols=4)
   _style(ax, 'Quality scores per window', 'score')
   return _svg(fig)
 
@@ -112,6 +113,8 @@ def freshness_chart(windows):
               linestyle=':' if key.startswith('newest') else '-')
   if plotted:
     ax.set_yscale('log')
+    low, high = ax.get_ylim()
+    ax.set_ylim(low, high * (high / low) ** 0.35)  # room for the legend above the lines
     ax.legend(loc='upper left', fontsize=8, frameon=False, ncols=4)
   _style(ax, 'Freshness per window (processing time - event time)', 'seconds')
   return _svg(fig)

@@ -53,11 +53,16 @@ class AnomalyRule:
 
   def check(self, value):
     row = beam.Row(value=float(value))
-    score = self._detector.score_one(row)
+    try:
+      score = self._detector.score_one(row)
+    except (ValueError, ArithmeticError):
+      # Beam's incremental stdev can go slightly negative under rounding (math domain
+      # error): treat it as not ready rather than failing the run.
+      score = None
     self._detector.learn_one(row)
     warm = self.learned >= self.rule.warmup
     self.learned += 1
-    outlier = warm and self._label.apply(score) == 1
+    outlier = warm and score is not None and self._label.apply(score) == 1
     if score is not None and isinstance(score, float) and math.isnan(score):
       score = None
     return score, outlier

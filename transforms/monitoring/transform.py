@@ -16,7 +16,6 @@ from apache_beam.coders import CloudpickleCoder
 from apache_beam.metrics import Metrics
 from apache_beam.transforms import window as beam_window
 from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
-from apache_beam.utils.timestamp import MAX_TIMESTAMP, MIN_TIMESTAMP
 
 from beam_pipelines.transforms.core.dead_letter import pipeline_name_of
 from beam_pipelines.transforms.monitoring.alerts import AlertLinks
@@ -27,10 +26,13 @@ from beam_pipelines.transforms.quality.rules_file import load_quality_rules
 
 _LOG = logging.getLogger(__name__)
 UNPLACED = 'unplaced'
+# Event times a window can hold: BigQuery's TIMESTAMP range (years 1 to 9999). An element of
+# a batch run often carries the global window's end (year 294247) or its start: no time.
+_FIRST, _LAST = -62135596800.0, 253402300799.0
 
 
 def _valid(seconds):
-  return seconds is not None and float(MIN_TIMESTAMP) < seconds < float(MAX_TIMESTAMP)
+  return seconds is not None and _FIRST <= seconds <= _LAST
 
 
 class _PlaceDeadLetterFn(beam.DoFn):
