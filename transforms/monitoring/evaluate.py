@@ -8,8 +8,9 @@ window of its last alert (for the cool-down); it is plain Python, so a stateful 
 in state (streaming) and a batch run feeds it the windows in order.
 
 Windows with no rows at all never reach it; when a window arrives more than one window after
-the last one, the windows between are checked as empty (volume 0) first, so a gap in the
-data breaks a volume rule as soon as data flows again (or at the end of a batch run).
+the last one, the windows between are checked as empty (volume 0) against the volume
+``min``/``max`` rules first, so a gap in the data breaks them as soon as data flows again (or
+at the end of a batch run). The anomaly detectors learn only windows that had data.
 """
 
 import time
@@ -71,7 +72,7 @@ class SlaEvaluator:
       for i in range(1, min(missing, MAX_GAP_WINDOWS) + 1):
         gap_start = self._last_window + i * self._window
         got, quiet = self._check(window_metrics(gap_start, gap_start + self._window),
-                                 kinds=('volume',))
+                                 kinds=('volume',), bounds_only=True)
         alerts += got
         suppressed += quiet
     if start is not None:
@@ -89,10 +90,10 @@ class SlaEvaluator:
     alerts, _ = self._check(run, kinds=('dead_letter_rate',))
     return alerts
 
-  def _check(self, metrics, kinds=None):
+  def _check(self, metrics, kinds=None, bounds_only=False):
     alerts, suppressed = [], 0
     for rule in self._slas:
-      if kinds is not None and rule.kind not in kinds:
+      if (kinds is not None and rule.kind not in kinds) or (bounds_only and rule.anomaly):
         continue
       breach = getattr(self, '_' + rule.kind)(rule, metrics)
       if breach is None:
