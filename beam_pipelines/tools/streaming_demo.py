@@ -3,10 +3,13 @@
 Starts bqemulator and the official Pub/Sub emulator on free loopback ports, starts the
 streaming pipeline (BundleBasedDirectRunner) with 5-second windows, publishes the bundled
 sample events for ~30 s (event times stamped at publish time; ~4% bad records; every 40th
-message published twice with the same ``event_id`` attribute to show de-duplication), waits
-until every message is accounted for, cancels the pipeline and prints the run summary with
-the observed end-to-end latency (publish -> row visible in BigQuery, polled every 0.25 s),
-then stops both emulators. Exit code 0 only when the counts add up.
+message published twice with the same ``event_id`` attribute to show de-duplication, and
+a burst of extra messages after ~20 s), waits until every message is accounted for, cancels
+the pipeline and prints the run summary with the observed end-to-end latency (publish -> row
+visible in BigQuery, polled every 0.25 s) and the alert latency (end of the window that broke
+an SLA rule -> its alert at a local webhook, ``beam_pipelines.tools.webhook``), then stops
+both emulators. The run report is rewritten every 5 s (``.demo-data/streaming-report.html``).
+Exit code 0 only when the counts add up.
 """
 
 import argparse
@@ -20,9 +23,40 @@ import time
 from beam_pipelines import resources
 from beam_pipelines.options.values import parse_duration
 from beam_pipelines.runtime.prog import prog_name
-from beam_pipelines.runtime.summary import format_summary
+from beam_pipelines.runtime.closing import close_run
+from beam_pipelines.runtime.console import format_short
 from beam_pipelines.tools.emulators import (BigQueryEmulator, EmulatorError, PubSubEmulator,
                                             prepare_duckdb_extensions)
+from beam_pipelines.tools.webhook import Webhook
+
+# The demo's quality and SLA rules: windows of --window_size; a burst breaks the volume
+# anomaly rule (Beam's ZScore), rows older than 30 s the freshness one.
+STREAMING_RULES = """window_seconds: {window}
+rules:
+  - {{id: user_id_present, kind: not_null, path: user.id}}
+slas:
+  - {{id: volume_anomaly, volume: {{anomaly: zscore, threshold: 3, warmup: 2}}}}
+  - {{id: lag_within_30s, freshness: {{max_lag: 30s}}}}
+"""
+
+
+def _print_alert_latency(received, burst_at):
+  """Each alert the webhook got, and how long after its window's end it arrived."""
+  print(f'Alerts at the local webhook: {len(received)}')
+  for _, arrived, alert in received:
+    end = _parse_iso(alert.get('window_end'))
+    latency = f'{arrived - end:.2f}s after its window ended' if end else 'run-level'
+    print(f'  {alert["severity"]:<9} {alert["rule"]:<16} window {alert.get("window_start")}: '
+          f'{alert["message"]} (arrived {latency})')
+  if burst_at is not None:
+    print(f'  burst published at {_iso(burst_at)}')
+
+
+def _parse_iso(text):
+  if not text:
+    return None
+  import datetime
+  return datetime.datetime.fromisoformat(text.replace('Z', '+00:00')).timestamp()
 
 
 
@@ -42,8 +76,10 @@ def _percentile(values, q):
 class _Publisher(threading.Thread):
   """Publishes sample lines at a steady rate; remembers when each event id was published."""
 
-  def __init__(self, topic, lines, rate, seconds, duplicate_every):
+  def __init__(self, topic, lines, rate, seconds, duplicate_every, burst_at=None, burst=0):
     super().__init__(daemon=True)
+    self.burst_at, self.burst = burst_at, burst
+    self.burst_published_at = None
     self.topic, self.lines, self.rate, self.seconds = topic, lines, rate, seconds
     self.duplicate_every = duplicate_every
     self.published_at = {}
@@ -80,6 +116,13 @@ class _Publisher(threading.Thread):
           self.messages += 1
           self.duplicates += 1
         i += 1
+        if self.burst and self.burst_published_at is None and now - start >= self.burst_at:
+          self.burst_published_at = now  # a burst: `burst` more messages in this window
+          for b in range(self.burst):
+            futures.append(publisher.publish(
+                self.topic, json.dumps({'event_id': f'burst-{b}'}).encode('utf-8'),
+                ts=_iso(now), event_id=f'burst-{b}'))
+            self.messages += 1
         sleep = start + i / self.rate - time.time()
         if sleep > 0:
           time.sleep(sleep)
@@ -122,6 +165,9 @@ def main(argv=None):
   parser.add_argument('--seconds', type=float, default=30.0, help='how long to publish')
   parser.add_argument('--rate', type=float, default=10.0, help='messages per second')
   parser.add_argument('--window_size', default='5s')
+  parser.add_argument('--burst_at', type=float, default=20.0,
+                      help='seconds after the start: publish a burst of --burst messages')
+  parser.add_argument('--burst', type=int, default=200)
   parser.add_argument('--data_dir', default='.demo-data',
                       help='emulator data and logs (default: %(default)s, in the working '
                            'directory)')
@@ -154,6 +200,11 @@ def main(argv=None):
     publisher.create_topic(name=topic)
     subscriber.create_subscription(name=subscription, topic=topic)
 
+    window_seconds = parse_duration(args.window_size)
+    rules = os.path.join(args.data_dir, 'streaming-rules.yaml')
+    with open(rules, 'w', encoding='utf-8') as f:
+      f.write(STREAMING_RULES.format(window=window_seconds))
+    hook = Webhook().__enter__()
     from beam_pipelines import pubsub_to_bigquery
     pipeline_args = [
         '--input_subscription', subscription,
@@ -164,11 +215,15 @@ def main(argv=None):
         '--allowed_lateness', '30s', '--late_gate_shards', '1',
         '--aggregate_keys', 'event_type', '--aggregate_sum', 'quantity,amount',
         '--aggregate_max', 'score', '--aggregate_distinct', 'user.id',
-        '--pubsub_pull_timeout', '0.5s']
+        '--pubsub_pull_timeout', '0.5s',
+        '--quality_rules', rules, '--alert_webhook', hook.url,
+        '--report_path', os.path.join(args.data_dir, 'streaming-report.html'),
+        '--summary_interval_seconds', '5']
     print('python -m beam_pipelines.pubsub_to_bigquery ' + ' '.join(pipeline_args))
     running = pubsub_to_bigquery.start(pipeline_args)
     started = time.time()
-    publisher_thread = _Publisher(topic, lines, args.rate, args.seconds, duplicate_every=40)
+    publisher_thread = _Publisher(topic, lines, args.rate, args.seconds, duplicate_every=40,
+                                  burst_at=args.burst_at, burst=args.burst)
     probe = _LatencyProbe(client, 'demo.events', publisher_thread.published_at)
     publisher_thread.start()
     probe.start()
@@ -203,8 +258,11 @@ def main(argv=None):
     summary = running.summary()
     summary['final_state'] = str(state)
 
+    hook.__exit__(None, None, None)
+    title = 'pubsub_to_bigquery (streaming demo) summary'
+    close_run(summary, running.cfg, running.started_at, title, print_summary=False)
     print()
-    print(format_summary(summary, 'pubsub_to_bigquery (streaming demo) summary'))
+    print(format_short(summary, title))
     tables = {}
     for name in ('events', 'events_error_records', 'events_aggregates'):
       tables[name] = list(client.query(f'SELECT COUNT(*) AS n FROM demo.{name}').result())[0].n
@@ -225,6 +283,7 @@ def main(argv=None):
     print(f'End-to-end latency (publish -> row visible in BigQuery, {len(latencies)} rows, '
           f'polled every {probe.interval}s): p50 {_percentile(latencies, 0.5):.2f}s, '
           f'p99 {_percentile(latencies, 0.99):.2f}s, max {max(latencies or [float("nan")]):.2f}s')
+    _print_alert_latency(hook.received, publisher_thread.burst_published_at)
     accounted = (summary['rows_written'] + summary['dead_letters']
                  + summary['duplicates_removed'] - summary['aggregation_exclusions'])
     ok = (summary['messages_read'] == publisher_thread.messages == accounted
