@@ -80,6 +80,7 @@ class _Publisher(threading.Thread):
     super().__init__(daemon=True)
     self.burst_at, self.burst = burst_at, burst
     self.burst_published_at = None
+    self.template = json.loads(lines[0])  # a valid sample event, copied for the burst
     self.topic, self.lines, self.rate, self.seconds = topic, lines, rate, seconds
     self.duplicate_every = duplicate_every
     self.published_at = {}
@@ -117,11 +118,11 @@ class _Publisher(threading.Thread):
           self.duplicates += 1
         i += 1
         if self.burst and self.burst_published_at is None and now - start >= self.burst_at:
-          self.burst_published_at = now  # a burst: `burst` more messages in this window
+          self.burst_published_at = now  # a burst: `burst` more events in this window
           for b in range(self.burst):
-            futures.append(publisher.publish(
-                self.topic, json.dumps({'event_id': f'burst-{b}'}).encode('utf-8'),
-                ts=_iso(now), event_id=f'burst-{b}'))
+            event = dict(self.template, event_id=f'burst-{b}', event_time=_iso(now))
+            futures.append(publisher.publish(self.topic, json.dumps(event).encode('utf-8'),
+                                             ts=_iso(now), event_id=f'burst-{b}'))
             self.messages += 1
         sleep = start + i / self.rate - time.time()
         if sleep > 0:
@@ -241,11 +242,15 @@ def main(argv=None):
         return list(client.query(f'SELECT COUNT(*) AS n FROM demo.{name}').result())[0].n
       except Exception:  # pylint: disable=broad-except
         return -1
+    # ... and every window with events has been checked against the SLA rules.
+    windows = int(last_window_end // window_seconds - started // window_seconds)
     while time.time() < deadline:
       s = running.summary()
       accounted = (s['rows_written'] + s['dead_letters'] + s['duplicates_removed']
                    - s['aggregation_exclusions'])
+      checked = (s.get('alerts') or {}).get('windows_checked', 0)
       if (accounted >= publisher_thread.messages and time.time() > last_window_end
+          and checked >= windows - 1
           and table_count('events') == s['rows_written']
           and table_count('events_error_records') == s['dead_letters']
           and table_count('events_aggregates') == s['aggregate_rows_written']):
