@@ -6,6 +6,7 @@ import random
 
 import apache_beam as beam
 import pytest
+from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.util import assert_that, equal_to
 
@@ -163,12 +164,20 @@ def test_evaluate_slas_in_a_batch_pipeline_joins_windows_and_dead_letters():
       ('few', format_timestamp(BASE + 86460), 80.0, 't'),
       ('fresh', format_timestamp(BASE + 120), 86400 + 200 - 120.0, 't'),
   ]
-  with beam.Pipeline(options=PipelineOptions(runner='FnApiRunner')) as p:
-    checked = (p | 'Rows' >> beam.Create(rows)
-               | CheckQuality(config, pipeline_name='t', clock=lambda: now))
-    dead_letters = p | 'Dead' >> beam.Create(dead)
-    alerts = (checked.scores, dead_letters) | EvaluateSlas(config, pipeline_name='t',
-                                                           clock=lambda: now)
-    view = alerts | beam.Map(lambda a: (a['rule'], a['window_start'], a['observed'],
-                                        a['pipeline']))
-    assert_that(view, equal_to(expected))
+  p = beam.Pipeline(options=PipelineOptions(runner='FnApiRunner'))
+  checked = (p | 'Rows' >> beam.Create(rows)
+             | CheckQuality(config, pipeline_name='t', clock=lambda: now))
+  dead_letters = p | 'Dead' >> beam.Create(dead)
+  alerts = (checked.scores, dead_letters) | EvaluateSlas(config, pipeline_name='t',
+                                                         clock=lambda: now)
+  view = alerts | beam.Map(lambda a: (a['rule'], a['window_start'], a['observed'],
+                                      a['pipeline']))
+  assert_that(view, equal_to(expected))
+  result = p.run()
+  result.wait_until_finish()
+  # One counter per rule (alerts/<rule>_raised): what Cloud Monitoring charts and alerts on.
+  counters = {r.key.metric.name: r.committed for r in result.metrics().query(
+      MetricsFilter().with_namespace('alerts'))['counters']}
+  assert {k: v for k, v in counters.items() if k.endswith('_raised')} == {
+      'bad_raised': 2, 'few_raised': 1, 'fresh_raised': 1}
+  assert counters['raised'] == 4 and counters['windows_checked'] == 3

@@ -85,11 +85,16 @@ class _AlertCounters:
     self.by_severity = {s: Metrics.counter('alerts', f'raised_{s}')
                         for s in ('warning', 'critical')}
     self.suppressed = Metrics.counter('alerts', 'suppressed')
+    self.by_rule = {}
 
   def count(self, alerts, suppressed):
     for alert in alerts:
       self.raised.inc()
       self.by_severity[alert['severity']].inc()
+      rule = alert['rule']
+      if rule not in self.by_rule:  # one counter per rule: a Cloud Monitoring handle
+        self.by_rule[rule] = Metrics.counter('alerts', f'{rule}_raised')
+      self.by_rule[rule].inc()
     if suppressed:
       self.suppressed.inc(suppressed)
 
@@ -160,7 +165,8 @@ class EvaluateSlas(beam.PTransform):
   letters of every stage (the flattened ones the pipeline writes). Output: alert records
   (``beam_pipelines.transforms.monitoring.alerts``), one per breach and window, in the
   global window; none while a rule cools down. Counters ``alerts/windows_checked``,
-  ``alerts/raised``, ``alerts/raised_<severity>``, ``alerts/suppressed``.
+  ``alerts/raised``, ``alerts/raised_<severity>``, ``alerts/<rule id>_raised``,
+  ``alerts/suppressed``.
 
   Args:
     config: the quality rules (a ``QualityConfig``, a file path, YAML/JSON text or a dict)
