@@ -84,6 +84,7 @@ class _Publisher(threading.Thread):
     self.topic, self.lines, self.rate, self.seconds = topic, lines, rate, seconds
     self.duplicate_every = duplicate_every
     self.published_at = {}
+    self.first_at = self.last_at = None  # the first and the last publish (seconds)
     self.messages = 0
     self.duplicates = 0
     self.error = None
@@ -111,6 +112,7 @@ class _Publisher(threading.Thread):
           self.published_at[obj['event_id']] = now
         futures.append(publisher.publish(self.topic, line, **attributes))
         self.messages += 1
+        self.first_at, self.last_at = self.first_at or now, now
         if self.duplicate_every and i % self.duplicate_every == self.duplicate_every - 1 \
             and 'event_id' in attributes:
           futures.append(publisher.publish(self.topic, line, **attributes))
@@ -242,20 +244,25 @@ def main(argv=None):
         return list(client.query(f'SELECT COUNT(*) AS n FROM demo.{name}').result())[0].n
       except Exception:  # pylint: disable=broad-except
         return -1
-    # ... and every window with events has been checked against the SLA rules.
-    windows = int(last_window_end // window_seconds - started // window_seconds)
+    # ... and every window with events has been checked against the SLA rules; and nothing
+    # moved for one poll (a window's aggregates and its check fire at the same watermark).
+    windows = int(publisher_thread.last_at // window_seconds
+                  - publisher_thread.first_at // window_seconds) + 1
+    previous = None
     while time.time() < deadline:
       s = running.summary()
       accounted = (s['rows_written'] + s['dead_letters'] + s['duplicates_removed']
                    - s['aggregation_exclusions'])
       checked = (s.get('alerts') or {}).get('windows_checked', 0)
+      now_counts = (accounted, checked, s['aggregate_rows_written'], s['windows_emitted'])
       if (accounted >= publisher_thread.messages and time.time() > last_window_end
-          and checked >= windows - 1
+          and checked >= windows and now_counts == previous
           and table_count('events') == s['rows_written']
           and table_count('events_error_records') == s['dead_letters']
           and table_count('events_aggregates') == s['aggregate_rows_written']):
         break
-      time.sleep(0.5)
+      previous = now_counts
+      time.sleep(1.0)
     probe.stop.set()
     probe.join()
     state = running.cancel()
