@@ -41,8 +41,8 @@ def _num(key, value):
 def _table(headers, rows, numeric=()):
   head = ''.join(f'<th class="{"n" if h in numeric else ""}">{_e(h)}</th>' for h in headers)
   body = ''.join('<tr>' + ''.join(
-      f'<td class="{"n" if h in numeric else ""}">{cell}</td>' for h, cell in zip(headers, row))
-      + '</tr>' for row in rows)
+      f'<td class="{"n" if h in numeric else ""}">{cell}</td>'
+      for h, cell in zip(headers, row, strict=False)) + '</tr>' for row in rows)
   return f'<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 

@@ -47,7 +47,7 @@ def _x(windows):
 
 def _bar_width(xs):
   if len(xs) > 1 and isinstance(xs[0], datetime.datetime):
-    return (min(b - a for a, b in zip(xs, xs[1:]) if b > a) or datetime.timedelta(1)) * 0.8
+    return (min(b - a for a, b in zip(xs, xs[1:], strict=False) if b > a) or datetime.timedelta(1)) * 0.8
   return 0.8
 
 
@@ -70,7 +70,7 @@ def volume_chart(windows, alerts):
   ax.bar(xs, [w.get('dead_lettered') or 0 for w in windows], width=width, bottom=written,
          color=COLORS['dead'], label='dead-lettered by quality rules')
   alerted = {a.get('window_start') for a in alerts or () if a.get('window_start')}
-  for x, w in zip(xs, windows):
+  for x, w in zip(xs, windows, strict=True):
     if w.get('window_start') in alerted:
       ax.axvline(x, color=COLORS['alert'], linestyle='--', linewidth=1)
   if alerted:

@@ -68,28 +68,28 @@ def _this_run(rows, pipeline, started, time_field):
   return [r for r in rows if r.get('pipeline') == pipeline and (r.get(time_field) or '') >= since]
 
 
+def _run_rows(cfg, started, sink, path, columns, time_field, order):
+  """This run's rows of a table (``sink``) or of its JSONL files (``path``): ``columns``,
+  sorted by the ``order`` columns (None sorts first)."""
+  if sink is not None:
+    return _query(f'SELECT {", ".join(columns)} FROM `{_sql_table(sink.table)}` '
+                  f'WHERE pipeline = @p AND {time_field} >= @t ORDER BY {", ".join(order)}',
+                  [('p', 'STRING', cfg.pipeline_name), ('t', 'TIMESTAMP', format_timestamp(started))])
+  rows = _this_run(_read_jsonl(path), cfg.pipeline_name, started, time_field)
+  return sorted(({c: r.get(c) for c in columns} for r in rows),
+                key=lambda r: tuple(r[c] or '' for c in order))
+
+
 def _windows(cfg, started):
   quality = cfg.quality
-  columns = ', '.join(WINDOW_COLUMNS)
-  if quality.scores_sink is not None:
-    return _query(f'SELECT {columns} FROM `{_sql_table(quality.scores_sink.table)}` '
-                  'WHERE pipeline = @p AND computed_at >= @t ORDER BY window_start, pane',
-                  [('p', 'STRING', cfg.pipeline_name), ('t', 'TIMESTAMP', format_timestamp(started))])
-  rows = _this_run(_read_jsonl(quality.scores_path), cfg.pipeline_name, started, 'computed_at')
-  return sorted(({c: r.get(c) for c in WINDOW_COLUMNS} for r in rows),
-                key=lambda r: (r['window_start'] or '', r['pane'] or ''))
+  return _run_rows(cfg, started, quality.scores_sink, quality.scores_path, WINDOW_COLUMNS,
+                   'computed_at', ('window_start', 'pane'))
 
 
 def _alerts(cfg, started):
   monitoring = cfg.monitoring
-  columns = ', '.join(ALERT_COLUMNS)
-  if monitoring.alert_sink is not None:
-    return _query(f'SELECT {columns} FROM `{_sql_table(monitoring.alert_sink.table)}` '
-                  'WHERE pipeline = @p AND raised_at >= @t ORDER BY window_start, rule',
-                  [('p', 'STRING', cfg.pipeline_name), ('t', 'TIMESTAMP', format_timestamp(started))])
-  rows = _this_run(_read_jsonl(monitoring.alert_path), cfg.pipeline_name, started, 'raised_at')
-  return sorted(({c: r.get(c) for c in ALERT_COLUMNS} for r in rows),
-                key=lambda r: (r['window_start'] or '', r['rule']))
+  return _run_rows(cfg, started, monitoring.alert_sink, monitoring.alert_path, ALERT_COLUMNS,
+                   'raised_at', ('window_start', 'rule'))
 
 
 def _examples(cfg, started):

@@ -2,22 +2,13 @@
 of every message on a subscription."""
 
 import json
-import time
+
+from pubsub_pull import pull_messages
 
 from beam_pipelines.tools.webhook import Webhook  # noqa: F401  (the tests' webhook)
 
 
 def pull_all(subscription, expect, timeout=30):
-  """Pulls (and acks) messages from a subscription until ``expect`` arrived or timeout."""
-  from google.cloud import pubsub_v1
-  subscriber = pubsub_v1.SubscriberClient()
-  got = []
-  deadline = time.monotonic() + timeout
-  while len(got) < expect and time.monotonic() < deadline:
-    response = subscriber.pull(subscription=subscription, max_messages=50, timeout=5)
-    if response.received_messages:
-      subscriber.acknowledge(subscription=subscription,
-                             ack_ids=[m.ack_id for m in response.received_messages])
-    got += [(json.loads(m.message.data), dict(m.message.attributes))
-            for m in response.received_messages]
-  return got
+  """(JSON body, attributes) of every message pulled (and acked) until ``expect`` arrived."""
+  return [(json.loads(m.data), dict(m.attributes))
+          for m in pull_messages(subscription, expect, timeout)]
