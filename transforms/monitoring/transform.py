@@ -21,18 +21,11 @@ from beam_pipelines.transforms.core.dead_letter import pipeline_name_of
 from beam_pipelines.transforms.monitoring.alerts import AlertLinks
 from beam_pipelines.transforms.monitoring.evaluate import SlaEvaluator, window_metrics
 from beam_pipelines.transforms.quality.config import QualityConfig
-from beam_pipelines.transforms.quality.rules import parse_timestamp
+from beam_pipelines.transforms.quality.rules import is_event_time, parse_timestamp
 from beam_pipelines.transforms.quality.rules_file import load_quality_rules
 
 _LOG = logging.getLogger(__name__)
 UNPLACED = 'unplaced'
-# Event times a window can hold: BigQuery's TIMESTAMP range (years 1 to 9999). An element of
-# a batch run often carries the global window's end (year 294247) or its start: no time.
-_FIRST, _LAST = -62135596800.0, 253402300799.0
-
-
-def _valid(seconds):
-  return seconds is not None and _FIRST <= seconds <= _LAST
 
 
 class _PlaceDeadLetterFn(beam.DoFn):
@@ -41,9 +34,9 @@ class _PlaceDeadLetterFn(beam.DoFn):
 
   def process(self, record, timestamp=beam.DoFn.TimestampParam):
     event = parse_timestamp(record.get('eventTimestamp')) if isinstance(record, dict) else None
-    if _valid(event):
+    if is_event_time(event):
       yield beam_window.TimestampedValue(1, event)
-    elif _valid(float(timestamp)):
+    elif is_event_time(float(timestamp)):
       yield 1
     else:
       yield beam.pvalue.TaggedOutput(UNPLACED, 1)

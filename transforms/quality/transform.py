@@ -19,7 +19,8 @@ from beam_pipelines.transforms.core.elements import (RowDict, UnsupportedElement
 from beam_pipelines.transforms.core.outputs import remember_schema, schema_of, typed_dead_letters
 from beam_pipelines.transforms.quality.config import SCORES, QualityConfig, quality_output_schema
 from beam_pipelines.transforms.quality.freshness import FreshnessMetrics
-from beam_pipelines.transforms.quality.rules import compile_rule, parse_timestamp, values_at
+from beam_pipelines.transforms.quality.rules import (compile_rule, is_event_time, parse_timestamp,
+                                                    values_at)
 from beam_pipelines.transforms.quality.rules_file import load_quality_rules
 from beam_pipelines.transforms.quality.scores import ScoreCombineFn, ScoreRowFn, observation
 from beam_pipelines.transforms.quality.uniqueness import KeyForUniqueFn, MarkDuplicatesFn
@@ -38,7 +39,8 @@ class QualityResult(NamedTuple):
 def _element_time(timestamp):
   if timestamp is None or timestamp <= MIN_TIMESTAMP or timestamp >= MAX_TIMESTAMP:
     return None
-  return float(timestamp)
+  seconds = float(timestamp)
+  return seconds if is_event_time(seconds) else None  # not the global window's end
 
 
 class _CheckRowRulesFn(beam.DoFn):
@@ -65,6 +67,7 @@ class _CheckRowRulesFn(beam.DoFn):
     if self._config.timestamp_field:
       values = [v for v in values_at(row, self._config.timestamp_field) if v is not None]
       event_time = parse_timestamp(values[0]) if values else None
+      event_time = event_time if is_event_time(event_time) else None
     if event_time is None:
       event_time = _element_time(timestamp)
     now = self._clock()
