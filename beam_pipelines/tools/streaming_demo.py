@@ -246,8 +246,9 @@ def main(argv=None):
         return -1
     # ... and every window with events has been checked against the SLA rules; and nothing
     # moved for one poll (a window's aggregates and its check fire at the same watermark).
-    windows = int(publisher_thread.last_at // window_seconds
-                  - publisher_thread.first_at // window_seconds) + 1
+    windows = 0 if publisher_thread.first_at is None else int(
+        publisher_thread.last_at // window_seconds
+        - publisher_thread.first_at // window_seconds) + 1
     previous = None
     while time.time() < deadline:
       s = running.summary()
