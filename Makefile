@@ -10,7 +10,7 @@ export GCE_METADATA_HOST := 127.0.0.1:9
 export GCE_METADATA_IP := 127.0.0.1:9
 
 .PHONY: install run run-streaming run-cdc test lint typecheck dist clean bench bench-micro \
-	bench-streaming bench-cdc
+	bench-streaming bench-cdc chromium
 
 install: $(STAMP)
 
@@ -30,8 +30,15 @@ run-streaming: install
 run-cdc: install
 	$(PY) -m beam_pipelines.tools.cdc_demo
 
-test: install
+test: install chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The run-report test renders the page in headless Chromium: Debian's package, installed here
+# when missing (as root, as CI runs); otherwise the test fails saying how to install it.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { echo "installing Debian's chromium for the run-report test"; \
+	    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
 
 lint: install
 	$(VENV)/bin/ruff check transforms beam_pipelines tests samples bench

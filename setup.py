@@ -29,8 +29,12 @@ DATA_FOLDERS = {
 TEMPLATE_FILES = ['*/metadata.json', '*/sample_parameters.json', '*/README.md', '*/Dockerfile',
                   'cloudbuild.yaml']
 
-# The emulators and what `beam-pipelines demo` / `launch --local --with_emulators` need.
-LOCAL = [
+# The run report (--report_path): static SVG charts drawn with matplotlib (docs/monitoring.md).
+REPORT = ['matplotlib>=3.10,<4']
+
+# The emulators and what `beam-pipelines demo` / `launch --local --with_emulators` need
+# (the demo writes a run report, hence REPORT).
+LOCAL = REPORT + [
     'bqemulator==1.4.0',
     'duckdb==1.5.5',
     'duckdb-extensions==1.5.5',
@@ -81,6 +85,8 @@ setuptools.setup(
         # `beam-pipelines emulators`, `launch --local --with_emulators`. The Pub/Sub emulator
         # is a Java jar from the Google Cloud SDK, not a Python package.
         'local': LOCAL,
+        # --report_path: the HTML run report's charts.
+        'report': REPORT,
         # `make test`: the emulators plus the test, lint, type-check and packaging tools.
         'test': LOCAL + [
             'pytest>=9',

@@ -4,6 +4,7 @@
         -> [ApplyUserFunction] -> [CheckQuality -> quality table] -> rows sink (BigQuery or files)
                                                                   \\-> [WindowAndAggregate -> sink]
     dead letters of every step -> Flatten -> [MaskDeadLetters] -> WriteDeadLetters
+    [quality scores + dead letters -> EvaluateSlas -> alerts table, topic, webhook]
 
 ``files_to_bigquery`` and ``pubsub_to_bigquery`` both call ``build_chain`` with a
 ``beam_pipelines.config.PipelineConfig``; a test runs the same events through both and
@@ -30,6 +31,7 @@ class PipelineOutputs(NamedTuple):
   dead_letters: beam.PCollection
   unwritable_dead_letters: beam.PCollection
   aggregates: Optional[beam.PCollection] = None
+  alerts: Optional[beam.PCollection] = None
 
 
 def _write(rows, label, sink, lake, schema, pipeline_name, metric_name='rows',
@@ -82,5 +84,7 @@ def build_chain(p, cfg: PipelineConfig):
       dead_letters, cfg.masking, masked, csv=cfg.csv_format, pipeline_name=name)
   unwritable = dead_letters | 'WriteDeadLetters' >> WriteDeadLetters(
       cfg.dead_letters, pipeline_name=name)
+  alerts = chain_steps.monitor(checked.scores, dead_letters, cfg.quality, cfg.monitoring, name)
   return PipelineOutputs(rows=rows, dead_letters=dead_letters,
-                         unwritable_dead_letters=unwritable, aggregates=aggregates)
+                         unwritable_dead_letters=unwritable, aggregates=aggregates,
+                         alerts=alerts)

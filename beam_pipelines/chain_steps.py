@@ -17,6 +17,7 @@ from beam_pipelines.transforms.core.dead_letter import FallibleResult
 from beam_pipelines.transforms.enrichment import EnrichWithSideInput
 from beam_pipelines.transforms.masking import LoadEraseList, MaskDeadLetters, MaskPII
 from beam_pipelines.transforms.masking.erasure import ReloadingEraseList
+from beam_pipelines.transforms.monitoring import DeliverAlerts, EvaluateSlas, alert_table_schema
 from beam_pipelines.transforms.quality import CheckQuality, quality_table_schema
 from beam_pipelines.transforms.udf import ApplyUserFunction
 from beam_pipelines.transforms.validate.schema_drift import HandleSchemaDrift, drift_policy
@@ -112,10 +113,18 @@ def apply_udf(rows, spec, pipeline_name=None):
   return rows | 'ApplyUserFunction' >> ApplyUserFunction(spec, pipeline_name=pipeline_name)
 
 
+class CheckedRows(NamedTuple):
+  """What ``check_quality`` returns: rows, quality dead letters, per-window scores (None
+  without rules)."""
+  rows: beam.PCollection
+  dead_letters: Optional[beam.PCollection]
+  scores: Optional[beam.PCollection]
+
+
 def check_quality(rows, quality, pipeline_name=None):
   """Steps 'CheckQuality' and 'WriteQualityScores' when rules are configured."""
   if quality.rules is None:
-    return FallibleResult(rows=rows, dead_letters=None)
+    return CheckedRows(rows=rows, dead_letters=None, scores=None)
   checked = rows | 'CheckQuality' >> CheckQuality(quality.rules, pipeline_name=pipeline_name)
   if quality.scores_sink is not None:
     failed = checked.scores | 'WriteQualityScores' >> WriteRowsToBigQuery(
@@ -129,9 +138,39 @@ def check_quality(rows, quality, pipeline_name=None):
          | 'QualityScoresToJson' >> beam.Map(lambda r: json.dumps(r, sort_keys=True))
          | 'WriteQualityScores' >> beam.io.WriteToText(quality.scores_path,
                                                        file_name_suffix='.jsonl'))
-  return FallibleResult(rows=checked.rows, dead_letters=checked.dead_letters)
+  return CheckedRows(rows=checked.rows, dead_letters=checked.dead_letters,
+                     scores=checked.scores)
 
 
 def _log_rejected_score(record):
   _LOG.error('quality score row rejected by BigQuery: %s', record.get('errorMessage'))
+  return record
+
+
+def monitor(scores, dead_letters, quality, monitoring, pipeline_name=None):
+  """Steps 'EvaluateSlas', 'WriteAlerts' and 'DeliverAlerts' when the rules file has SLA
+  rules: each window's quality row and dead letters checked, a breach written to the alerts
+  table (or JSONL files) and sent to the topic / webhook. Returns the alerts (or None)."""
+  if scores is None or not quality.rules.slas:
+    return None
+  alerts = (scores, dead_letters) | 'EvaluateSlas' >> EvaluateSlas(
+      quality.rules, links=monitoring.links, pipeline_name=pipeline_name)
+  if monitoring.alert_sink is not None:
+    failed = alerts | 'WriteAlerts' >> WriteRowsToBigQuery(
+        alert_table_schema(), monitoring.alert_sink, pipeline_name=pipeline_name,
+        metric_name='alerts')
+    # Alerts are not records either: a rejected one is logged and counted.
+    _ = failed | 'LogRejectedAlerts' >> beam.Map(_log_rejected_alert)
+  else:
+    _ = (alerts
+         | 'AlertsToJson' >> beam.Map(lambda r: json.dumps(r, sort_keys=True))
+         | 'WriteAlerts' >> beam.io.WriteToText(monitoring.alert_path,
+                                                file_name_suffix='.jsonl'))
+  if monitoring.delivery is not None:
+    _ = alerts | 'DeliverAlerts' >> DeliverAlerts(monitoring.delivery)
+  return alerts
+
+
+def _log_rejected_alert(record):
+  _LOG.error('alert row rejected by BigQuery: %s', record.get('errorMessage'))
   return record

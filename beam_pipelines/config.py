@@ -18,6 +18,7 @@ from beam_pipelines.options.common import CommonOptions, common_configs, temp_lo
 from beam_pipelines.options.enrichment import enrichment_config
 from beam_pipelines.options.files import file_source_config, lake_sink_config
 from beam_pipelines.options.masking import MaskingConfig, masking_config
+from beam_pipelines.options.monitoring import MonitoringRunConfig, monitoring_config
 from beam_pipelines.options.pubsub import pubsub_source_config
 from beam_pipelines.options.quality import QualityRunConfig, quality_config
 from beam_pipelines.options.udf import udf_config
@@ -50,6 +51,7 @@ class PipelineConfig:
   windowing: Optional[AggregationConfig] = None
   quality: QualityRunConfig = QualityRunConfig()
   udf: Optional[str] = None  # the --udf spec
+  monitoring: MonitoringRunConfig = MonitoringRunConfig()  # alerts, report, console
 
   @property
   def csv_format(self):
@@ -76,8 +78,8 @@ def processed_schema(schema, masking=None, enrichment=None):
 
 
 def _stages(options, common, lake=None):
-  """(masking, enrichment, windowing, quality, udf): the optional stages, checked against the
-  rows they see (masked, then enriched)."""
+  """(masking, enrichment, windowing, quality, udf, monitoring): the optional stages, checked
+  against the rows they see (masked, then enriched)."""
   sink = common.sink
   masking = masking_config(options, common.schema)
   enrichment = enrichment_config(options, common.pipeline_name)
@@ -92,7 +94,14 @@ def _stages(options, common, lake=None):
       temp_location=temp_location_of(options),
       unknown_fields=options.view_as(CommonOptions).unknown_fields,
       streaming=bool(options.view_as(StandardOptions).streaming))
-  return masking, enrichment, windowing, quality, udf_config(options)
+  monitoring = monitoring_config(
+      options, quality, output_table=sink.table if sink is not None else None,
+      output_path=lake.path if lake is not None else None,
+      write_method=sink.write_method if sink is not None else 'STREAMING_INSERTS',
+      temp_location=temp_location_of(options),
+      streaming=bool(options.view_as(StandardOptions).streaming),
+      dead_letter_table=common.dead_letters.table or common.dead_letters.path)
+  return masking, enrichment, windowing, quality, udf_config(options), monitoring
 
 
 def files_to_bigquery_config(options):
@@ -111,14 +120,15 @@ def files_to_bigquery_config(options):
     convert('output_format', WriteRowsToFiles, common.schema, lake)  # schema fits the format
   elif common.sink.write_method == 'FILE_LOADS' and not temp_location_of(options):
     raise ConfigError('--temp_location is required with --write_method FILE_LOADS')
-  masking, enrichment, windowing, quality, udf = _stages(options, common, lake)
+  masking, enrichment, windowing, quality, udf, monitoring = _stages(options, common, lake)
   if windowing is not None and windowing.window.event_time_field is None:
     raise ConfigError('--event_time_field is required with --window for files (a file '
                       'record has no event time of its own)')
   return PipelineConfig(source=source, schema=common.schema, parse=parse, sink=common.sink,
                         dead_letters=common.dead_letters, pipeline_name=common.pipeline_name,
                         lake=lake, masking=masking, enrichment=enrichment,
-                        windowing=windowing, quality=quality, udf=udf)
+                        windowing=windowing, quality=quality, udf=udf,
+                        monitoring=monitoring)
 
 
 def pubsub_to_bigquery_config(options):
@@ -128,8 +138,9 @@ def pubsub_to_bigquery_config(options):
   if common.sink.write_method == 'FILE_LOADS':
     raise ConfigError('--write_method FILE_LOADS is for batch; a streaming pipeline uses '
                       'STREAMING_INSERTS (or STORAGE_WRITE_API on Dataflow)')
-  masking, enrichment, windowing, quality, udf = _stages(options, common)
+  masking, enrichment, windowing, quality, udf, monitoring = _stages(options, common)
   return PipelineConfig(source=source, schema=common.schema, parse=common.parse,
                         sink=common.sink, dead_letters=common.dead_letters,
                         pipeline_name=common.pipeline_name, masking=masking,
-                        enrichment=enrichment, windowing=windowing, quality=quality, udf=udf)
+                        enrichment=enrichment, windowing=windowing, quality=quality, udf=udf,
+                        monitoring=monitoring)

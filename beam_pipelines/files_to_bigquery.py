@@ -13,23 +13,26 @@ for a large local input, see ``beam_pipelines.runtime.local_parallelism``), and 
 
 import logging
 import sys
+import time
 
 import apache_beam as beam
 
 from beam_pipelines.chain import PipelineOutputs, build_chain  # noqa: F401  (re-exported)
 from beam_pipelines.config import files_to_bigquery_config
 from beam_pipelines.options import (CommonOptions, EnrichmentOptions, FileInputOptions,
-                                    FilesToBigQueryOptions, MaskingOptions, QualityOptions,
-                                    UdfOptions, WindowingOptions)
+                                    FilesToBigQueryOptions, MaskingOptions, MonitoringOptions,
+                                    QualityOptions, UdfOptions, WindowingOptions)
 from beam_pipelines.runtime.cli import PipelineCli, option_errors_while_building, options_and_config
 from beam_pipelines.runtime.local_parallelism import use_local_cores
-from beam_pipelines.runtime.summary import format_summary, run_summary, write_summary
+from beam_pipelines.runtime.closing import close_run, fail_on_alert
+from beam_pipelines.runtime.summary import run_summary
 
 _LOG = logging.getLogger(__name__)
 NAME = 'files_to_bigquery'
 # The options this pipeline reads: its template's metadata.json documents exactly these.
 OPTIONS_CLASSES = (CommonOptions, FileInputOptions, FilesToBigQueryOptions, MaskingOptions,
-                   EnrichmentOptions, WindowingOptions, QualityOptions, UdfOptions)
+                   EnrichmentOptions, WindowingOptions, QualityOptions, UdfOptions,
+                   MonitoringOptions)
 
 
 def build_pipeline(p, cfg):
@@ -50,10 +53,15 @@ CLI = PipelineCli(NAME, __doc__, OPTIONS_CLASSES, runner='FnApiRunner', inputs=_
 
 
 def run(argv=None, print_summary=True):
-  """Parses argv, runs the pipeline to completion and returns (result, summary)."""
+  """Parses argv, runs the pipeline to completion and returns (result, summary).
+
+  Prints the short summary (every counter with ``--verbose``), writes ``--report_path`` and
+  ``--summary_path``; with ``--fail_on_alert`` and an alert raised, exits with code 3
+  (``SystemExit``) after all of that."""
   argv = list(sys.argv[1:] if argv is None else argv)
   options, cfg = options_and_config(argv, NAME, CLI.runner, config_from_options, cli=CLI)
   use_local_cores(options, argv, cfg.source)
+  started = time.time()
   with beam.Pipeline(options=options) as p:
     with option_errors_while_building(NAME):
       build_pipeline(p, cfg)
@@ -61,10 +69,8 @@ def run(argv=None, print_summary=True):
   # counters, quality scores, sources/sinks, lineage; or, where the runner has no metrics
   # (a dry run, a job not waited for), what is known of the job
   summary = run_summary(result, cfg, options)
-  if print_summary:
-    print(format_summary(summary, f'{cfg.pipeline_name} summary'))
-  if cfg.quality.summary_path:
-    write_summary(summary, cfg.quality.summary_path)
+  close_run(summary, cfg, started, f'{cfg.pipeline_name} summary', print_summary)
+  fail_on_alert(summary, cfg, NAME)
   return result, summary
 
 

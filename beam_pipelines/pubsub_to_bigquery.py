@@ -22,8 +22,8 @@ import apache_beam as beam
 from beam_pipelines.chain import build_chain
 from beam_pipelines.config import pubsub_to_bigquery_config
 from beam_pipelines.options import (CommonOptions, EnrichmentOptions, MaskingOptions,
-                                    PubSubToBigQueryOptions, QualityOptions, UdfOptions,
-                                    WindowingOptions)
+                                    MonitoringOptions, PubSubToBigQueryOptions, QualityOptions,
+                                    UdfOptions, WindowingOptions)
 from beam_pipelines.options.values import ConfigError
 from beam_pipelines.runtime.cli import (PipelineCli, fail, option_errors_while_building,
                                          options_and_config)
@@ -33,13 +33,14 @@ from beam_pipelines.runtime.streaming import (  # noqa: F401  (streaming_summary
   run_until_stopped,
   streaming_summary,
 )
+from beam_pipelines.runtime.closing import close_run
 from beam_pipelines.runtime.summary import format_summary, job_summary, write_summary
 
 NAME = 'pubsub_to_bigquery'
 STREAMING = True
 # The options this pipeline reads: its template's metadata.json documents exactly these.
 OPTIONS_CLASSES = (CommonOptions, PubSubToBigQueryOptions, WindowingOptions, MaskingOptions,
-                   EnrichmentOptions, QualityOptions, UdfOptions)
+                   EnrichmentOptions, QualityOptions, UdfOptions, MonitoringOptions)
 
 
 def build_pipeline(p, cfg):
@@ -107,16 +108,18 @@ def run(argv=None, print_summary=True):
   except ConfigError as e:
     fail(NAME, str(e))
   running = start(argv)
+  title = f'{running.cfg.pipeline_name} summary'
   if runs_here(running.options):
     state = run_until_stopped(running, duration)
     summary = running.summary()
     summary['final_state'] = str(state)
+    close_run(summary, running.cfg, running.started_at, title, print_summary)
   else:
     summary = job_summary(running.result, running.cfg, running.options)
-  if print_summary:
-    print(format_summary(summary, f'{running.cfg.pipeline_name} summary'))
-  if running.cfg.quality.summary_path:
-    write_summary(summary, running.cfg.quality.summary_path)
+    if print_summary:
+      print(format_summary(summary, title))
+    if running.cfg.quality.summary_path:
+      write_summary(summary, running.cfg.quality.summary_path)
   if running.error is not None:
     raise running.error  # e.g. Pub/Sub pulls failing past --pubsub_pull_grace: exit non-zero
   return running.result, summary

@@ -1,6 +1,12 @@
 """Writes the bundled sample events: deterministic (seeded), with PII and some bad records.
 
     python samples/generate_events.py --count 3000 --out samples/events.jsonl
+    python samples/generate_events.py --start now --out .demo-data/events.jsonl
+
+The bundled file starts at 2026-11-01T00:00:00Z (tests rely on its content). ``--start now``
+(what ``make run`` does) dates the events relative to the run instead, so the demo's
+freshness rules hold whenever it runs: the first event at the start of the hour six hours
+ago, the last one (event 3000, one every ~7 s) a few minutes before now.
 
 About 4% of the lines are bad on purpose, one kind per line, so the demo and the tests see
 every dead-letter path: malformed JSON, a missing required field, a wrong type, an
@@ -23,10 +29,10 @@ BAD_KINDS = ['invalid_json', 'missing_required', 'wrong_type', 'int_out_of_range
 START = datetime.datetime(2026, 11, 1, tzinfo=datetime.timezone.utc)
 
 
-def good_event(rng, i):
+def good_event(rng, i, start=START):
   country = rng.choice(COUNTRIES)
   user_id = f'u{rng.randrange(1, 400):04d}'
-  when = START + datetime.timedelta(seconds=i * 7 + rng.randrange(0, 5))
+  when = start + datetime.timedelta(seconds=i * 7 + rng.randrange(0, 5))
   items = [{'sku': f'SKU-{rng.randrange(100, 999)}', 'qty': rng.randrange(1, 5),
             'price': f'{rng.randrange(100, 99999) / 100:.2f}'}
            for _ in range(rng.randrange(0, 4))]
@@ -64,8 +70,8 @@ def good_event(rng, i):
   return event
 
 
-def bad_line(rng, i, kind):
-  event = good_event(rng, i)
+def bad_line(rng, i, kind, start=START):
+  event = good_event(rng, i, start)
   if kind == 'invalid_json':
     return json.dumps(event)[:-7].encode('utf-8')
   if kind == 'missing_required':
@@ -89,16 +95,29 @@ def bad_line(rng, i, kind):
   return json.dumps(event).encode('utf-8')
 
 
-def generate(count, seed=20261126, bad_every=25):
+def relative_start(now=None, hours_back=6):
+  """The start of the hour ``hours_back`` hours before ``now`` (UTC)."""
+  now = now or datetime.datetime.now(datetime.timezone.utc)
+  return now.replace(minute=0, second=0, microsecond=0) - datetime.timedelta(hours=hours_back)
+
+
+def generate(count, seed=20261126, bad_every=25, start=START):
+  """The sample lines (bytes); the same records for every ``start``, only dated from it."""
   rng = random.Random(seed)
   lines = []
   for i in range(count):
     if i % bad_every == bad_every - 1:
       kind = BAD_KINDS[(i // bad_every) % len(BAD_KINDS)]
-      lines.append(bad_line(rng, i, kind))
+      lines.append(bad_line(rng, i, kind, start))
     else:
-      lines.append(json.dumps(good_event(rng, i), ensure_ascii=False).encode('utf-8'))
+      lines.append(json.dumps(good_event(rng, i, start), ensure_ascii=False).encode('utf-8'))
   return lines
+
+
+def write(path, count=3000, seed=20261126, start=START):
+  with open(path, 'wb') as f:
+    for line in generate(count, seed, start=start):
+      f.write(line + b'\n')
 
 
 def main():
@@ -106,10 +125,17 @@ def main():
   parser.add_argument('--count', type=int, default=3000)
   parser.add_argument('--seed', type=int, default=20261126)
   parser.add_argument('--out', default='samples/events.jsonl')
+  parser.add_argument('--start', default=None,
+                      help='first event time: ISO 8601, or "now" (six hours back from the '
+                           'current hour); default 2026-11-01T00:00:00Z')
   args = parser.parse_args()
-  with open(args.out, 'wb') as f:
-    for line in generate(args.count, args.seed):
-      f.write(line + b'\n')
+  if args.start is None:
+    start = START
+  elif args.start == 'now':
+    start = relative_start()
+  else:
+    start = datetime.datetime.fromisoformat(args.start.replace('Z', '+00:00'))
+  write(args.out, args.count, args.seed, start)
 
 
 if __name__ == '__main__':

@@ -40,7 +40,8 @@ READ_FILES = {'input', 'schema', 'masking_policy', 'erase_list', 'enrichment_sou
 WRITE_FOLDERS = {'output_path', 'dead_letter_path', 'replay_to_path'}
 DURATIONS = {'window_size', 'window_period', 'session_gap', 'allowed_lateness', 'merge_interval',
              'early_firing_after', 'dedupe_window', 'pubsub_pull_timeout', 'pubsub_pull_grace'}
-EXTRA_ENUMS = {'dead_letter_payload': ['mask', 'redact', 'drop']}
+EXTRA_ENUMS = {'dead_letter_payload': ['mask', 'redact', 'drop'],
+               'fail_on_alert': ['false', 'any', 'true', 'critical']}
 
 
 def pipeline_actions(template):
@@ -70,7 +71,7 @@ def infer(action):
     match = re.search(r'\b([\w]+(?:\|[\w]+)+)\b', help_text)
     if match and match.group(1) != 'true|false':
       choices = match.group(1).split('|')
-  if default in ('true', 'false'):
+  if default in ('true', 'false') and name not in EXTRA_ENUMS:
     entry.update(paramType='BOOLEAN', regexes=[BOOLEAN_REGEX])
   elif choices:
     entry.update(paramType='ENUM', enumOptions=[{'value': c, 'label': c} for c in choices])

@@ -65,7 +65,8 @@ def normalize(argv, own, beam=None, elsewhere=()):
 
   ``own``: {'--flag': action} of the pipeline's options; ``beam``: Beam's (default: every
   options class of apache_beam); ``elsewhere``: flags of the suite's other pipelines (named
-  as such when given here). Flags that take no value (``--streaming``) stay as they are;
+  as such when given here). Flags that take no value (``--streaming``) stay as they are, and
+  so do flags whose value is optional (``--verbose``) when no value follows them;
   ``--`` ends the check (what follows is passed on as is).
   """
   beam = option_actions(beam_option_classes()) if beam is None else beam
@@ -89,6 +90,12 @@ def normalize(argv, own, beam=None, elsewhere=()):
       raise FlagError(f'unknown option {flag}' + (f' (did you mean {hint}?)' if hint else '')
                       + ('' if flag.startswith('--') or hint else
                          ' (options are written --name)'))
+    if not has_value and action.nargs == '?':  # --verbose, or --verbose false
+      following = argv[i + 1] if i + 1 < len(argv) else None
+      if following is not None and not following.startswith('-'):
+        out.append(f'{flag}={following}')
+        i += 2
+        continue
     if has_value or not _takes_one_value(action):
       out.append(arg)
       i += 1

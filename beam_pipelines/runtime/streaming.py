@@ -12,9 +12,10 @@ import time
 
 from apache_beam.runners.runner import PipelineState
 
+from beam_pipelines.runtime.closing import complete_summary, console_text, write_outputs
 from beam_pipelines.runtime.runners import runs_here  # noqa: F401  (re-exported)
 from beam_pipelines.runtime.summary import (PeriodicSummary, build_summary, collect_counters,
-                                            collect_lineage, config_io)
+                                            finish_summary, metric_extras)
 
 _LOG = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ class RunningPipeline:
     self.outputs = outputs
     self.options = options  # the PipelineOptions it runs with
     self.started = time.monotonic()
+    self.started_at = time.time()  # wall clock: what the report reads back starts here
     self._error = None
     self._cancelled = False
     self._watcher = None
@@ -63,9 +65,8 @@ class RunningPipeline:
 
   def summary(self):
     summary = streaming_summary(self.counters())
-    summary['sources'], summary['sinks'] = config_io(self.cfg)
-    summary['lineage'] = collect_lineage(self.result)
-    return summary
+    summary.update(metric_extras(self.result, self.cfg))
+    return finish_summary(summary)
 
   def cancel(self):
     """Stops the pipeline (idempotent); returns its final state."""
@@ -97,13 +98,16 @@ def run_until_stopped(running, duration=None):
   """Waits until Ctrl-C / SIGTERM, ``duration`` seconds, or the pipeline's own end; rewrites
   the periodic summary (``--summary_interval_seconds``) meanwhile; cancels the pipeline and
   returns its final state."""
-  quality = running.cfg.quality
+  cfg = running.cfg
   periodic = None
-  if quality.summary_interval_seconds > 0:
+  if cfg.quality.summary_interval_seconds > 0:
+    title = f'{cfg.pipeline_name} summary (running)'
     periodic = PeriodicSummary(
-        running.result, quality.summary_interval_seconds,
-        f'{running.cfg.pipeline_name} summary (running)', path=quality.summary_path,
-        summarize=running.summary, log=_LOG.warning).__enter__()
+        running.result, cfg.quality.summary_interval_seconds, title,
+        summarize=lambda: complete_summary(running.summary(), cfg, running.started_at),
+        after=lambda summary: write_outputs(summary, cfg, title),
+        formatter=lambda summary, title: console_text(summary, cfg, title),
+        log=_LOG.warning).__enter__()
   stop = threading.Event()
   if threading.current_thread() is threading.main_thread():
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

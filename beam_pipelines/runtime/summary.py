@@ -12,11 +12,13 @@ import threading
 
 from apache_beam.metrics.metric import MetricsFilter
 
+from beam_pipelines.runtime.console import format_summary  # noqa: F401  (re-exported)
+from beam_pipelines.runtime.invariant import alert_counts, counting_invariant
 from beam_pipelines.runtime.runners import job_info, metrics_unavailable
 
 _LOG = logging.getLogger(__name__)
 # Counter namespaces that are not pipeline stages.
-_NOT_STAGES = ('dead_letters', 'lineage')
+_NOT_STAGES = ('dead_letters', 'lineage', 'alerts', 'freshness')
 QUALITY_SCORES = ('completeness', 'validity', 'uniqueness', 'freshness')
 
 
@@ -28,6 +30,24 @@ def collect_counters(result):
     value = metric.committed if metric.committed is not None else metric.attempted
     counters[key] = counters.get(key, 0) + (value or 0)
   return counters
+
+
+def collect_freshness(result):
+  """The run's lag distribution (``freshness/lag_ms``) in seconds, or None without one."""
+  try:
+    found = result.metrics().query(MetricsFilter().with_namespace('freshness'))
+  except Exception:  # pylint: disable=broad-except
+    return None
+  for metric in found.get('distributions', []):
+    if metric.key.metric.name != 'lag_ms':
+      continue
+    value = metric.committed if metric.committed is not None else metric.attempted
+    if value is None or not value.count:
+      return None
+    return {'rows': value.count, 'lag_min_seconds': round(value.min / 1000, 3),
+            'lag_mean_seconds': round(value.sum / value.count / 1000, 3),
+            'lag_max_seconds': round(value.max / 1000, 3)}
+  return None
 
 
 def collect_lineage(result):
@@ -100,7 +120,9 @@ def build_summary(counters, extra=None):
 
   Keys: records_read, files_read, rows_written, dead_letters, erased, dead_letters_by_type,
   counters (``ns/name``), stages (``{stage: {outcome: n}}``), quality (run-level scores,
-  or None), drift (``drift/*`` counters); plus ``extra`` (sources, sinks, lineage)."""
+  or None), drift (``drift/*`` counters), alerts (``alerts/*`` counters, or None); plus
+  ``extra`` (sources, sinks, lineage, freshness). ``finish_summary`` adds the counting
+  invariant and, for the report, the windows, the alerts' list and dead-letter examples."""
   dead_by_type = {name: value for (ns, name), value in counters.items()
                   if ns == 'dead_letters' and name != 'total'}
   attempted = counters.get(('sink', 'rows_attempted'), 0)
@@ -118,68 +140,11 @@ def build_summary(counters, extra=None):
       'quality': _quality(counters),
       'drift': {name: value for (ns, name), value in sorted(counters.items())
                 if ns == 'drift'},
+      # new in 0.3 (docs/monitoring.md): alerts of the SLA rules (None without them)
+      'alerts': alert_counts(counters),
   }
   summary.update(extra or {})
   return summary
-
-
-def _fmt(value):
-  return '-' if value is None else f'{value:.4f}'
-
-
-def _format_job(job):
-  lines = [f'  metrics: not available ({job["reason"]})']
-  for key in ('runner', 'state', 'job_name', 'job_id', 'console_url'):
-    lines.append(f'  {key.replace("_", " "):<28}{job.get(key) or "-"}')
-  return lines
-
-
-def format_summary(summary, title='Run summary'):
-  """A readable table of the summary."""
-  lines = [title, '=' * len(title)]
-  if summary.get('job'):  # no metrics: what is known of the job
-    lines += _format_job(summary['job'])
-  for key in ('records_read', 'rows_written', 'dead_letters', 'erased'):
-    if key in summary:
-      lines.append(f'  {key.replace("_", " "):<28}{summary[key]:>10}')
-  for key in ('messages_read', 'duplicates_removed', 'windows_emitted',
-              'aggregate_rows_written', 'late_data'):  # streaming / windowed runs only
-    if key in summary:
-      lines.append(f'  {key.replace("_", " "):<28}{summary[key]:>10}')
-  if summary.get('dead_letters_by_type'):
-    lines.append('  dead letters by errorType:')
-    for error_type, count in summary['dead_letters_by_type'].items():
-      lines.append(f'    {error_type:<40}{count:>8}')
-  quality = summary.get('quality')
-  if quality:
-    lines.append(f'  quality (run; {quality["rows"]} rows, {quality["dead_letters"]} dead '
-                 f'letters, {quality["flagged"]} flagged, {quality["windows_scored"]} '
-                 'window(s) scored):')
-    for score, value in quality['scores'].items():
-      lines.append(f'    {score:<40}{_fmt(value):>8}')
-    for rule, stats in quality['rules'].items():
-      lines.append(f'    rule {rule:<35}{_fmt(stats["pass_rate"]):>8}  '
-                   f'({stats["failed"]} of {stats["checked"]} failed)')
-  if summary.get('drift'):
-    lines.append('  schema drift:')
-    for name, value in summary['drift'].items():
-      lines.append(f'    {name:<40}{value:>8}')
-  if summary.get('stages'):
-    lines.append('  per stage and outcome:')
-    for stage, outcomes in summary['stages'].items():
-      for name, value in outcomes.items():
-        lines.append(f'    {stage + "/" + name:<40}{value:>8}')
-  for key in ('sources', 'sinks'):
-    if summary.get(key):
-      lines.append(f'  {key}:')
-      for item in summary[key]:
-        lines.append(f'    {item["role"]:<13} {item["kind"]:<11} {item["name"]}')
-  lineage = summary.get('lineage')
-  if lineage is not None:
-    lines.append('  lineage (Beam metrics): sources '
-                 f'{", ".join(lineage["sources"]) or "none reported"}; sinks '
-                 f'{", ".join(lineage["sinks"]) or "none reported"}')
-  return '\n'.join(lines)
 
 
 def write_summary(summary, path):
@@ -243,6 +208,15 @@ def config_io(cfg):
   windowing = getattr(cfg, 'windowing', None)
   if windowing is not None and getattr(windowing, 'sink', None) is not None:
     sinks.append({'role': 'aggregates', 'kind': 'bigquery', 'name': windowing.sink.table})
+  monitoring = getattr(cfg, 'monitoring', None)
+  if monitoring is not None and monitoring.alerts_destination:
+    sinks.append({'role': 'alerts', 'kind': 'bigquery' if monitoring.alert_sink else 'jsonl',
+                  'name': monitoring.alerts_destination})
+    delivery = monitoring.delivery
+    if delivery is not None and delivery.topic:
+      sinks.append({'role': 'alerts', 'kind': 'pubsub', 'name': delivery.topic})
+    if delivery is not None and delivery.webhook:
+      sinks.append({'role': 'alerts', 'kind': 'webhook', 'name': delivery.webhook})
   return sources, sinks
 
 
@@ -263,10 +237,22 @@ def run_summary(result, cfg=None, options=None):
   reason = metrics_unavailable(result, options)
   if reason is not None:
     return job_summary(result, cfg, options, reason)
-  extra = {'lineage': collect_lineage(result)}
+  return finish_summary(build_summary(collect_counters(result), metric_extras(result, cfg)))
+
+
+def metric_extras(result, cfg=None):
+  """What a summary adds to its counters: lineage, freshness, sources and sinks."""
+  extra = {'lineage': collect_lineage(result), 'freshness': collect_freshness(result)}
   if cfg is not None:
     extra['sources'], extra['sinks'] = config_io(cfg)
-  return build_summary(collect_counters(result), extra)
+  return extra
+
+
+def finish_summary(summary):
+  """Adds the counting invariant (``invariant``) to a summary with counters."""
+  if 'counters' in summary:
+    summary['invariant'] = counting_invariant(summary)
+  return summary
 
 
 class PeriodicSummary:
@@ -276,7 +262,7 @@ class PeriodicSummary:
   Metrics of a running job are the runner's attempted values so far."""
 
   def __init__(self, result, interval_seconds, title='Run summary', cfg=None, path=None,
-               log=None, summarize=None):
+               log=None, summarize=None, after=None, formatter=None):
     if interval_seconds <= 0:
       raise ValueError(f'interval_seconds must be positive, got {interval_seconds}')
     self._result = result
@@ -286,15 +272,19 @@ class PeriodicSummary:
     self._path = path
     self._log = log or _LOG.info
     self._summarize = summarize or (lambda: run_summary(self._result, self._cfg))
+    self._after = after          # e.g. rewrite the run report
+    self._formatter = formatter or format_summary
     self._stop = threading.Event()
     self._thread = None
     self.last = None
 
   def emit(self):
     self.last = self._summarize()
-    self._log(format_summary(self.last, self._title))
+    self._log(self._formatter(self.last, self._title))
     if self._path:
       write_summary(self.last, self._path)
+    if self._after is not None:
+      self._after(self.last)
     return self.last
 
   def _loop(self):

@@ -261,6 +261,19 @@ SHARED_SURFACE = [
     ('summary_interval_seconds', ['--summary_interval_seconds', 'inf'],
      '--summary_interval_seconds'),
     ('udf', ['--udf', 'no-colon'], '--udf'),
+    ('quality_rules (slas)', ['--quality_rules', '{bad_sla_rules}'], "SLA 'burst'"),
+    ('alert_table', ['--quality_rules', '{sla_rules}', '--alert_table', 'not a table'],
+     '--alert_table'),
+    ('alert_table (no slas)', ['--alert_table', 'my-project:ds.alerts'], '--alert_table'),
+    ('alert_topic', ['--quality_rules', '{sla_rules}', '--alert_topic', 'alerts'],
+     '--alert_topic'),
+    ('alert_topic (no slas)', ['--alert_topic', 'projects/p/topics/alerts'], '--alert_topic'),
+    ('alert_webhook', ['--quality_rules', '{sla_rules}', '--alert_webhook', 'ftp://x/y'],
+     '--alert_webhook'),
+    ('alert_delivery_attempts', ['--alert_delivery_attempts', '0'],
+     '--alert_delivery_attempts'),
+    ('report_path', ['--report_path', '{tmp}'], '--report_path'),
+    ('verbose', ['--verbose', 'loud'], '--verbose'),
 ]
 FILES_SURFACE = [
     ('input', ['--input', ''], '--input'),
@@ -278,6 +291,9 @@ FILES_SURFACE = [
     ('output_shards', ['--output_table', '', '--output_path', '{tmp}/lake', '--output_shards',
                        'many'], '--output_shards'),
     ('enrichment_refresh_seconds (batch)', REFRESH, '--enrichment_refresh_seconds'),
+    ('fail_on_alert', ['--quality_rules', '{sla_rules}', '--fail_on_alert', 'sometimes'],
+     '--fail_on_alert'),
+    ('fail_on_alert (no slas)', ['--fail_on_alert', 'any'], '--fail_on_alert'),
 ]
 PUBSUB_SURFACE = [
     ('input_subscription', ['--input_subscription', 'events'], '--input_subscription'),
@@ -297,6 +313,8 @@ PUBSUB_SURFACE = [
     ('enrichment_refresh_time (DirectRunner)', REFRESH + ['--enrichment_refresh_time', 'event'],
      '--enrichment_refresh_time'),
     ('runner', ['--runner', 'FnApiRunner'], '--runner'),
+    ('fail_on_alert', ['--quality_rules', '{sla_rules}', '--fail_on_alert', 'any'],
+     '--fail_on_alert'),
 ]
 # Options whose every value is acceptable, and why.
 NO_BAD_VALUE = {
@@ -322,8 +340,13 @@ def surface_files(files, tmp_path, monkeypatch):
   rules.write_text('window_seconds: 60\nrules:\n  - {id: n, kind: not_null, path: name}\n')
   batch_rules = tmp_path / 'batch_rules.yaml'
   batch_rules.write_text('rules:\n  - {id: n, kind: not_null, path: name}\n')
+  sla_rules = tmp_path / 'sla_rules.yaml'
+  sla_rules.write_text('window_seconds: 60\nslas:\n  - {volume: {min: 1}}\n')
+  bad_sla_rules = tmp_path / 'bad_sla_rules.yaml'
+  bad_sla_rules.write_text('window_seconds: 60\nslas:\n  - {id: burst, volume: {anomaly: lstm}}\n')
   return dict(files, schema=str(schema), good_policy=str(policy), lookup=str(lookup),
-              rules=str(rules), batch_rules=str(batch_rules))
+              rules=str(rules), batch_rules=str(batch_rules), sla_rules=str(sla_rules),
+              bad_sla_rules=str(bad_sla_rules))
 
 
 def _surface_argv(base, extra, values):

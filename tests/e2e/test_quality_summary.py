@@ -93,9 +93,16 @@ def test_quality_table_dead_letters_flags_and_summary_json(tmp_path, bigquery_em
   assert sorted(on_disk['lineage']['sinks']) == sorted(
       f'bigquery:{bigquery_emulator.project}.{bq_dataset}.{t}'
       for t in ('ev', 'ev_error_records', 'ev_quality'))
-  # The readable table shows the same.
-  assert 'quality (run; 6 rows, 2 dead letters, 2 flagged, 2 window(s) scored)' in printed
-  assert 'rule unique_id' in printed and 'lineage (Beam metrics)' in printed
+  # The short console summary (issue 20) shows the invariant, the top types and the scores
+  # in a line each; every counter is in the --verbose table (format_summary).
+  assert ('  counting invariant: records read 7 == 4 rows written + 3 dead letters: OK'
+          in printed.splitlines()), printed
+  assert '  quality: completeness 0.8333, validity 0.8182, uniqueness 0.8000 (2 window(s), ' \
+      '2 rows flagged)' in printed.splitlines(), printed
+  assert 'per stage and outcome' not in printed and len(printed.splitlines()) < 20
+  full = summary_mod.format_summary(summary, 'T')
+  assert 'quality (run; 6 rows, 2 dead letters, 2 flagged, 2 window(s) scored)' in full
+  assert 'rule unique_id' in full and 'lineage (Beam metrics)' in full
 
 
 def test_summary_keeps_existing_keys_and_formats_without_quality():

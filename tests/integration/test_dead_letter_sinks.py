@@ -4,10 +4,10 @@ rows BigQuery itself rejects mapped to stage ``sink``."""
 import glob
 import json
 import os
-import time
 
 import apache_beam as beam
 import pytest
+from pubsub_pull import pull_messages
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from apache_beam.testing.test_stream import TestStream
 from apache_beam.transforms import window
@@ -27,27 +27,13 @@ def dead_letters(n, prefix='f.jsonl'):
           for i in range(n)]
 
 
-def pull_all(subscription, expected, timeout=60):
-  from google.cloud import pubsub_v1
-  subscriber = pubsub_v1.SubscriberClient()
-  got = []
-  deadline = time.monotonic() + timeout
-  while len(got) < expected and time.monotonic() < deadline:
-    response = subscriber.pull(subscription=subscription, max_messages=100, timeout=10)
-    if response.received_messages:
-      subscriber.acknowledge(subscription=subscription,
-                             ack_ids=[m.ack_id for m in response.received_messages])
-      got.extend(m.message for m in response.received_messages)
-  return got
-
-
 def test_pubsub_dead_letter_sink_publishes_json_with_attributes(pubsub_emulator, pubsub_topic):
   topic, subscription = pubsub_topic
   records = dead_letters(5)
   with beam.Pipeline(runner='FnApiRunner') as p:
     _ = (p | beam.Create(records)
          | WriteDeadLetters(DeadLetterSinkConfig(kind='pubsub', topic=topic)))
-  messages = pull_all(subscription, 5)
+  messages = pull_messages(subscription, 5)
   assert len(messages) == 5
   by_source = {m.attributes['sourceId']: m for m in messages}
   for record in records:

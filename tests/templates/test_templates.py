@@ -75,6 +75,10 @@ REGEX_EXAMPLES = {
     'sequence_fields': ('updated_at,version', 'updated_at, version'),
     'source_time_field': ('updated_at', 'two words'),
     'key_attribute': ('ordering_key', 'two words'),
+    'alert_table': ('my-project:analytics.events_alerts', 'alerts'),
+    'alert_topic': ('projects/my-project/topics/alerts', 'alerts'),
+    'alert_delivery_attempts': ('5', 'five'),
+    'verbose': ('true', 'yes'),
 }
 EXPECTED_STEPS = {
     'pubsub_to_bigquery': ['ReadEvents', 'ParseAndValidate', 'WriteRows', 'WindowAndAggregate',
@@ -355,3 +359,14 @@ def test_launch_local_runs_the_sample_against_the_emulator(bigquery_emulator, bq
   assert code == 0
   count = list(bq_client.query(f'SELECT COUNT(*) AS n FROM {bq_dataset}.events').result())[0].n
   assert count > 2500
+
+
+def test_fail_on_alert_takes_every_value_the_option_takes():
+  """--fail_on_alert is not a boolean (any|critical); a template launch must accept them."""
+  from beam_pipelines.options.monitoring import FAIL_ON_ALERT
+  meta = metadata('files_to_bigquery')
+  for value in FAIL_ON_ALERT:
+    assert launch.validate_parameters(meta, dict(samples('files_to_bigquery'),
+                                                 fail_on_alert=value)) == [], value
+  assert launch.validate_parameters(meta, dict(samples('files_to_bigquery'),
+                                               fail_on_alert='sometimes')) != []

@@ -79,13 +79,15 @@ def pull(client):
   return client.pull(subscription=SUB, max_messages=10, timeout=30)
 
 
-def test_pull_timeout_is_clamped():
+def test_pull_timeout_is_clamped_and_a_pull_takes_a_backlog_whole():
+  """Beam asks for 10 messages a pull and moves the watermark to the wall clock after each:
+  a burst drained 10 at a time crossed window ends and was late. A pull asks for 1000."""
   client, fake, _ = client_for(['response'])
   assert pull(client) == 'response'
-  assert fake.pulls == [{'subscription': SUB, 'max_messages': 10, 'timeout': 0.5}]
+  assert fake.pulls == [{'subscription': SUB, 'max_messages': 1000, 'timeout': 0.5}]
   unclamped = DirectRunnerPullClient(FakeSubscriber(FakeClock(), ['r']), timeout=None)
   assert unclamped.pull(subscription=SUB, timeout=30) == 'r'
-  assert unclamped._client.pulls == [{'subscription': SUB, 'timeout': 30}]
+  assert unclamped._client.pulls == [{'subscription': SUB, 'timeout': 30, 'max_messages': 1000}]
 
 
 def test_not_found_within_grace_is_an_empty_pull_counted_and_backed_off():

@@ -131,3 +131,23 @@ def test_unbounded_input_needs_a_window():
   stream = TestStream().add_elements([{'a': 1}]).advance_watermark_to_infinity()
   with pytest.raises(ValueError, match='window_seconds is required for unbounded'):
     _ = p | stream | CheckQuality({'rules': [{'id': 'a', 'kind': 'not_null', 'path': 'a'}]})
+
+
+def test_rows_stamped_at_the_global_windows_end_have_no_event_time():
+  """After a GroupByKey in the global window (as in a Beam YAML pipeline) a row carries the
+  window's end, year 294247: no event time, so no freshness; it used to fail the run
+  (``format_timestamp``: year 294247 is out of range). A real event time still counts."""
+  config = {'rules': [{'id': 'id_present', 'kind': 'not_null', 'path': 'id'}]}
+  with beam.Pipeline(options=PipelineOptions(runner='FnApiRunner')) as p:
+    rows = (p | beam.Create([('k', {'id': 'a'}), ('k', {'id': 'b'})])
+            | beam.GroupByKey() | beam.FlatMap(lambda kv: kv[1]))
+    checked = rows | 'Global' >> CheckQuality(config, pipeline_name='t', clock=lambda: 1000.0)
+    assert_that(checked.scores | 'ViewGlobal' >> beam.Map(
+        lambda r: (r['rows'], r['newest_event_time'], r['lag_max_seconds'])),
+        equal_to([(2, None, None)]), label='NoEventTime')
+    stamped = (p | 'Stamped' >> beam.Create([{'id': 'c'}])
+               | beam.Map(lambda r: window.TimestampedValue(r, 940.0)))
+    fresh = stamped | 'Real' >> CheckQuality(config, pipeline_name='t', clock=lambda: 1000.0)
+    assert_that(fresh.scores | 'ViewReal' >> beam.Map(
+        lambda r: (r['newest_event_time'], r['lag_max_seconds'])),
+        equal_to([('1970-01-01T00:15:40.000000Z', 60.0)]), label='EventTime')

@@ -9,7 +9,10 @@ with the settings of ``set_direct_runner_pull_timeout`` / ``set_direct_runner_pu
 (``ReadPubSub`` sets them from its ``PubSubSourceConfig``; they matter only while the patch
 is on):
 
-* ``pull`` waits at most the configured timeout (an idle 30 s pull stalls the watermark).
+* ``pull`` waits at most the configured timeout (an idle 30 s pull stalls the watermark),
+  and takes up to ``PULL_MAX_MESSAGES`` (1000) messages, not Beam's 10: each pull sets the
+  watermark to the wall clock, so a backlog drained 10 at a time across a window's end was
+  late (dropped by windows without allowed lateness).
 * A pull that fails with NotFound (the subscription or topic is gone: a restarted emulator
   that forgot it, a subscription being re-created) or a transport error that outlived the
   client library's own retries (it retries UNAVAILABLE for 60 s per pull, which is why a
@@ -39,6 +42,10 @@ _LOG = logging.getLogger(__name__)
 DEFAULT_PULL_GRACE_SECONDS = 90.0
 _BACKOFF_FIRST, _BACKOFF_MAX = 0.25, 2.0  # short: the sleep holds the runner's executor
 _WARN_EVERY = 10.0  # seconds between "still failing" warnings of one episode
+# Messages per pull (Beam asks for 10). Every pull moves the source's watermark to the wall
+# clock, so a backlog drained 10 at a time across a window's end arrives late: a burst of
+# 200 lost most of its messages to the quality windows. One pull takes a burst whole.
+PULL_MAX_MESSAGES = 1000
 
 
 class PubSubReadError(RuntimeError):
@@ -84,6 +91,7 @@ class DirectRunnerPullClient:
       raise PubSubReadError(message) from cause
     if self.timeout is not None:
       kwargs['timeout'] = min(kwargs.get('timeout') or self.timeout, self.timeout)
+    kwargs['max_messages'] = max(kwargs.get('max_messages') or 0, PULL_MAX_MESSAGES)
     started = self._clock()
     try:
       response = self._client.pull(*args, **kwargs)

@@ -69,10 +69,14 @@ class QualityConfig:
   allowed_lateness_seconds: float = 0
   flag_field: Optional[str] = None
   source: Optional[str] = None  # the file it came from, for messages
+  # SLA rules checked per window (``beam_pipelines.transforms.quality.sla``) and the
+  # cool-down between two alerts of one rule (event time of their windows).
+  slas: Tuple[Any, ...] = ()
+  alert_cooldown_seconds: float = 0
 
   def __post_init__(self):
-    if not self.rules:
-      raise ValueError('quality rules: at least one rule is required')
+    if not self.rules and not self.slas:
+      raise ValueError('quality rules: at least one rule (or SLA) is required')
     seen = set()
     for rule in self.rules:
       if not isinstance(rule, QualityRule):

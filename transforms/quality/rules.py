@@ -47,6 +47,16 @@ def values_at(record, path):
   return out
 
 
+# Event times a TIMESTAMP can hold (years 1 to 9999). An element of a batch run often carries
+# the global window's end (year 294247) or its start: no event time.
+FIRST_EVENT_TIME, LAST_EVENT_TIME = -62135596800.0, 253402300799.0
+
+
+def is_event_time(seconds):
+  """True for seconds since the epoch that a BigQuery TIMESTAMP can hold."""
+  return seconds is not None and FIRST_EVENT_TIME <= seconds <= LAST_EVENT_TIME
+
+
 def parse_timestamp(value):
   """Seconds since the epoch from a TIMESTAMP value (BigQuery JSON text or a number)."""
   if value is None or isinstance(value, bool):

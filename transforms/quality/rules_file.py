@@ -16,11 +16,16 @@ File format (``--quality_rules``)::
       - {id: known_type, kind: allowed_values, path: event_type, values: [click, view]}
       - {id: unique_event, kind: unique, path: event_id, action: dead_letter}
       - {id: fresh, kind: freshness, path: event_time, max_delay_seconds: 3600}
+    slas:                       # optional: SLA rules per window, alerts on a breach
+      - {id: fresh_5m, freshness: {field: event_time, max_lag: 5m}}
+    alert_cooldown: 10m         # optional: quiet time after an alert of a rule
 
 Every rule has an ``id`` (letters, digits, ``_``, ``-``; unique), a ``kind``, a ``path``
 (dotted; through arrays every element counts) and an ``action``: ``flag`` (default: the row
 is written and the failure counted) or ``dead_letter`` (errorType ``quality:<id>``, stage
-``quality``). Problems raise ``ValueError`` naming the rule and the field.
+``quality``). ``slas`` are described in ``beam_pipelines.transforms.quality.sla`` (``rules``
+may be left out when ``slas`` are given). Problems raise ``ValueError`` naming the rule and
+the field.
 """
 
 import json
@@ -28,7 +33,9 @@ import math
 import re
 from decimal import Decimal, InvalidOperation
 
+from beam_pipelines.transforms.core.durations import parse_duration
 from beam_pipelines.transforms.quality.config import ACTIONS, FIELD_PATH, RULE_KINDS, QualityConfig, QualityRule
+from beam_pipelines.transforms.quality.sla import parse_slas
 
 _RULE_ID = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_\-]{0,99}$')
 _COMMON_KEYS = {'id', 'kind', 'path', 'action', 'description'}
@@ -41,7 +48,7 @@ _KIND_KEYS = {
     'freshness': {'max_delay_seconds', 'max_future_seconds'},
 }
 _TOP_KEYS = {'rules', 'window_seconds', 'timestamp_field', 'allowed_lateness_seconds',
-             'flag_field', 'version'}
+             'flag_field', 'version', 'slas', 'alert_cooldown'}
 
 
 def _number(rule_id, name, value):
@@ -185,9 +192,10 @@ def load_quality_rules(source, schema=None):
   if unknown:
     raise ValueError(f'{where or "quality rules"}: unknown key(s) {sorted(unknown)} '
                      f'(allowed: {sorted(_TOP_KEYS)})')
-  raw_rules = source.get('rules')
-  if not isinstance(raw_rules, list) or not raw_rules:
-    raise ValueError(f'{where or "quality rules"}: "rules" must be a non-empty list')
+  raw_rules = source.get('rules', [] if source.get('slas') else None)
+  if not isinstance(raw_rules, list) or not (raw_rules or source.get('slas')):
+    raise ValueError(f'{where or "quality rules"}: "rules" must be a non-empty list (or '
+                     'give "slas")')
   try:
     rules = tuple(parse_rule(raw, i, schema) for i, raw in enumerate(raw_rules))
     window = source.get('window_seconds')
@@ -205,9 +213,15 @@ def load_quality_rules(source, schema=None):
     if flag_field is not None and schema is not None and schema.find(str(flag_field)):
       raise ValueError(f'quality rules: flag_field {flag_field!r} is already a column of the '
                        'table schema')
+    slas = parse_slas(source.get('slas', []), ts_field)
+    cooldown = source.get('alert_cooldown', 0)
+    try:
+      cooldown = parse_duration(cooldown)
+    except ValueError as e:
+      raise ValueError(f'quality rules: alert_cooldown: {e}') from None
     return QualityConfig(rules=rules, window_seconds=window, timestamp_field=ts_field,
                          allowed_lateness_seconds=float(lateness), flag_field=flag_field,
-                         source=where)
+                         source=where, slas=slas, alert_cooldown_seconds=cooldown)
   except ValueError as e:
     if where:
       raise ValueError(f'{where}: {e}') from None

@@ -22,6 +22,7 @@ from apache_beam.transforms.window import GlobalWindow
 from beam_pipelines.transforms.core.dead_letter import format_timestamp
 from beam_pipelines.transforms.core.schema import load_schema
 from beam_pipelines.transforms.quality.config import SCORES
+from beam_pipelines.transforms.quality.freshness import FRESHNESS_FIELDS, FreshnessMetrics, LagStats
 
 QUALITY_TABLE_FIELDS = (
     {'name': 'window_start', 'type': 'TIMESTAMP', 'mode': 'NULLABLE'},
@@ -36,6 +37,7 @@ QUALITY_TABLE_FIELDS = (
     {'name': 'validity', 'type': 'FLOAT64', 'mode': 'NULLABLE'},
     {'name': 'uniqueness', 'type': 'FLOAT64', 'mode': 'NULLABLE'},
     {'name': 'freshness', 'type': 'FLOAT64', 'mode': 'NULLABLE'},
+    *FRESHNESS_FIELDS,
     {'name': 'rules', 'type': 'RECORD', 'mode': 'REPEATED', 'fields': [
         {'name': 'rule_id', 'type': 'STRING', 'mode': 'REQUIRED'},
         {'name': 'kind', 'type': 'STRING', 'mode': 'REQUIRED'},
@@ -65,17 +67,20 @@ def observation(outcome, rule_ids):
       'dead': 1 if outcome['dead'] else 0,
       'flagged': 1 if (not outcome['dead'] and outcome['failures']) else 0,
       'checks': [list(outcome['checks'].get(rule_id, (0, 0))) for rule_id in rule_ids],
+      'lag': outcome.get('lag'), 'event_time': outcome.get('event_time'),
   }
 
 
 class ScoreCombineFn(beam.CombineFn):
-  """Sums observations: [rows, dead, flagged, [[checked, failed] per rule]]."""
+  """Sums observations: [rows, dead, flagged, [[checked, failed] per rule], lag stats]
+  (lag stats: ``beam_pipelines.transforms.quality.freshness.LagStats``)."""
 
   def __init__(self, n_rules):
     self._n = n_rules
+    self._lags = LagStats()
 
   def create_accumulator(self):
-    return [0, 0, 0, [[0, 0] for _ in range(self._n)]]
+    return [0, 0, 0, [[0, 0] for _ in range(self._n)], self._lags.create()]
 
   def add_input(self, acc, obs):
     acc[0] += 1
@@ -84,9 +89,11 @@ class ScoreCombineFn(beam.CombineFn):
     for pair, (checked, failed) in zip(acc[3], obs['checks'], strict=True):
       pair[0] += checked
       pair[1] += failed
+    acc[4] = self._lags.add(acc[4], obs.get('lag'), obs.get('event_time'))
     return acc
 
   def merge_accumulators(self, accumulators):
+    accumulators = list(accumulators)
     out = self.create_accumulator()
     for acc in accumulators:
       out[0] += acc[0]
@@ -95,6 +102,7 @@ class ScoreCombineFn(beam.CombineFn):
       for pair, other in zip(out[3], acc[3], strict=True):
         pair[0] += other[0]
         pair[1] += other[1]
+    out[4] = self._lags.merge(acc[4] for acc in accumulators)
     return out
 
   def extract_output(self, acc):
@@ -110,19 +118,23 @@ def _bound(seconds):
 
 
 class ScoreRowFn(beam.DoFn):
-  """A combined accumulator -> one quality-table row for its window (and score gauges)."""
+  """A combined accumulator -> one quality-table row for its window (and score and
+  freshness gauges)."""
 
-  def __init__(self, rules, pipeline_name):
+  def __init__(self, rules, pipeline_name, clock=None):
     self._rules = rules
     self._pipeline_name = pipeline_name
+    self._clock = clock or time.time
     self._gauges = None
+    self._lags = LagStats()
 
   def setup(self):
     self._gauges = {s: Metrics.gauge('quality', f'window_{s}_permille') for s in SCORES}
     self._windows = Metrics.counter('quality', 'windows_scored')
+    self._freshness = FreshnessMetrics()
 
   def process(self, acc, window=beam.DoFn.WindowParam, pane=beam.DoFn.PaneInfoParam):
-    rows, dead, flagged, pairs = acc
+    rows, dead, flagged, pairs, lags = acc
     per_score = {s: [0, 0] for s in SCORES}
     rules_out = []
     for rule, (checked, failed) in zip(self._rules, pairs, strict=True):
@@ -135,9 +147,10 @@ class ScoreRowFn(beam.DoFn):
       start = end = None
     else:
       start, end = _bound(float(window.start)), _bound(float(window.end))
+    now = self._clock()
     row = {
         'window_start': start, 'window_end': end, 'pipeline': self._pipeline_name,
-        'computed_at': format_timestamp(time.time()),
+        'computed_at': format_timestamp(now),
         'pane': _PANE_TIMING.get(getattr(pane, 'timing', None)),
         'rows': rows, 'dead_lettered': dead, 'flagged': flagged, 'rules': rules_out,
     }
@@ -145,5 +158,8 @@ class ScoreRowFn(beam.DoFn):
       row[score] = _rate(checked, failed)
       if row[score] is not None:
         self._gauges[score].set(int(round(row[score] * 1000)))
+    freshness = self._lags.columns(lags, now)
+    self._freshness.window(freshness)
+    row.update(freshness)
     self._windows.inc()
     yield row

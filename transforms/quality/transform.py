@@ -18,7 +18,9 @@ from beam_pipelines.transforms.core.elements import (RowDict, UnsupportedElement
                                                      without_source_id)
 from beam_pipelines.transforms.core.outputs import remember_schema, schema_of, typed_dead_letters
 from beam_pipelines.transforms.quality.config import SCORES, QualityConfig, quality_output_schema
-from beam_pipelines.transforms.quality.rules import compile_rule, parse_timestamp, values_at
+from beam_pipelines.transforms.quality.freshness import FreshnessMetrics
+from beam_pipelines.transforms.quality.rules import (compile_rule, is_event_time, parse_timestamp,
+                                                    values_at)
 from beam_pipelines.transforms.quality.rules_file import load_quality_rules
 from beam_pipelines.transforms.quality.scores import ScoreCombineFn, ScoreRowFn, observation
 from beam_pipelines.transforms.quality.uniqueness import KeyForUniqueFn, MarkDuplicatesFn
@@ -37,7 +39,8 @@ class QualityResult(NamedTuple):
 def _element_time(timestamp):
   if timestamp is None or timestamp <= MIN_TIMESTAMP or timestamp >= MAX_TIMESTAMP:
     return None
-  return float(timestamp)
+  seconds = float(timestamp)
+  return seconds if is_event_time(seconds) else None  # not the global window's end
 
 
 class _CheckRowRulesFn(beam.DoFn):
@@ -51,6 +54,7 @@ class _CheckRowRulesFn(beam.DoFn):
 
   def setup(self):
     self._checks = [(rule, compile_rule(rule)) for rule in self._config.row_rules]
+    self._freshness = FreshnessMetrics()
 
   def process(self, element, timestamp=beam.DoFn.TimestampParam):
     try:
@@ -63,10 +67,14 @@ class _CheckRowRulesFn(beam.DoFn):
     if self._config.timestamp_field:
       values = [v for v in values_at(row, self._config.timestamp_field) if v is not None]
       event_time = parse_timestamp(values[0]) if values else None
+      event_time = event_time if is_event_time(event_time) else None
     if event_time is None:
       event_time = _element_time(timestamp)
     now = self._clock()
-    outcome = {'checks': {}, 'failures': [], 'dead': False, 'event_time': event_time}
+    lag = None if event_time is None else now - event_time
+    self._freshness.row(lag)
+    outcome = {'checks': {}, 'failures': [], 'dead': False, 'event_time': event_time,
+               'lag': lag}
     for rule, check in self._checks:
       try:
         checked, failure = check(row, event_time, now)
@@ -219,7 +227,7 @@ class CheckQuality(beam.PTransform):
             windowing, allowed_lateness=config.allowed_lateness_seconds)
         | 'CombineScores' >> beam.CombineGlobally(
             ScoreCombineFn(len(config.rules))).without_defaults()
-        | 'ScoreRows' >> beam.ParDo(ScoreRowFn(config.rules, name))
+        | 'ScoreRows' >> beam.ParDo(ScoreRowFn(config.rules, name, self._clock))
         | 'ScoresToGlobalWindow' >> beam.WindowInto(beam_window.GlobalWindows()))
     rows_out = routed[ROWS_TAG]
     rows_out.element_type = RowDict
