@@ -23,10 +23,10 @@ BAD_KINDS = ['invalid_json', 'missing_required', 'wrong_type', 'int_out_of_range
 START = datetime.datetime(2026, 11, 1, tzinfo=datetime.timezone.utc)
 
 
-def good_event(rng, i):
+def good_event(rng, i, seconds_apart=7):
   country = rng.choice(COUNTRIES)
   user_id = f'u{rng.randrange(1, 400):04d}'
-  when = START + datetime.timedelta(seconds=i * 7 + rng.randrange(0, 5))
+  when = START + datetime.timedelta(seconds=i * seconds_apart + rng.randrange(0, 5))
   items = [{'sku': f'SKU-{rng.randrange(100, 999)}', 'qty': rng.randrange(1, 5),
             'price': f'{rng.randrange(100, 99999) / 100:.2f}'}
            for _ in range(rng.randrange(0, 4))]
@@ -64,8 +64,8 @@ def good_event(rng, i):
   return event
 
 
-def bad_line(rng, i, kind):
-  event = good_event(rng, i)
+def bad_line(rng, i, kind, seconds_apart=7):
+  event = good_event(rng, i, seconds_apart)
   if kind == 'invalid_json':
     return json.dumps(event)[:-7].encode('utf-8')
   if kind == 'missing_required':
@@ -89,15 +89,18 @@ def bad_line(rng, i, kind):
   return json.dumps(event).encode('utf-8')
 
 
-def generate(count, seed=20261126, bad_every=25):
+def generate(count, seed=20261126, bad_every=25, seconds_apart=7):
+  """``count`` event lines; event ``i`` happens ``i * seconds_apart`` seconds (+ 0-4 s) after
+  START (7 s: the samples; a fraction of a second: many events per minute)."""
   rng = random.Random(seed)
   lines = []
   for i in range(count):
     if i % bad_every == bad_every - 1:
       kind = BAD_KINDS[(i // bad_every) % len(BAD_KINDS)]
-      lines.append(bad_line(rng, i, kind))
+      lines.append(bad_line(rng, i, kind, seconds_apart))
     else:
-      lines.append(json.dumps(good_event(rng, i), ensure_ascii=False).encode('utf-8'))
+      lines.append(json.dumps(good_event(rng, i, seconds_apart), ensure_ascii=False)
+                   .encode('utf-8'))
   return lines
 
 
