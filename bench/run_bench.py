@@ -3,18 +3,25 @@
     python bench/run_bench.py                      # what `make bench` runs
     python bench/run_bench.py --quick              # a few seconds: smoke test of the harness
     python bench/run_bench.py --sizes 200000 --repeat 3
+    python bench/run_bench.py --shapes ordinary --sizes 200000,1000000
 
-Sizes 20k, 200k and 1M by default; the Beam baseline runs at 20k (where it finishes) and
-200k (capped), not at 1M (see --beam-sizes).
+Two data shapes (--shapes, both by default), each at sizes 20k, 200k and 1M:
+  ordinary      events spread over one hour: a few dozen 60 s windows per key, what most
+                event data looks like; every program runs at every size.
+  many_windows  events 7 s apart (weeks at 200k): thousands of windows per key, where the
+                FnApiRunner's windowed GroupByKey goes quadratic; the Beam baseline runs at
+                20k and 200k (capped by --beam-timeout), not at 1M (see --beam-sizes).
 
-For each input size (seeded JSONL from bench/generate.py, ~2% bad records) it runs, one
-after the other and rotating the order each repeat:
+For each shape and input size (seeded JSONL from bench/generate.py, ~2% bad records) it
+runs, one after the other and rotating the order each repeat:
   suite   python -m beam_pipelines.files_to_bigquery --output_path ... (the real pipeline:
           ParseAndValidate, MaskPII with bench/masking_policy.yaml, Enrich from
           bench/country_regions.csv, the windowed count per event_type when the pipeline
           offers --window, lake sink)
   beam    bench/baseline_beam.py  (hand-written Beam, FnApiRunner; capped by --beam-timeout)
-  python  bench/baseline_python.py (plain single-process Python)
+  python  bench/baseline_python.py (plain single-process Python, a hand-written type check)
+  python_strict  bench/baseline_python_strict.py (plain Python validating and masking with
+          the suite's own validator and masker: the per-CPU-second target's baseline)
 and measures wall time and peak RSS of each process tree (bench/procmon.py). events/s is
 input events / wall seconds, start-up included. Ratios suite/beam and suite/python are
 computed per repeat from runs made minutes apart on the same machine, then summarised
@@ -63,12 +70,20 @@ def _count_lines(pattern):
   return total
 
 
-def ensure_input(size, data_dir):
-  path = os.path.join(data_dir, f'events_{size}.jsonl')
+# Data shapes: the input file's name and bench/generate.py's extra flags.
+SHAPES = {
+    'ordinary': ('ordinary_{size}.jsonl', ['--spread', '3600']),
+    'many_windows': ('events_{size}.jsonl', []),
+}
+
+
+def ensure_input(size, data_dir, shape='many_windows'):
+  name, flags = SHAPES[shape]
+  path = os.path.join(data_dir, name.format(size=size))
   if not os.path.exists(path):
     tmp = path + '.tmp'
     procmon.run_measured([sys.executable, os.path.join(HERE, 'generate.py'), '--count',
-                          str(size), '--out', tmp], timeout=3600)
+                          str(size), '--out', tmp, *flags], timeout=3600)
     os.replace(tmp, path)
   return path
 
@@ -82,7 +97,8 @@ def commands(program, input_path, out_dir, suite_args=()):
             '--masking_policy', POLICY, '--masking_key_source', f'env:{KEY_VARIABLE}',
             '--enrichment_source', LOOKUP, '--enrichment_keys', 'country_code',
             '--enrichment_fields', 'region', *SUITE_WINDOW_ARGS, *suite_args]
-  script = {'beam': 'baseline_beam.py', 'python': 'baseline_python.py'}[program]
+  script = {'beam': 'baseline_beam.py', 'python': 'baseline_python.py',
+            'python_strict': 'baseline_python_strict.py'}[program]
   return [py, os.path.join(HERE, script), *common, '--lookup', LOOKUP, '--out', out_dir]
 
 
@@ -111,8 +127,8 @@ def windows(program, out_dir):
     return len(json.load(f))
 
 
-def run_one(program, size, input_path, work_dir, timeout, suite_args):
-  out_dir = tempfile.mkdtemp(prefix=f'{program}-{size}-', dir=work_dir)
+def run_one(program, size, input_path, work_dir, timeout, suite_args, shape='many_windows'):
+  out_dir = tempfile.mkdtemp(prefix=f'{program}-{shape}-{size}-', dir=work_dir)
   env = dict(os.environ, **{KEY_VARIABLE: BENCH_KEY})
   env['PYTHONPATH'] = ROOT + os.pathsep + env.get('PYTHONPATH', '')
   load_before = os.getloadavg()[0]
@@ -124,7 +140,7 @@ def run_one(program, size, input_path, work_dir, timeout, suite_args):
   # work on a shared machine than wall time.
   cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
   rows, dead = outputs(program, out_dir) if not m['timed_out'] else (None, None)
-  result = {'program': program, 'events': size, 'seconds': round(m['seconds'], 2),
+  result = {'program': program, 'shape': shape, 'events': size, 'seconds': round(m['seconds'], 2),
             'peak_rss_mib': round(m['peak_rss_mib'], 1), 'timed_out': m['timed_out'],
             'returncode': m['returncode'], 'rows': rows, 'dead_letters': dead,
             'windows': windows(program, out_dir) if not m['timed_out'] else None,
@@ -141,14 +157,14 @@ def run_one(program, size, input_path, work_dir, timeout, suite_args):
   return result
 
 
-def summarise(runs, sizes):
-  """Per size and program: median/min/max events/s and peak RSS; per-repeat ratios."""
+def summarise(runs, sizes, shapes=('many_windows',)):
+  """Per shape, size and program: median/min/max events/s and peak RSS; per-repeat ratios."""
   summary = []
-  for size in sizes:
-    entry = {'events': size, 'programs': {}, 'ratios': {}}
+  for shape, size in [(shape, size) for shape in shapes for size in sizes]:
+    entry = {'shape': shape, 'events': size, 'programs': {}, 'ratios': {}}
     by_program = {}
     for run in runs:
-      if run['events'] == size:
+      if run['events'] == size and run.get('shape', 'many_windows') == shape:
         by_program.setdefault(run['program'], []).append(run)
     for program, items in by_program.items():
       rates = [r['events_per_s'] for r in items]
@@ -162,7 +178,7 @@ def summarise(runs, sizes):
           'failed': any('error' in r for r in items),
           'rows': items[-1]['rows'], 'dead_letters': items[-1]['dead_letters'],
           'windows': items[-1].get('windows')}
-    for other in ('beam', 'python'):
+    for other in BASELINES:
       ratios = []
       for repeat in sorted({r['repeat'] for r in by_program.get('suite', [])}):
         suite = [r for r in by_program.get('suite', []) if r['repeat'] == repeat]
@@ -183,6 +199,9 @@ def summarise(runs, sizes):
             'cpu_median': round(statistics.median(cpu_values), 2)}
     summary.append(entry)
   return summary
+
+
+BASELINES = ('beam', 'python', 'python_strict')
 
 
 def environment():
@@ -224,31 +243,34 @@ def markdown(report):
                f'{report["load_min"]}–{report["load_max"]} during the runs; '
                f'{report["repeat"]} repeat(s) per size, median (min–max).')
   lines.append('')
-  lines.append('| events | program | events/s | wall s | CPU s | peak RSS MiB | rows | '
+  lines.append('| shape | events | program | events/s | wall s | CPU s | peak RSS MiB | rows | '
                'dead letters | window counts |')
-  lines.append('|---:|---|---:|---:|---:|---:|---:|---:|---:|')
+  lines.append('|---|---:|---|---:|---:|---:|---:|---:|---:|---:|')
   for entry in report['summary']:
-    for program in ('suite', 'beam', 'python'):
+    for program in ('suite',) + BASELINES:
       p = entry['programs'].get(program)
       if p is None:
         continue
       wall = (f'>{p["seconds_median"]:.0f}' if p['timed_out'] else f'{p["seconds_median"]:.1f}')
       cpu = f'>{p["cpu_s_median"]:.0f}' if p['timed_out'] else f'{p["cpu_s_median"]:.1f}'
-      lines.append(f'| {entry["events"]:,} | {program} | {_fmt_rate(p)} | {wall} | {cpu} | '
+      lines.append(f'| {entry.get("shape", "many_windows")} | {entry["events"]:,} | {program} '
+                   f'| {_fmt_rate(p)} | {wall} | {cpu} | '
                    f'{p["peak_rss_mib_max"]:,.0f} | {p["rows"] if p["rows"] is not None else "—"}'
                    f' | {p["dead_letters"] if p["dead_letters"] is not None else "—"}'
                    f' | {p["windows"] if p["windows"] is not None else "—"} |')
   lines.append('')
-  lines.append('| events | suite/beam events/s (target ≥ 2.0) | suite/python events/s (target '
-               '≥ 0.5) | same ratios per CPU-second (beam, python) | suite peak RSS (target '
-               '< 1536 MiB) |')
-  lines.append('|---:|---:|---:|---:|---:|')
+  lines.append('| shape | events | suite/beam events/s (target ≥ 2.0 ordinary, ≥ 2.5 many '
+               'windows) | suite/python events/s | suite/python_strict per CPU-second (target '
+               '≥ 0.6) | per CPU-second (beam, python) | suite peak RSS (target < 1024 MiB) |')
+  lines.append('|---|---:|---:|---:|---:|---:|---:|')
   for entry in report['summary']:
     suite = entry['programs'].get('suite', {})
-    beam, python = entry['ratios'].get('suite/beam'), entry['ratios'].get('suite/python')
+    beam, python, strict = (entry['ratios'].get(f'suite/{b}') for b in BASELINES)
     cpu = ', '.join(('n/a' if r is None else ('≥' if r['lower_bound'] else '')
                      + f'{r["cpu_median"]:.2f}×') for r in (beam, python))
-    lines.append(f'| {entry["events"]:,} | {_fmt_ratio(beam)} | {_fmt_ratio(python)} | {cpu} | '
+    strict_cpu = 'n/a' if strict is None else f'{strict["cpu_median"]:.2f}×'
+    lines.append(f'| {entry.get("shape", "many_windows")} | {entry["events"]:,} | '
+                 f'{_fmt_ratio(beam)} | {_fmt_ratio(python)} | {strict_cpu} | {cpu} | '
                  f'{suite.get("peak_rss_mib_max", 0):,.0f} MiB |')
   return '\n'.join(lines)
 
@@ -269,12 +291,16 @@ def main(argv=None):
   parser.add_argument('--sizes', default='20000,200000,1000000',
                       help='comma-separated input sizes (events)')
   parser.add_argument('--beam-sizes', default='20000,200000',
-                      help='sizes at which the Beam baseline runs (its time grows '
-                           'quadratically: at 1M a capped run says nothing a 200k one does not)')
+                      help='sizes at which the Beam baseline runs on many_windows data (its '
+                           'time grows quadratically there: at 1M a capped run says nothing a '
+                           '200k one does not); on ordinary data it runs at every size')
   parser.add_argument('--repeat', type=int, default=1, help='runs per program and size')
-  parser.add_argument('--programs', default='suite,beam,python')
+  parser.add_argument('--programs', default='suite,beam,python,python_strict')
+  parser.add_argument('--shapes', default='ordinary,many_windows',
+                      help='comma-separated data shapes: ' + ', '.join(SHAPES))
   parser.add_argument('--beam-timeout', type=float, default=45.0,
-                      help='seconds before the Beam baseline is stopped and reported as a bound')
+                      help='seconds before the Beam baseline is stopped on many_windows data '
+                           'and reported as a bound')
   parser.add_argument('--timeout', type=float, default=900.0, help='for the other programs')
   parser.add_argument('--data-dir', default=os.path.join(HERE, 'data'))
   parser.add_argument('--work-dir', default=None, help='outputs (default: a temp dir)')
@@ -296,17 +322,22 @@ def main(argv=None):
     args.markdown = ''
   os.makedirs(args.data_dir, exist_ok=True)
   programs = args.programs.split(',')
+  shapes = args.shapes.split(',')
+  unknown = [s for s in shapes if s not in SHAPES]
+  if unknown:
+    parser.error(f'unknown shape(s) {unknown}: choose from {", ".join(SHAPES)}')
   beam_sizes = {int(s) for s in args.beam_sizes.split(',') if s}
   runs = []
-  for size in sizes:
-    input_path = ensure_input(size, args.data_dir)
+  for shape, size in [(shape, size) for shape in shapes for size in sizes]:
+    input_path = ensure_input(size, args.data_dir, shape)
+    capped = shape == 'many_windows'
     for repeat in range(args.repeat):
       order = programs[repeat % len(programs):] + programs[:repeat % len(programs)]
       for program in order:
-        if program == 'beam' and size not in beam_sizes and not args.quick:
+        if program == 'beam' and capped and size not in beam_sizes and not args.quick:
           continue
-        timeout = args.beam_timeout if program == 'beam' else args.timeout
-        run = run_one(program, size, input_path, work_dir, timeout, args.suite_arg)
+        timeout = args.beam_timeout if program == 'beam' and capped else args.timeout
+        run = run_one(program, size, input_path, work_dir, timeout, args.suite_arg, shape)
         run['repeat'] = repeat
         runs.append(run)
         print(json.dumps({k: v for k, v in run.items() if k != 'error'}), flush=True)
@@ -320,7 +351,7 @@ def main(argv=None):
       'environment': environment(), 'repeat': args.repeat, 'sizes': sizes,
       'suite_window_args': SUITE_WINDOW_ARGS, 'suite_extra_args': args.suite_arg,
       'load_min': min(loads), 'load_max': max(loads), 'runs': runs,
-      'summary': summarise(runs, sizes)}
+      'shapes': shapes, 'summary': summarise(runs, sizes, shapes)}
   os.makedirs(os.path.dirname(args.results), exist_ok=True)
   with open(args.results, 'w', encoding='utf-8') as f:
     json.dump(report, f, indent=1)

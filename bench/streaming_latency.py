@@ -2,10 +2,18 @@
 
     python bench/streaming_latency.py                          # make bench-streaming
     python bench/streaming_latency.py --rates 100,500,1000 --duration 30 --drain 20
+    python bench/streaming_latency.py --programs suite --chain bare   # every optional stage off
 
-For each publish rate it starts a fresh subscription, table and pipeline process
-(``python -m beam_pipelines.pubsub_to_bigquery`` on its default runner, the
-BundleBasedDirectRunner), waits until a warm-up message is visible in BigQuery (so start-up
+Programs (--programs, both by default), run one after the other at each rate:
+  suite      ``python -m beam_pipelines.pubsub_to_bigquery`` on its default runner (the
+             BundleBasedDirectRunner) with the full chain (--chain full: masking with
+             bench/masking_policy.yaml, enrichment from bench/country_regions.csv, 60 s
+             windows counted per event_type, de-duplication on the event_id attribute);
+             --chain bare: none of them.
+  idiomatic  bench/baseline_beam_streaming.py: the same work as a Beam user would write it
+             (no de-duplication), on the same runner.
+
+For each program and rate it starts a fresh subscription, table and pipeline process, waits until a warm-up message is visible in BigQuery (so start-up
 is not counted), then publishes valid sample events at the fixed rate for --duration seconds
 and keeps polling for --drain seconds more.
 
@@ -42,6 +50,16 @@ import generate_events  # noqa: E402  pylint: disable=wrong-import-position
 from beam_pipelines.tools.emulators import BigQueryEmulator, PubSubEmulator  # noqa: E402
 
 SCHEMA = os.path.join(ROOT, 'samples', 'events_schema.json')
+LOOKUP = os.path.join(HERE, 'country_regions.csv')
+KEY_VARIABLE = 'BENCH_MASKING_KEY'
+BENCH_KEY = 'benchmark-key-not-secret'
+FULL_CHAIN_ARGS = [
+    '--masking_policy', os.path.join(HERE, 'masking_policy.yaml'),
+    '--masking_key_source', f'env:{KEY_VARIABLE}',
+    '--enrichment_source', LOOKUP, '--enrichment_keys', 'country_code',
+    '--enrichment_fields', 'region',
+    '--window', 'fixed', '--window_size', '60s', '--event_time_field', 'event_time',
+    '--aggregate_keys', 'event_type', '--id_attribute', 'event_id']
 PROJECT = 'test-project'
 DATASET = 'bench'
 
@@ -99,9 +117,21 @@ class Poller(threading.Thread):
       self.stop.wait(self.interval)
 
 
-def run_rate(rate, args, pubsub, bq, log_dir):
+def pipeline_command(program, args, subscription, table):
+  output = f'{PROJECT}:{DATASET}.{table}'
+  if program == 'idiomatic':
+    return [sys.executable, os.path.join(HERE, 'baseline_beam_streaming.py'), '--emulators',
+            '--input_subscription', subscription, '--schema', SCHEMA, '--lookup', LOOKUP,
+            '--output_table', output, '--project', PROJECT]
+  chain = FULL_CHAIN_ARGS if args.chain == 'full' else []
+  return [sys.executable, '-m', 'beam_pipelines.pubsub_to_bigquery',
+          '--input_subscription', subscription, '--schema', SCHEMA,
+          '--output_table', output, '--project', PROJECT, *chain, *args.pipeline_arg]
+
+
+def run_rate(rate, args, pubsub, bq, log_dir, program='suite'):
   from google.cloud import pubsub_v1
-  run = f'r{rate}-{int(time.time())}'
+  run = f'{program[0]}{rate}-{int(time.time())}'
   table = f'events_{run.replace("-", "_")}'
   topic_id, sub_id = f'bench-{run}', f'bench-{run}-sub'
   os.environ.update(pubsub.environment())
@@ -114,17 +144,16 @@ def run_rate(rate, args, pubsub, bq, log_dir):
   subscriber.create_subscription(name=subscription, topic=topic)
   env = {**os.environ, **pubsub.environment(), **bq.environment()}
   env['PYTHONPATH'] = ROOT + os.pathsep + env.get('PYTHONPATH', '')
-  command = [sys.executable, '-m', 'beam_pipelines.pubsub_to_bigquery',
-             '--input_subscription', subscription, '--schema', SCHEMA,
-             '--output_table', f'{PROJECT}:{DATASET}.{table}', '--project', PROJECT,
-             *args.pipeline_arg]
+  env[KEY_VARIABLE] = BENCH_KEY
+  command = pipeline_command(program, args, subscription, table)
   log_path = os.path.join(log_dir, f'pipeline-{run}.log')
   with open(log_path, 'wb') as log:
     pipeline = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)
   poller = Poller(bq.client(), table, args.poll)
   rng = random.Random(rate)
-  result = {'rate': rate, 'duration_s': args.duration, 'drain_s': args.drain,
+  result = {'program': program, 'chain': args.chain if program == 'suite' else 'full',
+            'rate': rate, 'duration_s': args.duration, 'drain_s': args.drain,
             'poll_s': args.poll, 'pipeline_args': args.pipeline_arg}
   profiler = None
   try:
@@ -132,7 +161,7 @@ def run_rate(rate, args, pubsub, bq, log_dir):
     started = time.time()
     poller.start()
     for seq in range(10):
-      publisher.publish(topic, _event(rng, seq, run))
+      publisher.publish(topic, _event(rng, seq, run), event_id=f'{run}-{seq}')
     while not poller.seen and time.time() - started < args.startup_timeout:
       if pipeline.poll() is not None:
         raise RuntimeError(f'pipeline exited with {pipeline.returncode}; see {log_path}')
@@ -159,7 +188,7 @@ def run_rate(rate, args, pubsub, bq, log_dir):
       due = first + int((now - t0) * rate)
       while seq < due:
         published[seq] = time.time()
-        publisher.publish(topic, _event(rng, seq, run))
+        publisher.publish(topic, _event(rng, seq, run), event_id=f'{run}-{seq}')
         seq += 1
       time.sleep(0.01)
     t_end = time.time()
@@ -214,22 +243,35 @@ def _fmt(result, q):
 
 def markdown(results, load):
   lines = [f'Load average (1 min) {load[0]:.2f} before, {load[1]:.2f} after.', '',
-           '| publish rate msg/s | achieved | published | visible | sustained rows/s | '
-           'p50 s | p95 s | p99 s | start-up s |',
-           '|---:|---:|---:|---:|---:|---:|---:|---:|---:|']
+           '| program | chain | publish rate msg/s | achieved | published | visible | '
+           'sustained rows/s | p50 s | p95 s | p99 s | start-up s |',
+           '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|']
   for r in results:
     if 'error' in r:
-      lines.append(f'| {r["rate"]} | error: {r["error"]} |||||||')
+      lines.append(f'| {r.get("program")} | {r.get("chain")} | {r["rate"]} | error: '
+                   f'{r["error"]} |||||||')
       continue
-    lines.append(f'| {r["rate"]} | {r["publish_rate_achieved"]} | {r["published"]} | '
+    lines.append(f'| {r["program"]} | {r["chain"]} | {r["rate"]} | {r["publish_rate_achieved"]} | {r["published"]} | '
                  f'{r["visible"]} | {r["sustained_rows_per_s"]} | {_fmt(r, 50)} | '
                  f'{_fmt(r, 95)} | {_fmt(r, 99)} | {r["startup_to_first_row_s"]} |')
+  ratios = []
+  for rate in sorted({r['rate'] for r in results}):
+    by = {r.get('program'): r for r in results if r['rate'] == rate and 'error' not in r}
+    if 'suite' in by and 'idiomatic' in by and by['idiomatic']['sustained_rows_per_s']:
+      ratios.append(f'{rate} msg/s: suite/idiomatic sustained rows/s '
+                    f'{by["suite"]["sustained_rows_per_s"] / by["idiomatic"]["sustained_rows_per_s"]:.2f}×')
+  if ratios:
+    lines += ['', '; '.join(ratios) + ' (target ≥ 3×).']
   return '\n'.join(lines)
 
 
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument('--rates', default='100,500,1000')
+  parser.add_argument('--rates', default='100,300,500')
+  parser.add_argument('--programs', default='suite,idiomatic',
+                      help='comma-separated: suite, idiomatic')
+  parser.add_argument('--chain', choices=('full', 'bare'), default='full',
+                      help="the suite's optional stages: all on (full) or all off (bare)")
   parser.add_argument('--duration', type=float, default=30.0,
                       help='seconds of publishing per rate (the issue asks 60; 30 by default '
                            'to keep the run near 4 minutes)')
@@ -251,12 +293,13 @@ def main(argv=None):
   with PubSubEmulator(log_dir=log_dir) as pubsub, BigQueryEmulator(log_dir=log_dir) as bq:
     bq.client().create_dataset(DATASET, exists_ok=True)
     for rate in (int(r) for r in args.rates.split(',')):
-      try:
-        result = run_rate(rate, args, pubsub, bq, log_dir)
-      except Exception as e:  # pylint: disable=broad-except
-        result = {'rate': rate, 'error': f'{type(e).__name__}: {e}'}
-      print(json.dumps(result), flush=True)
-      results.append(result)
+      for program in args.programs.split(','):
+        try:
+          result = run_rate(rate, args, pubsub, bq, log_dir, program)
+        except Exception as e:  # pylint: disable=broad-except
+          result = {'program': program, 'rate': rate, 'error': f'{type(e).__name__}: {e}'}
+        print(json.dumps(result), flush=True)
+        results.append(result)
   load = (load_before, os.getloadavg()[0])
   os.makedirs(os.path.dirname(args.results), exist_ok=True)
   with open(args.results, 'w', encoding='utf-8') as f:

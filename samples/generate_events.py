@@ -29,10 +29,10 @@ BAD_KINDS = ['invalid_json', 'missing_required', 'wrong_type', 'int_out_of_range
 START = datetime.datetime(2026, 11, 1, tzinfo=datetime.timezone.utc)
 
 
-def good_event(rng, i, start=START):
+def good_event(rng, i, start=START, seconds_apart=7):
   country = rng.choice(COUNTRIES)
   user_id = f'u{rng.randrange(1, 400):04d}'
-  when = start + datetime.timedelta(seconds=i * 7 + rng.randrange(0, 5))
+  when = start + datetime.timedelta(seconds=i * seconds_apart + rng.randrange(0, 5))
   items = [{'sku': f'SKU-{rng.randrange(100, 999)}', 'qty': rng.randrange(1, 5),
             'price': f'{rng.randrange(100, 99999) / 100:.2f}'}
            for _ in range(rng.randrange(0, 4))]
@@ -70,8 +70,8 @@ def good_event(rng, i, start=START):
   return event
 
 
-def bad_line(rng, i, kind, start=START):
-  event = good_event(rng, i, start)
+def bad_line(rng, i, kind, start=START, seconds_apart=7):
+  event = good_event(rng, i, start, seconds_apart)
   if kind == 'invalid_json':
     return json.dumps(event)[:-7].encode('utf-8')
   if kind == 'missing_required':
@@ -101,16 +101,19 @@ def relative_start(now=None, hours_back=6):
   return now.replace(minute=0, second=0, microsecond=0) - datetime.timedelta(hours=hours_back)
 
 
-def generate(count, seed=20261126, bad_every=25, start=START):
-  """The sample lines (bytes); the same records for every ``start``, only dated from it."""
+def generate(count, seed=20261126, bad_every=25, start=START, seconds_apart=7):
+  """The sample lines (bytes); the same records for every ``start``, only dated from it.
+  Event ``i`` happens ``i * seconds_apart`` seconds (+ 0-4 s) after ``start`` (7 s: the
+  samples; a fraction of a second: many events per minute)."""
   rng = random.Random(seed)
   lines = []
   for i in range(count):
     if i % bad_every == bad_every - 1:
       kind = BAD_KINDS[(i // bad_every) % len(BAD_KINDS)]
-      lines.append(bad_line(rng, i, kind, start))
+      lines.append(bad_line(rng, i, kind, start, seconds_apart))
     else:
-      lines.append(json.dumps(good_event(rng, i, start), ensure_ascii=False).encode('utf-8'))
+      lines.append(json.dumps(good_event(rng, i, start, seconds_apart), ensure_ascii=False)
+                   .encode('utf-8'))
   return lines
 
 
