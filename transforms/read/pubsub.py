@@ -36,13 +36,9 @@ runner.
 
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 import apache_beam as beam
-from apache_beam.coders import BooleanCoder
 from apache_beam.metrics import Metrics
-from apache_beam.transforms import userstate
-from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.utils.timestamp import Timestamp
 
 from beam_pipelines.transforms.beam_patches.direct_runner_pubsub_pull import (DEFAULT_PULL_GRACE_SECONDS,
@@ -51,6 +47,7 @@ from beam_pipelines.transforms.beam_patches.direct_runner_pubsub_pull import (DE
 from beam_pipelines.transforms.core.dead_letter import DEAD_LETTER_TAG, ROWS_TAG, FallibleResult, make_dead_letter
 from beam_pipelines.transforms.core.lineage import report_pubsub_source
 from beam_pipelines.transforms.core.messages import RawMessage
+from beam_pipelines.transforms.read.pubsub_dedupe import DedupeById
 
 _LOG = logging.getLogger(__name__)
 DEDUPE_MODES = ('auto', 'native', 'pipeline', 'off')
@@ -181,46 +178,6 @@ class ToRawMessageFn(beam.DoFn):
       yield raw
 
 
-class _DedupeByIdFn(beam.DoFn):
-  """Keeps the first message per id for ``seconds`` of processing time; counts the rest."""
-  SEEN = userstate.ReadModifyWriteStateSpec('seen', BooleanCoder())
-  EXPIRE = userstate.TimerSpec('expire', TimeDomain.REAL_TIME)
-
-  def __init__(self, seconds):
-    self._seconds = seconds
-    self._duplicates = Metrics.counter('dedup', 'duplicates')
-    self._unique = Metrics.counter('dedup', 'unique')
-
-  def process(self, element, seen=beam.DoFn.StateParam(SEEN),
-              expire=beam.DoFn.TimerParam(EXPIRE)):
-    _, message = element
-    if seen.read():
-      self._duplicates.inc()
-      return
-    seen.write(True)
-    expire.set(Timestamp.now() + self._seconds)
-    self._unique.inc()
-    yield message
-
-  @userstate.on_timer(EXPIRE)
-  def forget(self, seen=beam.DoFn.StateParam(SEEN)):
-    seen.clear()
-
-
-class _KeyById(beam.DoFn):
-  def __init__(self, id_attribute):
-    self._id_attribute = id_attribute
-    self._no_id = Metrics.counter('dedup', 'no_id_attribute')
-
-  def process(self, message):
-    value = message.attributes.get(self._id_attribute)
-    if value is None:
-      self._no_id.inc()
-      yield beam.pvalue.TaggedOutput('no_id', message)
-    else:
-      yield (value, message)
-
-
 def runner_name(pipeline):
   """The runner's class name (``DataflowRunner``, ``BundleBasedDirectRunner``...)."""
   runner = getattr(pipeline, 'runner', None)
@@ -268,11 +225,8 @@ class ReadPubSub(beam.PTransform):
         id_label=config.id_attribute if native_dedupe else None,
         timestamp_attribute=config.timestamp_attribute if native_timestamp else None)
     if pipeline_dedupe:
-      keyed = messages | 'KeyById' >> beam.ParDo(_KeyById(config.id_attribute)).with_output_types(
-          tuple[str, Any]).with_outputs('no_id', main='keyed')
-      unique = keyed.keyed | 'DedupeById' >> beam.ParDo(
-          _DedupeByIdFn(config.dedupe_seconds)).with_input_types(tuple[str, Any])
-      messages = (unique, keyed.no_id) | 'MergeUnique' >> beam.Flatten()
+      messages = messages | 'DedupeById' >> DedupeById(config.id_attribute,
+                                                       config.dedupe_seconds)
     outputs = messages | 'ToRawMessage' >> beam.ParDo(ToRawMessageFn(
         config.timestamp_attribute, parse_attribute=not native_timestamp,
         source=config.subscription or config.topic,
