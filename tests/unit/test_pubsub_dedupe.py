@@ -11,7 +11,7 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from beam_pipelines.transforms.read.pubsub_dedupe import (DedupeById, _DedupeShardFn, _IdExpiries,
+from beam_pipelines.transforms.read.pubsub_dedupe import (DedupeById, DedupeShardFn, IdExpiries,
                                                           shard_of)
 
 
@@ -43,7 +43,7 @@ def test_shards_are_stable_and_in_range():
 
 class _State:
   def __init__(self):
-    self.combine, self.acc = _IdExpiries(), {}
+    self.combine, self.acc = IdExpiries(), {}
 
   def read(self):
     return self.combine.extract_output(self.acc)
@@ -65,7 +65,7 @@ class _Timer:
 
 def test_an_id_is_forgotten_exactly_after_the_given_seconds():
   now = [1000.0]
-  fn = _DedupeShardFn(10.0, clock=lambda: now[0])
+  fn = DedupeShardFn(10.0, clock=lambda: now[0])
   state, timer = _State(), _Timer()
 
   def passes(message_id):
@@ -84,7 +84,7 @@ def test_an_id_is_forgotten_exactly_after_the_given_seconds():
 
 def test_the_cleanup_drops_expired_ids_only_and_rearms_while_ids_remain():
   now = [0.0]
-  fn = _DedupeShardFn(8.0, clock=lambda: now[0])
+  fn = DedupeShardFn(8.0, clock=lambda: now[0])
   state, timer = _State(), _Timer()
   list(fn.process((0, ('a', 'a')), seen=state, cleanup=timer))
   assert len(timer.set_to) == 1  # armed by the shard's first id
@@ -102,7 +102,7 @@ def test_the_cleanup_drops_expired_ids_only_and_rearms_while_ids_remain():
 
 
 def test_merged_accumulators_keep_the_later_expiry():
-  assert _IdExpiries().merge_accumulators([{'a': 1.0, 'b': 5.0}, {'a': 3.0}]) == {
+  assert IdExpiries().merge_accumulators([{'a': 1.0, 'b': 5.0}, {'a': 3.0}]) == {
       'a': 3.0, 'b': 5.0}
 
 

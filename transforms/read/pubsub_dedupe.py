@@ -35,7 +35,7 @@ def shard_of(message_id, shards):
   return zlib.crc32(message_id.encode('utf-8', 'surrogatepass')) % shards
 
 
-class _IdExpiries(beam.CombineFn):
+class IdExpiries(beam.CombineFn):
   """{id: expiry (epoch seconds)}; an input is ``(id, expiry)`` or a whole dict."""
 
   def create_accumulator(self):
@@ -61,9 +61,9 @@ class _IdExpiries(beam.CombineFn):
     return accumulator
 
 
-class _DedupeShardFn(beam.DoFn):
+class DedupeShardFn(beam.DoFn):
   """Keeps the first message per id for ``seconds`` of processing time; counts the rest."""
-  SEEN = userstate.CombiningValueStateSpec('seen_ids', PickleCoder(), _IdExpiries())
+  SEEN = userstate.CombiningValueStateSpec('seen_ids', PickleCoder(), IdExpiries())
   CLEANUP = userstate.TimerSpec('cleanup', TimeDomain.REAL_TIME)
 
   def __init__(self, seconds, clock=time.time):
@@ -135,5 +135,5 @@ class DedupeById(beam.PTransform):
         _KeyByShard(self._id_attribute, self._shards)).with_output_types(
             tuple[int, Any]).with_outputs('no_id', main='keyed')
     unique = keyed.keyed | 'DedupeById' >> beam.ParDo(
-        _DedupeShardFn(self._seconds)).with_input_types(tuple[int, Any])
+        DedupeShardFn(self._seconds)).with_input_types(tuple[int, Any])
     return (unique, keyed.no_id) | 'MergeUnique' >> beam.Flatten()
