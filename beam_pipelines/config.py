@@ -17,6 +17,7 @@ from apache_beam.options.pipeline_options import StandardOptions
 from beam_pipelines.options.common import CommonOptions, common_configs, temp_location_of
 from beam_pipelines.options.enrichment import enrichment_config
 from beam_pipelines.options.files import file_source_config, lake_sink_config
+from beam_pipelines.options.layout import TableLayouts, table_layouts
 from beam_pipelines.options.masking import MaskingConfig, masking_config
 from beam_pipelines.options.pubsub import pubsub_source_config
 from beam_pipelines.options.quality import QualityRunConfig, quality_config
@@ -28,6 +29,7 @@ from beam_pipelines.transforms.quality import quality_output_schema
 from beam_pipelines.transforms.read.files import FileSourceConfig
 from beam_pipelines.transforms.read.formats.csv_format import check_schema_for_csv
 from beam_pipelines.transforms.read.pubsub import PubSubSourceConfig
+from beam_pipelines.transforms.windowing.aggregates import column_name
 from beam_pipelines.transforms.validate.parse import ParseConfig
 from beam_pipelines.transforms.core.schema import TableSchema
 from beam_pipelines.transforms.write.bigquery import BigQuerySinkConfig
@@ -50,6 +52,7 @@ class PipelineConfig:
   windowing: Optional[AggregationConfig] = None
   quality: QualityRunConfig = QualityRunConfig()
   udf: Optional[str] = None  # the --udf spec
+  layouts: TableLayouts = TableLayouts()  # of the tables the run creates (also in the sinks)
 
   @property
   def csv_format(self):
@@ -95,6 +98,28 @@ def _stages(options, common, lake=None):
   return masking, enrichment, windowing, quality, udf_config(options)
 
 
+def with_table_layouts(cfg, options):
+  """``cfg`` with the layout options applied to every table it creates (raises ConfigError
+  naming the option): rows, dead letters, aggregates, quality scores."""
+  windowing = cfg.windowing
+  keys = [column_name(k) for k in windowing.aggregate.key_fields] if windowing else []
+  dead = cfg.dead_letters
+  layouts = table_layouts(options, cfg.output_schema, keys, tables=cfg.sink is not None,
+                          dead_letter_table=dead.kind == 'bigquery')
+  sink = cfg.sink and dataclasses.replace(cfg.sink, layout=layouts.rows)
+  if dead.kind == 'bigquery':
+    dead = dataclasses.replace(dead, layout=layouts.dead_letters)
+  if windowing is not None and windowing.sink is not None:
+    windowing = dataclasses.replace(windowing, sink=dataclasses.replace(
+        windowing.sink, layout=layouts.aggregates))
+  quality = cfg.quality
+  if quality.scores_sink is not None:
+    quality = dataclasses.replace(quality, scores_sink=dataclasses.replace(
+        quality.scores_sink, layout=layouts.quality))
+  return dataclasses.replace(cfg, sink=sink, dead_letters=dead, windowing=windowing,
+                             quality=quality, layouts=layouts)
+
+
 def files_to_bigquery_config(options):
   """The options of ``files_to_bigquery`` -> PipelineConfig (raises ConfigError)."""
   source = file_source_config(options)
@@ -115,10 +140,11 @@ def files_to_bigquery_config(options):
   if windowing is not None and windowing.window.event_time_field is None:
     raise ConfigError('--event_time_field is required with --window for files (a file '
                       'record has no event time of its own)')
-  return PipelineConfig(source=source, schema=common.schema, parse=parse, sink=common.sink,
-                        dead_letters=common.dead_letters, pipeline_name=common.pipeline_name,
-                        lake=lake, masking=masking, enrichment=enrichment,
-                        windowing=windowing, quality=quality, udf=udf)
+  cfg = PipelineConfig(source=source, schema=common.schema, parse=parse, sink=common.sink,
+                       dead_letters=common.dead_letters, pipeline_name=common.pipeline_name,
+                       lake=lake, masking=masking, enrichment=enrichment,
+                       windowing=windowing, quality=quality, udf=udf)
+  return with_table_layouts(cfg, options)
 
 
 def pubsub_to_bigquery_config(options):
@@ -129,7 +155,8 @@ def pubsub_to_bigquery_config(options):
     raise ConfigError('--write_method FILE_LOADS is for batch; a streaming pipeline uses '
                       'STREAMING_INSERTS (or STORAGE_WRITE_API on Dataflow)')
   masking, enrichment, windowing, quality, udf = _stages(options, common)
-  return PipelineConfig(source=source, schema=common.schema, parse=common.parse,
-                        sink=common.sink, dead_letters=common.dead_letters,
-                        pipeline_name=common.pipeline_name, masking=masking,
-                        enrichment=enrichment, windowing=windowing, quality=quality, udf=udf)
+  cfg = PipelineConfig(source=source, schema=common.schema, parse=common.parse,
+                       sink=common.sink, dead_letters=common.dead_letters,
+                       pipeline_name=common.pipeline_name, masking=masking,
+                       enrichment=enrichment, windowing=windowing, quality=quality, udf=udf)
+  return with_table_layouts(cfg, options)

@@ -22,8 +22,8 @@ import apache_beam as beam
 from beam_pipelines.chain import build_chain
 from beam_pipelines.config import pubsub_to_bigquery_config
 from beam_pipelines.options import (CommonOptions, EnrichmentOptions, MaskingOptions,
-                                    PubSubToBigQueryOptions, QualityOptions, UdfOptions,
-                                    WindowingOptions)
+                                    PubSubToBigQueryOptions, QualityOptions,
+                                    TableLayoutOptions, UdfOptions, WindowingOptions)
 from beam_pipelines.options.values import ConfigError
 from beam_pipelines.runtime.cli import (PipelineCli, fail, option_errors_while_building,
                                          options_and_config)
@@ -39,7 +39,7 @@ NAME = 'pubsub_to_bigquery'
 STREAMING = True
 # The options this pipeline reads: its template's metadata.json documents exactly these.
 OPTIONS_CLASSES = (CommonOptions, PubSubToBigQueryOptions, WindowingOptions, MaskingOptions,
-                   EnrichmentOptions, QualityOptions, UdfOptions)
+                   EnrichmentOptions, QualityOptions, UdfOptions, TableLayoutOptions)
 
 
 def build_pipeline(p, cfg):

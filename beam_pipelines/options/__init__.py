@@ -8,6 +8,7 @@ This layer only converts: it never builds pipeline steps and never imports
 - ``files`` / ``pubsub``: the two sources (and the lake sink of ``files_to_bigquery``).
 - ``cdc``: ``cdc_to_bigquery``'s change format, tables and merge settings.
 - ``windowing``, ``masking``, ``enrichment``, ``quality``, ``udf``: the optional stages.
+- ``layout``: partitioning, clustering and retention of the tables a run creates.
 
 Beam registers only *direct* subclasses of PipelineOptions with its parser, so every options
 class subclasses it directly and defines each flag exactly once across the suite.
@@ -16,6 +17,7 @@ class subclasses it directly and defines each flag exactly once across the suite
 from beam_pipelines.options.common import CommonOptions
 from beam_pipelines.options.enrichment import EnrichmentOptions
 from beam_pipelines.options.files import FileInputOptions, FilesToBigQueryOptions
+from beam_pipelines.options.layout import TableLayoutOptions
 from beam_pipelines.options.masking import MaskingOptions
 from beam_pipelines.options.pubsub import PubSubToBigQueryOptions
 from beam_pipelines.options.quality import QualityOptions
@@ -25,5 +27,5 @@ from beam_pipelines.options.windowing import WindowingOptions
 
 __all__ = ['CommonOptions', 'ConfigError', 'EnrichmentOptions', 'FileInputOptions',
            'FilesToBigQueryOptions',
-           'MaskingOptions', 'PubSubToBigQueryOptions', 'QualityOptions', 'UdfOptions',
-           'WindowingOptions']
+           'MaskingOptions', 'PubSubToBigQueryOptions', 'QualityOptions',
+           'TableLayoutOptions', 'UdfOptions', 'WindowingOptions']

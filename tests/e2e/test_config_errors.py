@@ -261,6 +261,14 @@ SHARED_SURFACE = [
     ('summary_interval_seconds', ['--summary_interval_seconds', 'inf'],
      '--summary_interval_seconds'),
     ('udf', ['--udf', 'no-colon'], '--udf'),
+    ('partition_field', ['--partition_field', 'name'], '--partition_field'),
+    ('partition_granularity', ['--partition_field', 'ts', '--partition_granularity', 'WEEK'],
+     '--partition_granularity'),
+    ('clustering_fields', ['--clustering_fields', 'tags'], '--clustering_fields'),
+    ('partition_expiration_days', ['--partition_expiration_days', '30'],
+     '--partition_expiration_days'),
+    ('dead_letter_retention_days', ['--dead_letter_retention_days', '-3'],
+     '--dead_letter_retention_days'),
 ]
 FILES_SURFACE = [
     ('input', ['--input', ''], '--input'),

@@ -91,14 +91,17 @@ def schema_fields(schema):
   return [bigquery.SchemaField.from_api_repr(f.to_json()) for f in schema.fields]
 
 
-def ensure_table(client, ref, schema, clustering=None):
-  """Creates ``ref`` with ``schema`` unless it exists; returns the table. An existing table
-  missing a column of ``schema`` raises ValueError naming them (a script would fail on it
-  anyway, less clearly)."""
+def ensure_table(client, ref, schema, clustering=None, layout=None):
+  """Creates ``ref`` with ``schema`` (clustered by ``clustering``, or laid out by ``layout``,
+  a ``TableLayout``) unless it exists; returns the table. An existing table missing a column
+  of ``schema`` raises ValueError naming them (a script would fail on it anyway, less
+  clearly)."""
   from google.cloud import bigquery
   table = bigquery.Table(ref, schema=schema_fields(schema))
   if clustering:
     table.clustering_fields = list(clustering)[:4]
+  if layout is not None:
+    layout.apply_to(table)
   table = client.create_table(table, exists_ok=True)
   have = {f.name.lower() for f in table.schema}
   missing = [f.name for f in schema.fields if f.name.lower() not in have]
