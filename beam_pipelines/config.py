@@ -18,6 +18,7 @@ from beam_pipelines.options.common import CommonOptions, common_configs, temp_lo
 from beam_pipelines.options.enrichment import enrichment_config
 from beam_pipelines.options.files import file_source_config, lake_sink_config
 from beam_pipelines.options.layout import TableLayouts, table_layouts
+from beam_pipelines.options.loads import load_config
 from beam_pipelines.options.masking import MaskingConfig, masking_config
 from beam_pipelines.options.pubsub import pubsub_source_config
 from beam_pipelines.options.quality import QualityRunConfig, quality_config
@@ -28,10 +29,11 @@ from beam_pipelines.transforms.enrichment import EnrichmentConfig, enriched_sche
 from beam_pipelines.transforms.quality import quality_output_schema
 from beam_pipelines.transforms.read.files import FileSourceConfig
 from beam_pipelines.transforms.read.formats.csv_format import check_schema_for_csv
+from beam_pipelines.transforms.loads.config import LoadConfig
 from beam_pipelines.transforms.read.pubsub import PubSubSourceConfig
 from beam_pipelines.transforms.windowing.aggregates import column_name
 from beam_pipelines.transforms.validate.parse import ParseConfig
-from beam_pipelines.transforms.core.schema import TableSchema
+from beam_pipelines.transforms.core.schema import FieldSpec, TableSchema
 from beam_pipelines.transforms.write.bigquery import BigQuerySinkConfig
 from beam_pipelines.transforms.write.dead_letters import DeadLetterSinkConfig
 from beam_pipelines.transforms.write.lake import LakeSinkConfig, WriteRowsToFiles
@@ -53,6 +55,7 @@ class PipelineConfig:
   quality: QualityRunConfig = QualityRunConfig()
   udf: Optional[str] = None  # the --udf spec
   layouts: TableLayouts = TableLayouts()  # of the tables the run creates (also in the sinks)
+  loads: Optional[LoadConfig] = None  # files into BigQuery: --load_mode and the manifest
 
   @property
   def csv_format(self):
@@ -67,8 +70,19 @@ class PipelineConfig:
 
   @property
   def output_schema(self):
-    """The rows table schema: processed, plus the quality flag column when configured."""
-    return quality_output_schema(self.processed_schema, self.quality.rules)
+    """The rows table schema: processed, plus the quality flag column when configured, plus
+    the source file column when configured."""
+    schema = quality_output_schema(self.processed_schema, self.quality.rules)
+    column = self.loads.source_file_column if self.loads is not None else None
+    if column:
+      schema = TableSchema(schema.fields + (FieldSpec(column, 'STRING'),))
+    return schema
+
+  @property
+  def commits(self):
+    """True when rows go to BigQuery through the manifest and one commit (load modes
+    incremental and replace)."""
+    return self.loads is not None and self.loads.commits
 
 
 def processed_schema(schema, masking=None, enrichment=None):
@@ -140,10 +154,18 @@ def files_to_bigquery_config(options):
   if windowing is not None and windowing.window.event_time_field is None:
     raise ConfigError('--event_time_field is required with --window for files (a file '
                       'record has no event time of its own)')
+  loads = None
+  if common.sink is not None:
+    loads = load_config(options, processed_schema(common.schema, masking, enrichment),
+                        common.sink.table)
+    if loads.commits and quality.drift.mode == 'evolve':
+      raise ConfigError(f'--schema_drift evolve adds columns while rows stream in; '
+                        f'--load_mode {loads.mode} commits them with a fixed schema (use '
+                        '--load_mode append)')
   cfg = PipelineConfig(source=source, schema=common.schema, parse=parse, sink=common.sink,
                        dead_letters=common.dead_letters, pipeline_name=common.pipeline_name,
                        lake=lake, masking=masking, enrichment=enrichment,
-                       windowing=windowing, quality=quality, udf=udf)
+                       windowing=windowing, quality=quality, udf=udf, loads=loads)
   return with_table_layouts(cfg, options)
 
 

@@ -19,8 +19,9 @@ import apache_beam as beam
 from beam_pipelines.chain import PipelineOutputs, build_chain  # noqa: F401  (re-exported)
 from beam_pipelines.config import files_to_bigquery_config
 from beam_pipelines.options import (CommonOptions, EnrichmentOptions, FileInputOptions,
-                                    FilesToBigQueryOptions, MaskingOptions, QualityOptions,
-                                    TableLayoutOptions, UdfOptions, WindowingOptions)
+                                    FilesToBigQueryOptions, LoadOptions, MaskingOptions,
+                                    QualityOptions, TableLayoutOptions, UdfOptions,
+                                    WindowingOptions)
 from beam_pipelines.runtime.cli import PipelineCli, option_errors_while_building, options_and_config
 from beam_pipelines.runtime.local_parallelism import use_local_cores
 from beam_pipelines.runtime.summary import format_summary, run_summary, write_summary
@@ -28,9 +29,9 @@ from beam_pipelines.runtime.summary import format_summary, run_summary, write_su
 _LOG = logging.getLogger(__name__)
 NAME = 'files_to_bigquery'
 # The options this pipeline reads: its template's metadata.json documents exactly these.
-OPTIONS_CLASSES = (CommonOptions, FileInputOptions, FilesToBigQueryOptions, MaskingOptions,
-                   EnrichmentOptions, WindowingOptions, QualityOptions, UdfOptions,
-                   TableLayoutOptions)
+OPTIONS_CLASSES = (CommonOptions, FileInputOptions, FilesToBigQueryOptions, LoadOptions,
+                   MaskingOptions, EnrichmentOptions, WindowingOptions, QualityOptions,
+                   UdfOptions, TableLayoutOptions)
 
 
 def build_pipeline(p, cfg):

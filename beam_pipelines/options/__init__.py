@@ -9,6 +9,7 @@ This layer only converts: it never builds pipeline steps and never imports
 - ``cdc``: ``cdc_to_bigquery``'s change format, tables and merge settings.
 - ``windowing``, ``masking``, ``enrichment``, ``quality``, ``udf``: the optional stages.
 - ``layout``: partitioning, clustering and retention of the tables a run creates.
+- ``loads``: ``files_to_bigquery``'s load mode and manifest (exactly-once loads).
 
 Beam registers only *direct* subclasses of PipelineOptions with its parser, so every options
 class subclasses it directly and defines each flag exactly once across the suite.
@@ -18,6 +19,7 @@ from beam_pipelines.options.common import CommonOptions
 from beam_pipelines.options.enrichment import EnrichmentOptions
 from beam_pipelines.options.files import FileInputOptions, FilesToBigQueryOptions
 from beam_pipelines.options.layout import TableLayoutOptions
+from beam_pipelines.options.loads import LoadOptions
 from beam_pipelines.options.masking import MaskingOptions
 from beam_pipelines.options.pubsub import PubSubToBigQueryOptions
 from beam_pipelines.options.quality import QualityOptions
@@ -26,6 +28,6 @@ from beam_pipelines.options.values import ConfigError
 from beam_pipelines.options.windowing import WindowingOptions
 
 __all__ = ['CommonOptions', 'ConfigError', 'EnrichmentOptions', 'FileInputOptions',
-           'FilesToBigQueryOptions',
+           'FilesToBigQueryOptions', 'LoadOptions',
            'MaskingOptions', 'PubSubToBigQueryOptions', 'QualityOptions',
            'TableLayoutOptions', 'UdfOptions', 'WindowingOptions']

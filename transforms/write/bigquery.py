@@ -177,6 +177,11 @@ class WriteRowsToBigQuery(beam.PTransform):
     schema_evolves: the table gains columns while the pipeline runs (schema drift
       ``evolve``): rows are then sent as they are, without the check for fields the schema
       lacks (BigQuery itself rejects fields the table lacks) and without their source id.
+    commit: a ``beam_pipelines.transforms.loads.LoadCommit``: the rows are staged for it
+      (written as files, committed with the run's other tables and its manifest entries by
+      ``CommitLoads``) instead of written by Beam's sink; ``write_method`` then does not
+      matter, and a row BigQuery rejects fails the commit (nothing is committed) instead of
+      coming back as a dead letter.
 
   With ``create_disposition`` CREATE_IF_NEEDED the table is created when the run starts, with
   the full schema, even if no row ever comes (``beam_pipelines.transforms.write.create_table``).
@@ -201,11 +206,17 @@ class WriteRowsToBigQuery(beam.PTransform):
   """
 
   def __init__(self, schema=None, config=None, *, pipeline_name=None, metric_name='rows',
-               schema_evolves=False, label=None):
+               schema_evolves=False, commit=None, label=None):
     super().__init__(label)
     schema, config = schema_first('WriteRowsToBigQuery', schema, config, BigQuerySinkConfig)
     if not isinstance(config, BigQuerySinkConfig):
       raise ValueError(f'config must be a BigQuerySinkConfig, got {type(config).__name__}')
+    if commit is not None and not callable(getattr(commit, 'stage', None)):
+      raise ValueError(f'commit must be a LoadCommit, got {type(commit).__name__}')
+    if commit is not None and schema_evolves:
+      raise ValueError('schema_evolves needs rows written as they come (STREAMING_INSERTS); '
+                       'a commit stages them with a fixed schema')
+    self._commit = commit
     self._config = config
     self._schema = None if schema is None else load_schema(schema)
     self._pipeline_name = pipeline_name
@@ -221,7 +232,8 @@ class WriteRowsToBigQuery(beam.PTransform):
                        'by a transform of the suite that knows their schema)')
     pipeline_name = pipeline_name_of(rows.pipeline, self._pipeline_name)
     streaming_inserts = config.write_method == 'STREAMING_INSERTS'
-    keep_source_ids = streaming_inserts and not self._schema_evolves
+    # A commit counts and checks the rows per input file: it needs their source ids.
+    keep_source_ids = (streaming_inserts and not self._schema_evolves) or bool(self._commit)
     layout = config.layout.for_schema(schema) if config.layout is not None else None
     table_created = ()
     if config.create_disposition == 'CREATE_IF_NEEDED':
@@ -246,6 +258,11 @@ class WriteRowsToBigQuery(beam.PTransform):
         self._metric_name, config, None if self._schema_evolves else schema, keep_source_ids,
         pipeline_name), *table_created).with_output_types(
             RowDict).with_outputs(DEAD_LETTER_TAG, main=ROWS_TAG)
+    if self._commit is not None:
+      reported = prepared[ROWS_TAG] | 'ReportLineage' >> beam.ParDo(
+          ReportBigQuerySinkFn(config.table))
+      self._commit.stage(reported, self._metric_name, config.table, schema, layout)
+      return typed_dead_letters(prepared[DEAD_LETTER_TAG])
     result = (
         prepared[ROWS_TAG]
         | 'ReportLineage' >> beam.ParDo(ReportBigQuerySinkFn(config.table))  # Beam lineage

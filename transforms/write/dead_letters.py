@@ -167,6 +167,8 @@ class WriteDeadLetters(beam.PTransform):
     config: a ``DeadLetterSinkConfig``.
     pipeline_name: recorded in dead letters this step makes (default: the pipeline's
       options).
+    commit: kind ``bigquery``: a ``LoadCommit`` the dead letters are staged for (committed
+      with the run's rows and manifest entries) instead of written at once.
 
   Example::
 
@@ -174,12 +176,15 @@ class WriteDeadLetters(beam.PTransform):
           DeadLetterSinkConfig(table='p:ds.events_error_records'))
   """
 
-  def __init__(self, config, *, pipeline_name=None, label=None):
+  def __init__(self, config, *, pipeline_name=None, commit=None, label=None):
     super().__init__(label)
     if not isinstance(config, DeadLetterSinkConfig):
       raise ValueError(f'config must be a DeadLetterSinkConfig, got {type(config).__name__}')
+    if commit is not None and config.kind != 'bigquery':
+      raise ValueError(f'commit is for a bigquery dead-letter sink, not {config.kind}')
     self._config = config
     self._pipeline_name = pipeline_name
+    self._commit = commit
 
   def expand(self, dead_letters):
     if isinstance(dead_letters, (tuple, list)):
@@ -213,5 +218,5 @@ class WriteDeadLetters(beam.PTransform):
                            temp_location=config.temp_location,
                            retry_budget_seconds=config.retry_budget_seconds,
                            layout=config.layout),
-        pipeline_name=pipeline_name, metric_name='dead_letters')
+        pipeline_name=pipeline_name, metric_name='dead_letters', commit=self._commit)
     return failed | 'LogUnwritable' >> beam.Map(_log_unwritable)
