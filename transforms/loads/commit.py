@@ -36,7 +36,7 @@ from beam_pipelines.transforms.loads.config import LoadConfig
 from beam_pipelines.transforms.loads.manifest import file_entry_schema
 from beam_pipelines.transforms.loads.sql import CommitSql, Target
 from beam_pipelines.transforms.loads.stage import (StagedFile, StageRowsForCommit,
-                                                   staging_schema)
+                                                   base64_columns, staging_schema)
 from beam_pipelines.transforms.write.staged_script import (Stage, StagedScript,
                                                            staging_table_ref, table_ref,
                                                            write_json_lines)
@@ -151,7 +151,8 @@ class _CommitFn(beam.DoFn):
       if files.get(role):
         staging = staging_table_ref(ref, 'stage')
         stages.append(Stage(staging, staging_schema(spec.schema), tuple(files[role])))
-      targets.append(Target(role, ref, tuple(spec.schema.field_names()), staging, spec.layout))
+      targets.append(Target(role, ref, tuple(spec.schema.field_names()), staging, spec.layout,
+                            base64_columns(spec.schema)))
     sql = CommitSql(config.mode, manifest, files_ref, commit_id, self._pipeline_name,
                     self._output_table, config.source_file_column)
     try:

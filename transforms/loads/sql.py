@@ -47,6 +47,18 @@ class Target(NamedTuple):
   columns: tuple
   staging: Optional[str] = None
   layout: Optional[TableLayout] = None
+  base64_columns: tuple = ()  # ((name, repeated), ...) staged as base64 text
+
+
+def _staged_value(column, base64_columns):
+  """The SELECT expression of a staged column (base64 text back to BYTES)."""
+  value = f's.{_column(column)}'
+  repeated = dict(base64_columns).get(column)
+  if repeated is None:
+    return value
+  if repeated:
+    return f'ARRAY(SELECT FROM_BASE64(b) FROM UNNEST({value}) AS b)'
+  return f'FROM_BASE64({value})'
 
 
 class CommitSql:
@@ -98,7 +110,7 @@ class CommitSql:
 
   def _insert(self, target):
     columns = ', '.join(_column(c) for c in target.columns)
-    source = ', '.join(f's.{_column(c)}' for c in target.columns)
+    source = ', '.join(_staged_value(c, target.base64_columns) for c in target.columns)
     file = f's.{LOAD_FILE_COLUMN}'
     some_fresh = f'EXISTS (SELECT 1 FROM {self.files} AS f WHERE {self.fresh})'
     return (f'INSERT INTO {quoted(target.ref)} ({columns}) SELECT {source} FROM '

@@ -37,14 +37,24 @@ class StagedFile(NamedTuple):
   rows: int
 
 
+def base64_columns(schema):
+  """The top-level BYTES columns of ``schema`` as (name, repeated): their staging columns are STRING (the base64
+  text rows carry), turned into BYTES by the commit (``FROM_BASE64``). A load job of JSON
+  decodes base64 into BYTES on BigQuery but not on the local emulator (it stores the text);
+  staging them as text behaves the same on both."""
+  return tuple((f.name, f.repeated) for f in load_schema(schema).fields if f.type == 'BYTES')
+
+
 def staging_schema(schema):
-  """A table's schema plus the ``_bp_load_file`` column its staging table has."""
+  """A table's schema plus the ``_bp_load_file`` column its staging table has (top-level
+  BYTES columns staged as STRING: ``base64_columns``)."""
   schema = load_schema(schema)
   if any(f.name.lower() == LOAD_FILE_COLUMN for f in schema.fields):
     raise ValueError(f'the column name {LOAD_FILE_COLUMN} is reserved (staging tables of '
                      'exactly-once loads)')
-  return load_schema({'fields': [f.to_json() for f in schema.fields] +
-                               [{'name': LOAD_FILE_COLUMN, 'type': 'STRING'}]})
+  fields = [dict(f.to_json(), type='STRING') if f.type == 'BYTES' else f.to_json()
+            for f in schema.fields]
+  return load_schema({'fields': fields + [{'name': LOAD_FILE_COLUMN, 'type': 'STRING'}]})
 
 
 def json_parser(schema):
