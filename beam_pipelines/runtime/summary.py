@@ -119,8 +119,25 @@ def build_summary(counters, extra=None):
       'drift': {name: value for (ns, name), value in sorted(counters.items())
                 if ns == 'drift'},
   }
+  loads = _loads(counters)
+  if loads is not None:
+    summary['loads'] = loads
   summary.update(extra or {})
   return summary
+
+
+_LOAD_COUNTERS = (('read', 'files_matched'), ('read', 'files_skipped'),
+                  ('read', 'files_changed'), ('load', 'files_committed'),
+                  ('load', 'files_conflicted'), ('load', 'rows_committed'),
+                  ('load', 'dead_letters_committed'), ('load', 'commits'))
+
+
+def _loads(counters):
+  """What a run loading through the manifest (``--load_mode`` incremental/replace) did with
+  its files, or None for other runs."""
+  if ('read', 'files_matched') not in counters:
+    return None
+  return {name: counters.get((ns, name), 0) for ns, name in _LOAD_COUNTERS}
 
 
 def _fmt(value):
@@ -146,6 +163,11 @@ def format_summary(summary, title='Run summary'):
               'aggregate_rows_written', 'late_data'):  # streaming / windowed runs only
     if key in summary:
       lines.append(f'  {key.replace("_", " "):<28}{summary[key]:>10}')
+  loads = summary.get('loads')
+  if loads:
+    lines.append(f'  files: {loads["files_matched"]} matched, {loads["files_skipped"]} '
+                 f'skipped (loaded before), {loads["files_changed"]} changed, '
+                 f'{loads["files_committed"]} committed')
   if summary.get('dead_letters_by_type'):
     lines.append('  dead letters by errorType:')
     for error_type, count in summary['dead_letters_by_type'].items():
