@@ -176,3 +176,41 @@ def test_replace_on_a_partitioned_table_replaces_only_the_touched_partitions(set
       f'SELECT CAST(day AS STRING), id FROM {ds}.events ORDER BY day, id').result()]
   assert got == [('2026-01-01', 0), ('2026-01-01', 1), ('2026-01-01', 2),
                  ('2026-01-02', 20), ('2026-01-02', 21)]
+
+
+def safe_counts(client, dataset):
+  """``counts`` with 0 for a table the killed run never created."""
+  from google.api_core.exceptions import NotFound
+  try:
+    return counts(client, dataset)
+  except NotFound:
+    tables = {t.table_id for t in client.list_tables(dataset)}
+    assert 'events_loads' not in tables or list(client.query(
+        f'SELECT COUNT(*) FROM {dataset}.events_loads').result())[0][0] == 0
+    return (0, 0, 0, 0)
+
+
+@pytest.mark.parametrize('point', ['selected', 'staged', 'commit_sent', 'committed'])
+def test_killed_run_then_rerun_loads_every_record_exactly_once(setup, bq_client, point):
+  """The run's whole process tree gets SIGKILL at ``point`` (tests/e2e/killed_run.py says
+  where each is); what it left is nothing or everything, and a rerun with the same
+  arguments leaves every record exactly once in the rows or the dead-letter table."""
+  import subprocess
+  import sys
+  ds = setup['dataset']
+  write_file(setup['data'], 'a.jsonl', range(0, 5))
+  write_file(setup['data'], 'b.jsonl', range(5, 8), bad=2)
+  script = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'killed_run.py')
+  killed = subprocess.run([sys.executable, script, point] + setup['base'],
+                          start_new_session=True, capture_output=True, timeout=300)
+  assert killed.returncode == -9, killed.stderr.decode()[-3000:]
+  left = safe_counts(bq_client, ds)
+  nothing, everything = (0, 0, 0, 0), (8, 8, 3, 2)
+  assert left == {'selected': nothing, 'staged': nothing, 'commit_sent': left,
+                  'committed': everything}[point]
+  assert left in (nothing, everything)  # a commit is all or nothing
+  summary = load(setup)
+  assert counts(bq_client, ds) == everything
+  assert summary['loads']['files_skipped'] == (2 if left == everything else 0)
+  load(setup)
+  assert counts(bq_client, ds) == everything
