@@ -156,8 +156,10 @@ def files_to_bigquery_config(options):
                       'record has no event time of its own)')
   loads = None
   if common.sink is not None:
+    # evolve adds columns as rows come: without --load_mode, such a run appends.
     loads = load_config(options, processed_schema(common.schema, masking, enrichment),
-                        common.sink.table)
+                        common.sink.table,
+                        default_mode='append' if quality.drift.mode == 'evolve' else None)
     if loads.commits and quality.drift.mode == 'evolve':
       raise ConfigError(f'--schema_drift evolve adds columns while rows stream in; '
                         f'--load_mode {loads.mode} commits them with a fixed schema (use '

@@ -30,12 +30,13 @@ class LoadOptions(PipelineOptions):
 
   @classmethod
   def _add_argparse_args(cls, parser):
-    parser.add_argument('--load_mode', default='incremental',
-                        help=f'{"|".join(LOAD_MODES)}. incremental: each input file (path, '
-                             'size and modification time) is loaded exactly once across runs; '
-                             'files loaded before are skipped. append: every file read is '
-                             'appended (no manifest). replace: the run\'s result replaces the '
-                             'table (the partitions it touches, when partitioned) atomically.')
+    parser.add_argument('--load_mode', default=None,
+                        help=f'{"|".join(LOAD_MODES)}. incremental (the default; append with '
+                             '--schema_drift evolve): each input file (path, size and '
+                             'modification time) is loaded exactly once across runs; files '
+                             'loaded before are skipped. append: every file read is appended '
+                             '(no manifest). replace: the run\'s result replaces the table (the '
+                             'partitions it touches, when partitioned) atomically.')
     parser.add_argument('--changed_files', default='error',
                         help=f'A file changed since it was loaded: {"|".join(CHANGED_FILES)}. '
                              'error: the run fails before committing anything; skip: left as '
@@ -50,10 +51,6 @@ class LoadOptions(PipelineOptions):
                              "row's input file (what --changed_files reload replaces by).")
 
 
-def load_mode_of(options):
-  return options.view_as(LoadOptions).load_mode
-
-
 def _check_column(name, schema):
   if not name:
     return None
@@ -65,9 +62,10 @@ def _check_column(name, schema):
   return name
 
 
-def load_config(options, schema, output_table):
+def load_config(options, schema, output_table, default_mode=None):
   """LoadOptions -> LoadConfig for rows written to ``output_table`` (raises ConfigError
-  naming the option). ``schema``: the rows schema before the source file column."""
+  naming the option). ``schema``: the rows schema before the source file column;
+  ``default_mode``: the mode without ``--load_mode`` (None: incremental)."""
   opts = options.view_as(LoadOptions)
   manifest = opts.load_manifest_table or default_manifest_table(output_table)
   convert('load_manifest_table', parse_table_spec, manifest, 'load_manifest_table')
@@ -76,7 +74,7 @@ def load_config(options, schema, output_table):
   run_id = new_run_id()
   return convert_by_argument(
       _LOAD_OPTIONS, 'load_mode', LoadConfig, manifest_table=manifest,
-      mode=opts.load_mode, changed_files=opts.changed_files,
+      mode=opts.load_mode or default_mode or 'incremental', changed_files=opts.changed_files,
       staging_location=staging_folder(temp_location_of(options), run_id), run_id=run_id,
       retry_budget_seconds=retry_budget_of(options),
       project=options.view_as(GoogleCloudOptions).project,

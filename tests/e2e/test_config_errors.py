@@ -286,6 +286,10 @@ FILES_SURFACE = [
     ('output_shards', ['--output_table', '', '--output_path', '{tmp}/lake', '--output_shards',
                        'many'], '--output_shards'),
     ('enrichment_refresh_seconds (batch)', REFRESH, '--enrichment_refresh_seconds'),
+    ('load_mode', ['--load_mode', 'upsert'], '--load_mode'),
+    ('changed_files', ['--changed_files', 'ignore'], '--changed_files'),
+    ('load_manifest_table', ['--load_manifest_table', 'no dots'], '--load_manifest_table'),
+    ('source_file_column', ['--source_file_column', '1st'], '--source_file_column'),
 ]
 PUBSUB_SURFACE = [
     ('input_subscription', ['--input_subscription', 'events'], '--input_subscription'),

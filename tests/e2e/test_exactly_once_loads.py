@@ -214,3 +214,40 @@ def test_killed_run_then_rerun_loads_every_record_exactly_once(setup, bq_client,
   assert summary['loads']['files_skipped'] == (2 if left == everything else 0)
   load(setup)
   assert counts(bq_client, ds) == everything
+
+
+def test_replace_never_shows_a_partial_table_to_a_concurrent_reader(setup, bq_client,
+                                                                    bigquery_emulator):
+  """A reader polls the table for the whole of a replace run: it sees the old content or
+  the new one, never an empty, half-deleted or half-written table. (The emulator runs one
+  job at a time, so on it this shows the replace is one job, one transaction: a DELETE and
+  an INSERT sent as two jobs could be seen between them.)"""
+  import threading
+  ds = setup['dataset']
+  write_file(setup['data'], 'old.jsonl', range(300), bad=0)
+  load(setup, '--load_mode', 'replace')
+  os.remove(os.path.join(setup['data'], 'old.jsonl'))
+  write_file(setup['data'], 'new.jsonl', range(1000, 1200), bad=0)
+  reader = bigquery_emulator.client()
+  seen, done = [], threading.Event()
+
+  def poll():
+    while not done.is_set():
+      seen.append(tuple(list(reader.query(
+          f'SELECT COUNT(*), MIN(id), MAX(id) FROM {ds}.events').result())[0]))
+
+  thread = threading.Thread(target=poll, daemon=True)
+  thread.start()
+  try:
+    load(setup, '--load_mode', 'replace')
+  finally:
+    done.set()
+    thread.join(timeout=60)
+  seen.append(tuple(list(reader.query(
+      f'SELECT COUNT(*), MIN(id), MAX(id) FROM {ds}.events').result())[0]))
+  old, new = (300, 0, 299), (200, 1000, 1199)
+  assert len(seen) > 3
+  assert set(seen) <= {old, new}, sorted(set(seen) - {old, new})
+  assert seen[0] == old and seen[-1] == new
+  # once new, never old again
+  assert old not in seen[seen.index(new):]
