@@ -251,3 +251,26 @@ def test_replace_never_shows_a_partial_table_to_a_concurrent_reader(setup, bq_cl
   assert seen[0] == old and seen[-1] == new
   # once new, never old again
   assert old not in seen[seen.index(new):]
+
+
+def test_a_file_another_run_committed_meanwhile_is_left_out(setup, bq_client, monkeypatch):
+  """Two runs racing on the same files: this run chose a.jsonl and b.jsonl, and just before
+  its commit another run's commit of a.jsonl lands (simulated: its manifest row is inserted
+  when this run's commit starts). The commit takes b only; a's rows are not added twice."""
+  from beam_pipelines.transforms.write import staged_script
+  ds = setup['dataset']
+  a = write_file(setup['data'], 'a.jsonl', range(0, 5))
+  write_file(setup['data'], 'b.jsonl', range(5, 8), bad=2)
+  run_stages = staged_script.StagedScript.run_stages
+
+  def other_run_commits_a_first(self, client, stages, script, *args, **kwargs):
+    client.query(
+        f"INSERT INTO {ds}.events_loads (path, identity, `rows`, dead_letters, run_id, "
+        f"loaded_at, action) VALUES ('{a}', 'other', 0, 0, 'other_run', "
+        "CURRENT_TIMESTAMP(), 'new')").result()
+    return run_stages(self, client, stages, script, *args, **kwargs)
+  monkeypatch.setattr(staged_script.StagedScript, 'run_stages', other_run_commits_a_first)
+  summary = load(setup)
+  assert counts(bq_client, ds) == (3, 3, 2, 2)  # b's rows and dead letters; a: the other's
+  assert (summary['loads']['files_committed'], summary['loads']['files_conflicted']) == (1, 1)
+  assert manifest(bq_client, ds) == [('a.jsonl', 0, 0, 'new'), ('b.jsonl', 3, 2, 'new')]
