@@ -98,3 +98,14 @@ def test_replace_and_reload_delete_inside_the_transaction():
   body = reload[:reload.index('COMMIT TRANSACTION;')]
   assert "DELETE FROM `p.ds.t` WHERE `source_file` IN" in body
   assert "f.action = 'reload'" in body
+
+
+def test_the_commit_steps_refuse_append():
+  from beam_pipelines.transforms.loads import LoadCommit, SelectFilesToLoad
+  append = LoadConfig('ds.t_loads', mode='append')
+  with pytest.raises(ValueError, match='^LoadCommit: load mode append'):
+    LoadCommit(append)
+  with pytest.raises(ValueError, match='^SelectFilesToLoad: load mode append'):
+    SelectFilesToLoad(append, '/in/*.jsonl')
+  with pytest.raises(ValueError, match='^config must be a LoadConfig'):
+    LoadCommit({'mode': 'incremental'})

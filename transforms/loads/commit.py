@@ -32,7 +32,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import GlobalWindow
 
 from beam_pipelines.transforms.core.schema import load_schema
-from beam_pipelines.transforms.loads.config import LoadConfig
+from beam_pipelines.transforms.loads.config import committing_config
 from beam_pipelines.transforms.loads.manifest import file_entry_schema
 from beam_pipelines.transforms.loads.sql import CommitSql, Target
 from beam_pipelines.transforms.loads.stage import (StagedFile, StageRowsForCommit,
@@ -70,11 +70,7 @@ class LoadCommit:
   """
 
   def __init__(self, config, pipeline_name=None, output_table=None):
-    if not isinstance(config, LoadConfig):
-      raise ValueError(f'config must be a LoadConfig, got {type(config).__name__}')
-    if not config.commits:
-      raise ValueError('LoadCommit: load mode append writes through the sinks, no commit')
-    self.config = config
+    self.config = committing_config(config, 'LoadCommit')
     self.pipeline_name = pipeline_name
     self.output_table = output_table
     self.targets = {}

@@ -98,3 +98,14 @@ class LoadConfig:
   def commits(self):
     """True when the run commits through the manifest (incremental and replace)."""
     return self.mode != 'append'
+
+
+def committing_config(config, who):
+  """``config`` when it is a LoadConfig of a committing mode (incremental, replace); else
+  ValueError naming ``who``."""
+  if not isinstance(config, LoadConfig):
+    raise ValueError(f'config must be a LoadConfig, got {type(config).__name__}')
+  if not config.commits:
+    raise ValueError(f'{who}: load mode append writes every file through the sinks (no '
+                     'manifest, no commit)')
+  return config

@@ -15,7 +15,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from beam_pipelines.transforms.core.dead_letter import DEAD_LETTER_TAG, make_dead_letter
-from beam_pipelines.transforms.loads.config import LoadConfig
+from beam_pipelines.transforms.loads.config import committing_config
 from beam_pipelines.transforms.loads.manifest import (classify, file_entry, file_identity,
                                                       glob_prefix, manifest_state)
 from beam_pipelines.transforms.loads.sql import sql_string
@@ -130,11 +130,7 @@ class SelectFilesToLoad(beam.PTransform):
   def __init__(self, config, pattern, *, manifest_created=None, pipeline_name=None,
                label=None):
     super().__init__(label)
-    if not isinstance(config, LoadConfig):
-      raise ValueError(f'config must be a LoadConfig, got {type(config).__name__}')
-    if not config.commits:
-      raise ValueError('SelectFilesToLoad: load mode append loads every file (no manifest)')
-    self._config = config
+    self._config = committing_config(config, 'SelectFilesToLoad')
     self._pattern = pattern
     self._created = manifest_created
     self._pipeline_name = pipeline_name
