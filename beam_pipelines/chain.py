@@ -21,7 +21,7 @@ from typing import NamedTuple, Optional
 import apache_beam as beam
 from apache_beam.transforms.window import GlobalWindows
 
-from beam_pipelines import chain_steps
+from beam_pipelines import chain_loads, chain_steps
 from beam_pipelines.config import PipelineConfig
 from beam_pipelines.transforms.loads import CommitLoads
 from beam_pipelines.transforms.validate import ParseAndValidate
@@ -52,7 +52,7 @@ def build_chain(p, cfg: PipelineConfig):
   if not isinstance(cfg, PipelineConfig):
     raise ValueError(f'cfg must be a PipelineConfig, got {type(cfg).__name__}')
   name = cfg.pipeline_name
-  read = chain_steps.read_events(p, cfg)
+  read = chain_loads.read_events(p, cfg)
   commit = read.commit
   parse = chain_steps.drift_aware_parse_config(cfg.parse, cfg.quality)
   # with_source_ids: the dead letters of every later step name their record.
@@ -66,7 +66,7 @@ def build_chain(p, cfg: PipelineConfig):
   rows = checked.rows
   dead = [read.dead_letters, parsed.dead_letters, masked.dead_letters,
           enriched.dead_letters, applied.dead_letters, checked.dead_letters]
-  dead.append(_write(chain_steps.add_source_file(rows, cfg.loads),
+  dead.append(_write(chain_loads.add_source_file(rows, cfg.loads),
                      'WriteFiles' if cfg.lake is not None else 'WriteRows', cfg.sink,
                      cfg.lake, cfg.output_schema, name,
                      schema_evolves=cfg.quality.drift.mode == 'evolve', commit=commit))

@@ -14,19 +14,13 @@ from typing import NamedTuple, Optional, Union
 import apache_beam as beam
 
 from beam_pipelines.transforms.core.dead_letter import FallibleResult
-from beam_pipelines.transforms.core.elements import RowDict, source_id_of
 from beam_pipelines.transforms.enrichment import EnrichWithSideInput
-from beam_pipelines.transforms.loads import LoadCommit, SelectFilesToLoad, manifest_schema
-from beam_pipelines.transforms.loads.manifest import file_of
 from beam_pipelines.transforms.masking import LoadEraseList, MaskDeadLetters, MaskPII
 from beam_pipelines.transforms.masking.erasure import ReloadingEraseList
 from beam_pipelines.transforms.quality import CheckQuality, quality_table_schema
-from beam_pipelines.transforms.read import ReadEvents
-from beam_pipelines.transforms.read.files import match_files
 from beam_pipelines.transforms.udf import ApplyUserFunction
 from beam_pipelines.transforms.validate.schema_drift import HandleSchemaDrift, drift_policy
-from beam_pipelines.transforms.write.bigquery import WriteRowsToBigQuery, pipeline_project
-from beam_pipelines.transforms.write.create_table import CreateTableAtStart
+from beam_pipelines.transforms.write.bigquery import WriteRowsToBigQuery
 
 _LOG = logging.getLogger(__name__)
 
@@ -37,52 +31,6 @@ class MaskedRows(NamedTuple):
   rows: beam.PCollection
   dead_letters: Optional[beam.PCollection]
   erase_ids: Union[beam.PCollection, ReloadingEraseList, None]
-
-
-class ReadResult(NamedTuple):
-  """What ``read_events`` returns: records, read dead letters, and the LoadCommit the sinks
-  stage for (None: they write as they go)."""
-  rows: beam.PCollection
-  dead_letters: beam.PCollection
-  commit: Optional[LoadCommit]
-
-
-def read_events(p, cfg):
-  """Step 'ReadEvents'; when the run commits through the manifest (load modes incremental
-  and replace), first 'CreateManifestTable', 'MatchFiles' and 'SelectFiles', which hand
-  ReadEvents the files to load and the LoadCommit their manifest entries."""
-  if not cfg.commits:
-    read = p | 'ReadEvents' >> ReadEvents(cfg.source)
-    return ReadResult(read.rows, read.dead_letters, None)
-  loads = cfg.loads
-  created = p | 'CreateManifestTable' >> CreateTableAtStart(
-      loads.manifest_table, manifest_schema().to_json(), pipeline_project(p),
-      loads.retry_budget_seconds, layout=cfg.layouts.manifest)
-  files = (p
-           | 'MatchFiles' >> match_files(cfg.source)
-           | 'SelectFiles' >> SelectFilesToLoad(loads, cfg.source.pattern,
-                                                manifest_created=created,
-                                                pipeline_name=cfg.pipeline_name))
-  commit = LoadCommit(loads, pipeline_name=cfg.pipeline_name, output_table=cfg.sink.table)
-  commit.add_entries(files.entries)
-  read = files.files | 'ReadEvents' >> ReadEvents(cfg.source)
-  dead = (read.dead_letters, files.dead_letters) | 'ReadDeadLetters' >> beam.Flatten()
-  return ReadResult(read.rows, dead, commit)
-
-
-def _with_source_file(row, column):
-  row = dict(row)
-  row[column] = file_of(source_id_of(row))
-  return row
-
-
-def add_source_file(rows, loads):
-  """Step 'AddSourceFile' (``--source_file_column``): each row gets its input file."""
-  column = loads.source_file_column if loads is not None else None
-  if not column:
-    return rows
-  return rows | 'AddSourceFile' >> beam.Map(_with_source_file, column).with_output_types(
-      RowDict)
 
 
 def _reloading(masking):
