@@ -9,6 +9,7 @@ code (this script wraps the methods, it does not change what they do):
 
 - ``selected``: the first file was chosen to load; nothing read or staged yet (before the sink)
 - ``staged``: the first staging file of the sink was written (during the sink)
+- ``tables_loaded``: the staging tables are loaded, the commit's transaction not yet sent
 - ``commit_sent``: the staging tables are loaded and the commit's transaction was sent to
   BigQuery; killed before its answer came back (during the commit)
 - ``committed``: the commit's answer came back; staging tables and files not yet removed,
@@ -23,7 +24,7 @@ from beam_pipelines import files_to_bigquery
 from beam_pipelines.transforms.loads import select, stage
 from beam_pipelines.transforms.write import staged_script
 
-POINTS = ('selected', 'staged', 'commit_sent', 'committed')
+POINTS = ('selected', 'staged', 'tables_loaded', 'commit_sent', 'committed')
 
 
 def kill_now():
@@ -47,11 +48,12 @@ def install(point):
         kill_now()
         yield out
     stage._StageFn.finish_bundle = killing_finish
-  elif point in ('commit_sent', 'committed'):
+  elif point in ('tables_loaded', 'commit_sent', 'committed'):
     run_stages = staged_script.StagedScript.run_stages
 
     class KillingClient:
-      """The commit's client: kills once its transaction was sent (commit_sent)."""
+      """The commit's client: kills just before its transaction is sent (tables_loaded) or
+      once it was sent (commit_sent)."""
 
       def __init__(self, client):
         self._client = client
@@ -60,13 +62,15 @@ def install(point):
         return getattr(self._client, name)
 
       def query(self, sql, **kwargs):
+        if point == 'tables_loaded' and 'BEGIN TRANSACTION' in sql:
+          kill_now()
         job = self._client.query(sql, **kwargs)  # the emulator runs it as it is inserted
         if 'BEGIN TRANSACTION' in sql:
           kill_now()
         return job
 
     def killing_run_stages(self, client, stages, script, sleep=None):
-      if point == 'commit_sent':
+      if point != 'committed':
         client = KillingClient(client)
       result = run_stages(self, client, stages, script)
       kill_now()

@@ -190,7 +190,8 @@ def safe_counts(client, dataset):
     return (0, 0, 0, 0)
 
 
-@pytest.mark.parametrize('point', ['selected', 'staged', 'commit_sent', 'committed'])
+@pytest.mark.parametrize('point', ['selected', 'staged', 'tables_loaded', 'commit_sent',
+                                   'committed'])
 def test_killed_run_then_rerun_loads_every_record_exactly_once(setup, bq_client, point):
   """The run's whole process tree gets SIGKILL at ``point`` (tests/e2e/killed_run.py says
   where each is); what it left is nothing or everything, and a rerun with the same
@@ -205,8 +206,10 @@ def test_killed_run_then_rerun_loads_every_record_exactly_once(setup, bq_client,
                           start_new_session=True, capture_output=True, timeout=300)
   assert killed.returncode == -9, killed.stderr.decode()[-3000:]
   left = safe_counts(bq_client, ds)
+  print(f'killed at {point}: left (rows, ids, dead letters, manifest) = {left}')
   nothing, everything = (0, 0, 0, 0), (8, 8, 3, 2)
-  assert left == {'selected': nothing, 'staged': nothing, 'commit_sent': left,
+  assert left == {'selected': nothing, 'staged': nothing, 'tables_loaded': nothing,
+                  'commit_sent': left,
                   'committed': everything}[point]
   assert left in (nothing, everything)  # a commit is all or nothing
   summary = load(setup)
