@@ -277,3 +277,18 @@ def test_a_file_another_run_committed_meanwhile_is_left_out(setup, bq_client, mo
   assert counts(bq_client, ds) == (3, 3, 2, 2)  # b's rows and dead letters; a: the other's
   assert (summary['loads']['files_committed'], summary['loads']['files_conflicted']) == (1, 1)
   assert manifest(bq_client, ds) == [('a.jsonl', 0, 0, 'new'), ('b.jsonl', 3, 2, 'new')]
+
+
+def test_two_worker_processes_stage_and_commit_once(setup, bq_client):
+  """A large local input runs on one worker process per core (and split reads): staging
+  files come from both workers, the commit takes them all, once; a rerun adds nothing."""
+  ds = setup['dataset']
+  write_file(setup['data'], 'a.jsonl', range(0, 600), bad=3)
+  write_file(setup['data'], 'b.jsonl', range(600, 1000), bad=2)
+  workers = ('--direct_num_workers', '2', '--direct_running_mode', 'multi_processing',
+             '--input_split_bytes', '8000')
+  load(setup, *workers)
+  assert counts(bq_client, ds) == (1000, 1000, 5, 2)
+  assert manifest(bq_client, ds) == [('a.jsonl', 600, 3, 'new'), ('b.jsonl', 400, 2, 'new')]
+  load(setup, *workers)
+  assert counts(bq_client, ds) == (1000, 1000, 5, 2)
