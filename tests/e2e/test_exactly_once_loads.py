@@ -249,6 +249,8 @@ def test_replace_never_shows_a_partial_table_to_a_concurrent_reader(setup, bq_cl
   seen.append(tuple(list(reader.query(
       f'SELECT COUNT(*), MIN(id), MAX(id) FROM {ds}.events').result())[0]))
   old, new = (300, 0, 299), (200, 1000, 1199)
+  print(f'reader polls during replace: {len(seen)} ({seen.count(old)} old, '
+        f'{seen.count(new)} new)')
   assert len(seen) > 3
   assert set(seen) <= {old, new}, sorted(set(seen) - {old, new})
   assert seen[0] == old and seen[-1] == new

@@ -31,7 +31,8 @@ statement fails is rolled back entirely (the emulator copies each table a transa
 and restores the copies on failure), and concurrent scripts are serialised: the emulator runs
 each job to its end on one event-loop thread, so a reader never sees a job half done, with or
 without a transaction, but sees what an earlier job of a multi-job sequence left
-(tests/integration/test_staged_script.py, tests/integration/test_replace_isolation.py).
+(tests/integration/test_staged_script.py; a reader polling through a replace run,
+tests/e2e/test_exactly_once_loads.py).
 """
 
 import datetime
