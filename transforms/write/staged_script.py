@@ -201,8 +201,9 @@ class StagedScript:
     try:
       return self.with_retries(attempt, 'stage and apply', sleep)
     finally:
-      for stage in stages:
-        self._drop(client, stage.ref)
+      for stage in stages:  # after a failed drop (BigQuery away), the rest expire instead
+        if not self._drop(client, stage.ref):
+          break
 
   def query(self, client, sql, sleep=time.sleep):
     """Runs one query with the same retries within the budget; returns its rows as dicts."""
@@ -256,12 +257,16 @@ class StagedScript:
 
   @staticmethod
   def _drop(client, staging_ref):
+    """Drops a staging table; False when it could not (it expires after a day)."""
     try:
       from google.cloud import bigquery
       client.delete_table(staging_ref, not_found_ok=True,
                           retry=bigquery.DEFAULT_RETRY.with_timeout(10))
+      return True
     except Exception as e:  # pylint: disable=broad-except
-      _LOG.warning('could not drop the staging table %s: %s', staging_ref, e)
+      _LOG.warning('could not drop the staging table %s (it expires in a day): %s',
+                   staging_ref, e)
+      return False
 
   @staticmethod
   def _delete_file(path):
