@@ -14,6 +14,7 @@ from beam_pipelines.options.cdc import (DEFAULT_KEY_ATTRIBUTE, CdcToBigQueryOpti
 from beam_pipelines.options.common import common_configs, retry_budget_of
 from beam_pipelines.options.enrichment import enrichment_config
 from beam_pipelines.options.files import input_pattern
+from beam_pipelines.options.layout import TableLayoutOptions, table_layouts
 from beam_pipelines.options.masking import MaskingConfig, masking_config
 from beam_pipelines.options.pubsub import PubSubToBigQueryOptions, pubsub_source_config
 from beam_pipelines.options.quality import QualityRunConfig
@@ -22,7 +23,7 @@ from beam_pipelines.transforms.cdc.config import ChangeFormatConfig, MergeConfig
 from beam_pipelines.transforms.cdc.images import (bind_change_policy,
                                                   check_enrichment_keeps_key,
                                                   processed_row_schema)
-from beam_pipelines.transforms.cdc.tables import check_reserved, check_row_schema
+from beam_pipelines.transforms.cdc.tables import check_reserved, check_row_schema, replica_schema
 from beam_pipelines.transforms.enrichment import EnrichmentConfig, enriched_schema
 from beam_pipelines.transforms.masking.binding import BoundPolicy
 from beam_pipelines.transforms.read.files import FileSourceConfig
@@ -83,6 +84,21 @@ def _source(options):
   return replace(source, ordering_key_attribute=key_attribute)
 
 
+def _layouts(options, row_schema, dead_letters):
+  """(TableLayouts, the dead-letter config with its layout): the replica may be partitioned
+  and clustered, the dead letters kept for a retention; nothing of CDC expires otherwise (the
+  change log is the source of truth, the replica holds current rows)."""
+  if options.view_as(TableLayoutOptions).partition_expiration_days not in (None, ''):
+    raise ConfigError('--partition_expiration_days: nothing of cdc_to_bigquery expires (the '
+                      'change log is the source of truth, the replica holds current rows); '
+                      'use --dead_letter_retention_days for the dead letters')
+  layouts = table_layouts(options, replica_schema(row_schema),
+                          dead_letter_table=dead_letters.kind == 'bigquery')
+  if dead_letters.kind == 'bigquery':
+    dead_letters = replace(dead_letters, layout=layouts.dead_letters)
+  return layouts, dead_letters
+
+
 def cdc_to_bigquery_config(options):
   """The options of ``cdc_to_bigquery`` -> CdcPipelineConfig (raises ConfigError)."""
   source = _source(options)
@@ -109,6 +125,7 @@ def cdc_to_bigquery_config(options):
   if enrichment is not None:
     convert('enrichment_fields', check_enrichment_keeps_key, enrichment, primary_key)
     row_schema = convert('enrichment_fields', enriched_schema, row_schema, enrichment)
+  layouts, dead_letters = _layouts(options, row_schema, common.dead_letters)
   merge = None
   if tables.apply_mode == 'merge':
     merge = convert('output_table', MergeConfig, replica=tables.replica,
@@ -118,14 +135,18 @@ def cdc_to_bigquery_config(options):
                     max_changes=tables.merge_max_changes,
                     apply_truncate=changes.apply_truncate,
                     retry_budget_seconds=retry_budget_of(options),
-                    project=options.view_as(GoogleCloudOptions).project)
+                    project=options.view_as(GoogleCloudOptions).project,
+                    replica_layout=layouts.rows)
+  elif layouts.rows is not None:
+    raise ConfigError('--partition_field and --clustering_fields lay out the replica of '
+                      '--apply_mode merge; with storage_write_cdc BigQuery makes the table')
   elif 'Dataflow' not in str(options.view_as(StandardOptions).runner or ''):
     raise ConfigError('--apply_mode storage_write_cdc runs on Dataflow only (BigQuery\'s '
                       'Storage Write API through Beam\'s Java expansion service); use '
                       '--apply_mode merge with this runner')
   return CdcPipelineConfig(
       source=source, schema=common.schema, parse=common.parse, changes=changes,
-      row_schema=row_schema, dead_letters=common.dead_letters,
+      row_schema=row_schema, dead_letters=dead_letters,
       pipeline_name=common.pipeline_name, streaming=streaming, merge=merge,
       storage_write_table=tables.replica if merge is None else None, masking=masking,
       change_policy=policy, enrichment=enrichment)

@@ -25,7 +25,8 @@ import apache_beam as beam
 from beam_pipelines.cdc_chain import CdcOutputs, build_cdc_chain  # noqa: F401 (re-exported)
 from beam_pipelines.cdc_config import cdc_to_bigquery_config, is_streaming_argv
 from beam_pipelines.options import (CommonOptions, EnrichmentOptions, FileInputOptions,
-                                    MaskingOptions, PubSubToBigQueryOptions)
+                                    MaskingOptions, PubSubToBigQueryOptions,
+                                    TableLayoutOptions)
 from beam_pipelines.options.cdc import CdcToBigQueryOptions
 from beam_pipelines.runtime.cdc_summary import format_cdc_summary, run_cdc_summary
 from beam_pipelines.runtime.cli import options_and_config
@@ -34,7 +35,8 @@ from beam_pipelines.runtime.streaming import RunningPipeline, run_until_stopped
 NAME = 'cdc_to_bigquery'
 # The options this pipeline reads: its template's metadata.json documents exactly these.
 OPTIONS_CLASSES = (CommonOptions, CdcToBigQueryOptions, FileInputOptions,
-                   PubSubToBigQueryOptions, MaskingOptions, EnrichmentOptions)
+                   PubSubToBigQueryOptions, MaskingOptions, EnrichmentOptions,
+                   TableLayoutOptions)
 
 
 def build_pipeline(p, cfg):

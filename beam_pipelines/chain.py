@@ -1,10 +1,16 @@
 """The one transform chain every pipeline of the suite builds; only the source differs.
 
-    ReadEvents -> ParseAndValidate -> [SchemaDrift] -> [MaskPII] -> [Enrich]
-        -> [ApplyUserFunction] -> [CheckQuality -> quality table] -> rows sink (BigQuery or files)
-                                                                  \\-> [WindowAndAggregate -> sink]
+    [MatchFiles -> SelectFiles] -> ReadEvents -> ParseAndValidate -> [SchemaDrift] -> [MaskPII]
+        -> [Enrich] -> [ApplyUserFunction] -> [CheckQuality -> quality table]
+        -> rows sink (BigQuery or files)  \\-> [WindowAndAggregate -> sink]
     dead letters of every step -> Flatten -> [MaskDeadLetters] -> WriteDeadLetters
     [quality scores + dead letters -> EvaluateSlas -> alerts table, topic, webhook]
+    [CommitLoads]
+
+With ``--load_mode`` incremental or replace (files into BigQuery), ``SelectFiles`` picks the
+files the manifest does not list yet, every BigQuery sink stages its rows instead of writing
+them, and ``CommitLoads`` commits the run's tables and manifest entries in one transaction
+(alerts are not part of the commit: they are written and delivered as they are raised).
 
 ``files_to_bigquery`` and ``pubsub_to_bigquery`` both call ``build_chain`` with a
 ``beam_pipelines.config.PipelineConfig``; a test runs the same events through both and
@@ -17,9 +23,9 @@ from typing import NamedTuple, Optional
 import apache_beam as beam
 from apache_beam.transforms.window import GlobalWindows
 
-from beam_pipelines import chain_steps
+from beam_pipelines import chain_loads, chain_steps
 from beam_pipelines.config import PipelineConfig
-from beam_pipelines.transforms.read import ReadEvents
+from beam_pipelines.transforms.loads import CommitLoads
 from beam_pipelines.transforms.validate import ParseAndValidate
 from beam_pipelines.transforms.windowing import WindowAndAggregate
 from beam_pipelines.transforms.write import WriteDeadLetters, WriteRowsToBigQuery, WriteRowsToFiles
@@ -35,13 +41,13 @@ class PipelineOutputs(NamedTuple):
 
 
 def _write(rows, label, sink, lake, schema, pipeline_name, metric_name='rows',
-           schema_evolves=False):
+           schema_evolves=False, commit=None):
   if lake is not None:
     return rows | label >> WriteRowsToFiles(schema, lake, pipeline_name=pipeline_name,
                                             metric_name=metric_name)
   return rows | label >> WriteRowsToBigQuery(schema, sink, pipeline_name=pipeline_name,
                                              metric_name=metric_name,
-                                             schema_evolves=schema_evolves)
+                                             schema_evolves=schema_evolves, commit=commit)
 
 
 def build_chain(p, cfg: PipelineConfig):
@@ -49,7 +55,8 @@ def build_chain(p, cfg: PipelineConfig):
   if not isinstance(cfg, PipelineConfig):
     raise ValueError(f'cfg must be a PipelineConfig, got {type(cfg).__name__}')
   name = cfg.pipeline_name
-  read = p | 'ReadEvents' >> ReadEvents(cfg.source)
+  read = chain_loads.read_events(p, cfg)
+  commit = read.commit
   parse = chain_steps.drift_aware_parse_config(cfg.parse, cfg.quality)
   # with_source_ids: the dead letters of every later step name their record.
   parsed = read.rows | 'ParseAndValidate' >> ParseAndValidate(
@@ -58,13 +65,14 @@ def build_chain(p, cfg: PipelineConfig):
   masked = chain_steps.mask_rows(parsed.rows, cfg.masking, pipeline_name=name)
   enriched = chain_steps.enrich(masked.rows, cfg.enrichment)
   applied = chain_steps.apply_udf(enriched.rows, cfg.udf, pipeline_name=name)
-  checked = chain_steps.check_quality(applied.rows, cfg.quality, name)
+  checked = chain_steps.check_quality(applied.rows, cfg.quality, name, commit=commit)
   rows = checked.rows
   dead = [read.dead_letters, parsed.dead_letters, masked.dead_letters,
           enriched.dead_letters, applied.dead_letters, checked.dead_letters]
-  dead.append(_write(rows, 'WriteFiles' if cfg.lake is not None else 'WriteRows', cfg.sink,
+  dead.append(_write(chain_loads.add_source_file(rows, cfg.loads),
+                     'WriteFiles' if cfg.lake is not None else 'WriteRows', cfg.sink,
                      cfg.lake, cfg.output_schema, name,
-                     schema_evolves=cfg.quality.drift.mode == 'evolve'))
+                     schema_evolves=cfg.quality.drift.mode == 'evolve', commit=commit))
   aggregates = None
   if cfg.windowing is not None:
     windowing = cfg.windowing
@@ -77,14 +85,17 @@ def build_chain(p, cfg: PipelineConfig):
     dead += [windowed.dead_letters, _write(
         aggregate_rows, 'WriteAggregates', windowing.sink, windowing.lake,
         windowing.aggregate.table_schema(cfg.processed_schema), name,
-        metric_name='aggregates')]
+        metric_name='aggregates', commit=commit)]
     aggregates = windowed.rows
   dead_letters = tuple(d for d in dead if d is not None) | 'FlattenDeadLetters' >> beam.Flatten()
   dead_letters = chain_steps.mask_dead_letters(
       dead_letters, cfg.masking, masked, csv=cfg.csv_format, pipeline_name=name)
   unwritable = dead_letters | 'WriteDeadLetters' >> WriteDeadLetters(
-      cfg.dead_letters, pipeline_name=name)
+      cfg.dead_letters, pipeline_name=name,
+      commit=commit if cfg.dead_letters.kind == 'bigquery' else None)
   alerts = chain_steps.monitor(checked.scores, dead_letters, cfg.quality, cfg.monitoring, name)
+  if commit is not None:
+    _ = p | 'CommitLoads' >> CommitLoads(commit)
   return PipelineOutputs(rows=rows, dead_letters=dead_letters,
                          unwritable_dead_letters=unwritable, aggregates=aggregates,
                          alerts=alerts)

@@ -17,6 +17,8 @@ from apache_beam.options.pipeline_options import StandardOptions
 from beam_pipelines.options.common import CommonOptions, common_configs, temp_location_of
 from beam_pipelines.options.enrichment import enrichment_config
 from beam_pipelines.options.files import file_source_config, lake_sink_config
+from beam_pipelines.options.layout import TableLayouts, table_layouts
+from beam_pipelines.options.loads import load_config
 from beam_pipelines.options.masking import MaskingConfig, masking_config
 from beam_pipelines.options.monitoring import MonitoringRunConfig, monitoring_config
 from beam_pipelines.options.pubsub import pubsub_source_config
@@ -28,9 +30,11 @@ from beam_pipelines.transforms.enrichment import EnrichmentConfig, enriched_sche
 from beam_pipelines.transforms.quality import quality_output_schema
 from beam_pipelines.transforms.read.files import FileSourceConfig
 from beam_pipelines.transforms.read.formats.csv_format import check_schema_for_csv
+from beam_pipelines.transforms.loads.config import LoadConfig
 from beam_pipelines.transforms.read.pubsub import PubSubSourceConfig
+from beam_pipelines.transforms.windowing.aggregates import column_name
 from beam_pipelines.transforms.validate.parse import ParseConfig
-from beam_pipelines.transforms.core.schema import TableSchema
+from beam_pipelines.transforms.core.schema import FieldSpec, TableSchema
 from beam_pipelines.transforms.write.bigquery import BigQuerySinkConfig
 from beam_pipelines.transforms.write.dead_letters import DeadLetterSinkConfig
 from beam_pipelines.transforms.write.lake import LakeSinkConfig, WriteRowsToFiles
@@ -52,6 +56,8 @@ class PipelineConfig:
   quality: QualityRunConfig = QualityRunConfig()
   udf: Optional[str] = None  # the --udf spec
   monitoring: MonitoringRunConfig = MonitoringRunConfig()  # alerts, report, console
+  layouts: TableLayouts = TableLayouts()  # of the tables the run creates (also in the sinks)
+  loads: Optional[LoadConfig] = None  # files into BigQuery: --load_mode and the manifest
 
   @property
   def csv_format(self):
@@ -66,8 +72,19 @@ class PipelineConfig:
 
   @property
   def output_schema(self):
-    """The rows table schema: processed, plus the quality flag column when configured."""
-    return quality_output_schema(self.processed_schema, self.quality.rules)
+    """The rows table schema: processed, plus the quality flag column when configured, plus
+    the source file column when configured."""
+    schema = quality_output_schema(self.processed_schema, self.quality.rules)
+    column = self.loads.source_file_column if self.loads is not None else None
+    if column:
+      schema = TableSchema(schema.fields + (FieldSpec(column, 'STRING'),))
+    return schema
+
+  @property
+  def commits(self):
+    """True when rows go to BigQuery through the manifest and one commit (load modes
+    incremental and replace)."""
+    return self.loads is not None and self.loads.commits
 
 
 def processed_schema(schema, masking=None, enrichment=None):
@@ -104,6 +121,28 @@ def _stages(options, common, lake=None):
   return masking, enrichment, windowing, quality, udf_config(options), monitoring
 
 
+def with_table_layouts(cfg, options):
+  """``cfg`` with the layout options applied to every table it creates (raises ConfigError
+  naming the option): rows, dead letters, aggregates, quality scores."""
+  windowing = cfg.windowing
+  keys = [column_name(k) for k in windowing.aggregate.key_fields] if windowing else []
+  dead = cfg.dead_letters
+  layouts = table_layouts(options, cfg.output_schema, keys, tables=cfg.sink is not None,
+                          dead_letter_table=dead.kind == 'bigquery')
+  sink = cfg.sink and dataclasses.replace(cfg.sink, layout=layouts.rows)
+  if dead.kind == 'bigquery':
+    dead = dataclasses.replace(dead, layout=layouts.dead_letters)
+  if windowing is not None and windowing.sink is not None:
+    windowing = dataclasses.replace(windowing, sink=dataclasses.replace(
+        windowing.sink, layout=layouts.aggregates))
+  quality = cfg.quality
+  if quality.scores_sink is not None:
+    quality = dataclasses.replace(quality, scores_sink=dataclasses.replace(
+        quality.scores_sink, layout=layouts.quality))
+  return dataclasses.replace(cfg, sink=sink, dead_letters=dead, windowing=windowing,
+                             quality=quality, layouts=layouts)
+
+
 def files_to_bigquery_config(options):
   """The options of ``files_to_bigquery`` -> PipelineConfig (raises ConfigError)."""
   source = file_source_config(options)
@@ -124,11 +163,22 @@ def files_to_bigquery_config(options):
   if windowing is not None and windowing.window.event_time_field is None:
     raise ConfigError('--event_time_field is required with --window for files (a file '
                       'record has no event time of its own)')
-  return PipelineConfig(source=source, schema=common.schema, parse=parse, sink=common.sink,
-                        dead_letters=common.dead_letters, pipeline_name=common.pipeline_name,
-                        lake=lake, masking=masking, enrichment=enrichment,
-                        windowing=windowing, quality=quality, udf=udf,
-                        monitoring=monitoring)
+  loads = None
+  if common.sink is not None:
+    # evolve adds columns as rows come: without --load_mode, such a run appends.
+    loads = load_config(options, processed_schema(common.schema, masking, enrichment),
+                        common.sink.table,
+                        default_mode='append' if quality.drift.mode == 'evolve' else None)
+    if loads.commits and quality.drift.mode == 'evolve':
+      raise ConfigError(f'--schema_drift evolve adds columns while rows stream in; '
+                        f'--load_mode {loads.mode} commits them with a fixed schema (use '
+                        '--load_mode append)')
+  cfg = PipelineConfig(source=source, schema=common.schema, parse=parse, sink=common.sink,
+                       dead_letters=common.dead_letters, pipeline_name=common.pipeline_name,
+                       lake=lake, masking=masking, enrichment=enrichment,
+                       windowing=windowing, quality=quality, udf=udf, loads=loads,
+                       monitoring=monitoring)
+  return with_table_layouts(cfg, options)
 
 
 def pubsub_to_bigquery_config(options):
@@ -139,8 +189,9 @@ def pubsub_to_bigquery_config(options):
     raise ConfigError('--write_method FILE_LOADS is for batch; a streaming pipeline uses '
                       'STREAMING_INSERTS (or STORAGE_WRITE_API on Dataflow)')
   masking, enrichment, windowing, quality, udf, monitoring = _stages(options, common)
-  return PipelineConfig(source=source, schema=common.schema, parse=common.parse,
-                        sink=common.sink, dead_letters=common.dead_letters,
-                        pipeline_name=common.pipeline_name, masking=masking,
-                        enrichment=enrichment, windowing=windowing, quality=quality, udf=udf,
-                        monitoring=monitoring)
+  cfg = PipelineConfig(source=source, schema=common.schema, parse=common.parse,
+                       sink=common.sink, dead_letters=common.dead_letters,
+                       pipeline_name=common.pipeline_name, masking=masking,
+                       enrichment=enrichment, windowing=windowing, quality=quality, udf=udf,
+                       monitoring=monitoring)
+  return with_table_layouts(cfg, options)

@@ -20,8 +20,9 @@ import apache_beam as beam
 from beam_pipelines.chain import PipelineOutputs, build_chain  # noqa: F401  (re-exported)
 from beam_pipelines.config import files_to_bigquery_config
 from beam_pipelines.options import (CommonOptions, EnrichmentOptions, FileInputOptions,
-                                    FilesToBigQueryOptions, MaskingOptions, MonitoringOptions,
-                                    QualityOptions, UdfOptions, WindowingOptions)
+                                    FilesToBigQueryOptions, LoadOptions, MaskingOptions,
+                                    MonitoringOptions, QualityOptions, TableLayoutOptions,
+                                    UdfOptions, WindowingOptions)
 from beam_pipelines.runtime.cli import PipelineCli, option_errors_while_building, options_and_config
 from beam_pipelines.runtime.local_parallelism import use_local_cores
 from beam_pipelines.runtime.closing import close_run, fail_on_alert
@@ -30,9 +31,9 @@ from beam_pipelines.runtime.summary import run_summary
 _LOG = logging.getLogger(__name__)
 NAME = 'files_to_bigquery'
 # The options this pipeline reads: its template's metadata.json documents exactly these.
-OPTIONS_CLASSES = (CommonOptions, FileInputOptions, FilesToBigQueryOptions, MaskingOptions,
-                   EnrichmentOptions, WindowingOptions, QualityOptions, UdfOptions,
-                   MonitoringOptions)
+OPTIONS_CLASSES = (CommonOptions, FileInputOptions, FilesToBigQueryOptions, LoadOptions,
+                   MaskingOptions, EnrichmentOptions, WindowingOptions, QualityOptions,
+                   UdfOptions, TableLayoutOptions, MonitoringOptions)
 
 
 def build_pipeline(p, cfg):

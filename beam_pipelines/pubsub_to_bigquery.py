@@ -23,7 +23,7 @@ from beam_pipelines.chain import build_chain
 from beam_pipelines.config import pubsub_to_bigquery_config
 from beam_pipelines.options import (CommonOptions, EnrichmentOptions, MaskingOptions,
                                     MonitoringOptions, PubSubToBigQueryOptions, QualityOptions,
-                                    UdfOptions, WindowingOptions)
+                                    TableLayoutOptions, UdfOptions, WindowingOptions)
 from beam_pipelines.options.values import ConfigError
 from beam_pipelines.runtime.cli import (PipelineCli, fail, option_errors_while_building,
                                          options_and_config)
@@ -40,7 +40,8 @@ NAME = 'pubsub_to_bigquery'
 STREAMING = True
 # The options this pipeline reads: its template's metadata.json documents exactly these.
 OPTIONS_CLASSES = (CommonOptions, PubSubToBigQueryOptions, WindowingOptions, MaskingOptions,
-                   EnrichmentOptions, QualityOptions, UdfOptions, MonitoringOptions)
+                   EnrichmentOptions, QualityOptions, UdfOptions, TableLayoutOptions,
+                   MonitoringOptions)
 
 
 def build_pipeline(p, cfg):

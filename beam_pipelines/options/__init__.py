@@ -9,6 +9,8 @@ This layer only converts: it never builds pipeline steps and never imports
 - ``cdc``: ``cdc_to_bigquery``'s change format, tables and merge settings.
 - ``windowing``, ``masking``, ``enrichment``, ``quality``, ``udf``: the optional stages.
 - ``monitoring``: alerts of the SLA rules, ``--fail_on_alert``, the run report, ``--verbose``.
+- ``layout``: partitioning, clustering and retention of the tables a run creates.
+- ``loads``: ``files_to_bigquery``'s load mode and manifest (exactly-once loads).
 
 Beam registers only *direct* subclasses of PipelineOptions with its parser, so every options
 class subclasses it directly and defines each flag exactly once across the suite.
@@ -17,6 +19,8 @@ class subclasses it directly and defines each flag exactly once across the suite
 from beam_pipelines.options.common import CommonOptions
 from beam_pipelines.options.enrichment import EnrichmentOptions
 from beam_pipelines.options.files import FileInputOptions, FilesToBigQueryOptions
+from beam_pipelines.options.layout import TableLayoutOptions
+from beam_pipelines.options.loads import LoadOptions
 from beam_pipelines.options.masking import MaskingOptions
 from beam_pipelines.options.monitoring import MonitoringOptions
 from beam_pipelines.options.pubsub import PubSubToBigQueryOptions
@@ -26,6 +30,6 @@ from beam_pipelines.options.values import ConfigError
 from beam_pipelines.options.windowing import WindowingOptions
 
 __all__ = ['CommonOptions', 'ConfigError', 'EnrichmentOptions', 'FileInputOptions',
-           'FilesToBigQueryOptions',
-           'MaskingOptions', 'MonitoringOptions', 'PubSubToBigQueryOptions', 'QualityOptions', 'UdfOptions',
-           'WindowingOptions']
+           'FilesToBigQueryOptions', 'LoadOptions',
+           'MaskingOptions', 'MonitoringOptions', 'PubSubToBigQueryOptions', 'QualityOptions',
+           'TableLayoutOptions', 'UdfOptions', 'WindowingOptions']

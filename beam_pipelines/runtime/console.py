@@ -34,6 +34,7 @@ def format_summary(summary, title='Run summary'):
               'aggregate_rows_written', 'late_data'):  # streaming / windowed runs only
     if key in summary:
       lines.append(f'  {key.replace("_", " "):<28}{summary[key]:>10}')
+  lines += _loads_lines(summary)
   if summary.get('dead_letters_by_type'):
     lines.append('  dead letters by errorType:')
     for error_type, count in summary['dead_letters_by_type'].items():
@@ -115,6 +116,16 @@ def _alert_lines(summary):
   return lines
 
 
+def _loads_lines(summary):
+  """What an exactly-once load (``--load_mode`` incremental/replace) did with its files."""
+  loads = summary.get('loads')
+  if not loads:
+    return []
+  return [f'  files: {loads["files_matched"]} matched, {loads["files_skipped"]} skipped '
+          f'(loaded before), {loads["files_changed"]} changed, {loads["files_committed"]} '
+          'committed']
+
+
 def format_short(summary, title='Run summary'):
   """The short console summary (module docstring); ``format_summary`` for every counter."""
   if summary.get('job'):
@@ -124,6 +135,7 @@ def format_short(summary, title='Run summary'):
     if key in summary:
       lines.append(f'  {key.replace("_", " "):<28}{summary[key]:>10}')
   lines.append(_invariant_line(summary))
+  lines += _loads_lines(summary)
   by_type = summary.get('dead_letters_by_type') or {}
   if by_type:
     shown = list(by_type.items())[:TOP_DEAD_LETTER_TYPES]

@@ -143,8 +143,25 @@ def build_summary(counters, extra=None):
       # new in 0.3 (docs/monitoring.md): alerts of the SLA rules (None without them)
       'alerts': alert_counts(counters),
   }
+  loads = _loads(counters)
+  if loads is not None:
+    summary['loads'] = loads
   summary.update(extra or {})
   return summary
+
+
+_LOAD_COUNTERS = (('read', 'files_matched'), ('read', 'files_skipped'),
+                  ('read', 'files_changed'), ('load', 'files_committed'),
+                  ('load', 'files_conflicted'), ('load', 'rows_committed'),
+                  ('load', 'dead_letters_committed'), ('load', 'commits'))
+
+
+def _loads(counters):
+  """What a run loading through the manifest (``--load_mode`` incremental/replace) did with
+  its files, or None for other runs."""
+  if ('read', 'files_matched') not in counters:
+    return None
+  return {name: counters.get((ns, name), 0) for ns, name in _LOAD_COUNTERS}
 
 
 def write_summary(summary, path):

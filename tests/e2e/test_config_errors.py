@@ -274,6 +274,14 @@ SHARED_SURFACE = [
      '--alert_delivery_attempts'),
     ('report_path', ['--report_path', '{tmp}'], '--report_path'),
     ('verbose', ['--verbose', 'loud'], '--verbose'),
+    ('partition_field', ['--partition_field', 'name'], '--partition_field'),
+    ('partition_granularity', ['--partition_field', 'ts', '--partition_granularity', 'WEEK'],
+     '--partition_granularity'),
+    ('clustering_fields', ['--clustering_fields', 'tags'], '--clustering_fields'),
+    ('partition_expiration_days', ['--partition_expiration_days', '30'],
+     '--partition_expiration_days'),
+    ('dead_letter_retention_days', ['--dead_letter_retention_days', '-3'],
+     '--dead_letter_retention_days'),
 ]
 FILES_SURFACE = [
     ('input', ['--input', ''], '--input'),
@@ -294,6 +302,10 @@ FILES_SURFACE = [
     ('fail_on_alert', ['--quality_rules', '{sla_rules}', '--fail_on_alert', 'sometimes'],
      '--fail_on_alert'),
     ('fail_on_alert (no slas)', ['--fail_on_alert', 'any'], '--fail_on_alert'),
+    ('load_mode', ['--load_mode', 'upsert'], '--load_mode'),
+    ('changed_files', ['--changed_files', 'ignore'], '--changed_files'),
+    ('load_manifest_table', ['--load_manifest_table', 'no dots'], '--load_manifest_table'),
+    ('source_file_column', ['--source_file_column', '1st'], '--source_file_column'),
 ]
 PUBSUB_SURFACE = [
     ('input_subscription', ['--input_subscription', 'events'], '--input_subscription'),

@@ -40,7 +40,8 @@ def test_a_run_without_failures_has_its_dead_letter_and_aggregate_tables(
       '--event_time_field', 'ts', '--aggregate_keys', 'kind',
       '--aggregate_table', f'{bq_dataset}.per_minute'], print_summary=False)
   assert summary['dead_letters'] == 0 and summary['rows_written'] == 3
-  assert tables(bq_client, bq_dataset) == {'events', 'events_error_records', 'per_minute'}
+  assert tables(bq_client, bq_dataset) == {'events', 'events_error_records', 'per_minute',
+                                           'events_loads'}  # the load manifest
   errors = bq_client.get_table(f'{bq_dataset}.events_error_records')
   assert [(f.name, f.field_type, f.mode) for f in errors.schema] == [
       (f['name'], f['type'], f['mode']) for f in DEAD_LETTER_FIELDS]

@@ -125,3 +125,36 @@ def test_sink_outage_past_the_budget_fails_loudly(tmp_path, monkeypatch, method,
   assert 'ds.events' in message and f'retry budget of {SHORT_BUDGET_SECONDS} s' in message
   assert 'Connection refused' in message  # the last underlying error
   assert outcome['seconds'] < 60
+
+
+def test_outage_at_the_commit_past_the_budget_then_rerun_loads_once(tmp_path, monkeypatch):
+  """--load_mode incremental (the default): BigQuery goes away just as the run's commit
+  starts and stays away past the budget. The run fails, nothing of it is in any table; once
+  BigQuery is back, the same command loads every record exactly once."""
+  from beam_pipelines import files_to_bigquery
+  from beam_pipelines.transforms.write import staged_script
+  emulator, argv = _start(tmp_path, monkeypatch, 'STREAMING_INSERTS', SHORT_BUDGET_SECONDS)
+  argv += ['--temp_location', str(tmp_path / 'temp')]
+  run_stages = staged_script.StagedScript.run_stages
+
+  def outage_first(self, client, stages, script, *args, **kwargs):
+    emulator.stop()  # the outage starts as the commit does
+    return run_stages(self, client, stages, script, *args, **kwargs)
+  try:
+    monkeypatch.setattr(staged_script.StagedScript, 'run_stages', outage_first)
+    with pytest.raises(Exception, match='retry budget of 5 s'):
+      files_to_bigquery.run(argv, print_summary=False)
+    monkeypatch.setattr(staged_script.StagedScript, 'run_stages', run_stages)
+    emulator.start()
+    client = emulator.client()
+    count = lambda sql: list(client.query(sql).result())[0][0]  # noqa: E731
+    assert count('SELECT COUNT(*) FROM ds.events') == 0
+    assert count('SELECT COUNT(*) FROM ds.events_error_records') == 0
+    assert count('SELECT COUNT(*) FROM ds.events_loads') == 0
+    files_to_bigquery.run(argv, print_summary=False)
+    ids = [r['id'] for r in client.query('SELECT id FROM ds.events').result()]
+    assert sorted(ids) == list(range(500))
+    assert count('SELECT COUNT(*) FROM ds.events_error_records') == 1
+    assert count('SELECT COUNT(*) FROM ds.events_loads') == 1
+  finally:
+    emulator.stop()

@@ -24,7 +24,9 @@ def test_oversize_row_becomes_a_sink_dead_letter(tmp_path, bigquery_emulator, bq
   schema.write_text(json.dumps(SCHEMA))
   _, summary = files_to_bigquery.run([
       '--input', str(data), '--schema', str(schema),
-      '--output_table', f'{bq_dataset}.events'], print_summary=False)
+      '--output_table', f'{bq_dataset}.events',
+      '--load_mode', 'append'],  # Beam's sink (a committed load fails as a whole instead)
+      print_summary=False)
   rows = sorted(r['id'] for r in bq_client.query(f'SELECT id FROM {bq_dataset}.events').result())
   assert rows == [1, 3]
   dead = [dict(r) for r in bq_client.query(
@@ -56,7 +58,9 @@ def test_schema_mismatch_with_existing_table_becomes_sink_dead_letters(
   schema.write_text(json.dumps(SCHEMA))
   _, summary = files_to_bigquery.run([
       '--input', str(data), '--schema', str(schema),
-      '--output_table', f'{bq_dataset}.events'], print_summary=False)
+      '--output_table', f'{bq_dataset}.events',
+      '--load_mode', 'append'],  # Beam's sink (a committed load fails as a whole instead)
+      print_summary=False)
   rows = sorted(r['id'] for r in bq_client.query(f'SELECT id FROM {bq_dataset}.events').result())
   assert rows == [1, 3, 5, 7, 9]
   dead = [dict(r) for r in bq_client.query(

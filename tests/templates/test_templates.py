@@ -32,6 +32,7 @@ REGEX_EXAMPLES = {
     'schema': ('gs://my-bucket/schema.json', 'gs://my-bucket/schema.yaml'),
     'output_table': ('my-project:analytics.events', 'analytics events'),
     'dead_letter_table': ('my-project.analytics.events_error_records', 'x'),
+    'load_manifest_table': ('my-project:analytics.events_loads', 'analytics loads'),
     'dead_letter_path': ('gs://my-bucket/errors/run1', ''),
     'coerce_types': ('true', 'yes please'),
     'max_record_bytes': ('10485760', '-1'),

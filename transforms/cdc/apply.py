@@ -93,8 +93,10 @@ class Merger:
                  for name in ('replica', 'changelog', 'history') if getattr(config, name)}
     self._log_schema = changelog_schema(self.row_schema)
     self._json_columns = _json_columns(self._log_schema)
-    ensure_table(self.client, self.refs['replica'], replica_schema(self.row_schema),
-                 config.primary_key)
+    schema = replica_schema(self.row_schema)
+    layout = config.replica_layout and config.replica_layout.for_schema(schema)
+    ensure_table(self.client, self.refs['replica'], schema,
+                 None if layout and layout.clustering_fields else config.primary_key, layout)
     ensure_table(self.client, self.refs['changelog'], self._log_schema, ('_cdc_key',))
     if 'history' in self.refs:
       ensure_table(self.client, self.refs['history'], history_schema(self.row_schema),

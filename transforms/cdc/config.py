@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Optional, Tuple
 
+from beam_pipelines.transforms.core.table_layout import TableLayout
 from beam_pipelines.transforms.core.table_spec import parse_table_spec
 
 CDC_FORMATS = ('debezium', 'datastream', 'generic')
@@ -145,6 +146,9 @@ class MergeConfig:
     retry_budget_seconds: 0 retries a failing merge without limit; else the merge fails for
       good once BigQuery has failed for this long with no success in between.
     project: the project of tables given without one (None: the client's default).
+    replica_layout: partitioning and clustering of the replica when it is created (a
+      ``TableLayout`` without expiration: a replica holds current rows); None: clustered by
+      the primary key.
   """
   replica: str
   changelog: str
@@ -156,8 +160,16 @@ class MergeConfig:
   apply_truncate: bool = False
   retry_budget_seconds: float = 0
   project: Optional[str] = None
+  replica_layout: Optional[TableLayout] = None
 
   def __post_init__(self):
+    if self.replica_layout is not None:
+      if not isinstance(self.replica_layout, TableLayout):
+        raise ValueError('replica_layout must be a TableLayout, got '
+                         f'{type(self.replica_layout).__name__}')
+      if self.replica_layout.partition_expiration_days is not None:
+        raise ValueError('replica_layout: a replica holds current rows; its partitions must '
+                         'not expire')
     for name in ('replica', 'changelog') + (('history',) if self.history else ()):
       parse_table_spec(getattr(self, name), name)
     tables = [t for t in (self.replica, self.changelog, self.history) if t]

@@ -84,11 +84,21 @@ def _reader_fn(config):
   return ReadParquetFn()
 
 
+def match_files(config):
+  """The ``MatchFiles`` step of a ``FileSourceConfig``: FileMetadata (path, size, modification
+  time) of every file the pattern matches; none fails the run unless ``allow_empty_match``."""
+  return fileio.MatchFiles(
+      config.pattern,
+      empty_match_treatment=(fileio.EmptyMatchTreatment.ALLOW if config.allow_empty_match
+                             else fileio.EmptyMatchTreatment.DISALLOW))
+
+
 class ReadFiles(beam.PTransform):
   """Reads files into RawMessages. Use through ``ReadEvents(FileSourceConfig(...))``.
 
-  Outputs a ``FallibleResult``: ``rows`` are RawMessages, ``dead_letters`` report what could
-  not be read (stage ``read``; errorType ``unreadable_file``, ``corrupt_avro_block``,
+  Input: the pipeline (it matches ``config.pattern``), or a PCollection of matched files
+  (``FileMetadata``) to read. Outputs a ``FallibleResult``: ``rows`` are RawMessages,
+  ``dead_letters`` report what could not be read (stage ``read``; errorType ``unreadable_file``, ``corrupt_avro_block``,
   ``corrupt_parquet``, ``csv_invalid_header`` or ``unencodable_record``), each naming the
   file and where reading stopped. Records read before a problem are kept.
   """
@@ -100,13 +110,13 @@ class ReadFiles(beam.PTransform):
     self._config = config
 
   def expand(self, pbegin):
+    # From the pipeline's start it matches the pattern itself; given matched files (e.g.
+    # the ones SelectFilesToLoad chose), it reads those.
+    matched = pbegin
+    if isinstance(pbegin, beam.pvalue.PBegin):
+      matched = pbegin | 'MatchFiles' >> match_files(self._config)
     outputs = (
-        pbegin
-        | 'MatchFiles' >> fileio.MatchFiles(
-            self._config.pattern,
-            empty_match_treatment=(fileio.EmptyMatchTreatment.ALLOW
-                                   if self._config.allow_empty_match
-                                   else fileio.EmptyMatchTreatment.DISALLOW))
+        matched
         | 'ReportLineage' >> beam.Map(report_file_source)  # Beam lineage: source files
         | 'PlanReads' >> PlanFileReads(self._config.format, self._config.split_bytes)
         | 'SpreadReads' >> SpreadFileReads()

@@ -20,6 +20,7 @@ from beam_pipelines.transforms.core.elements import (RowDict, UnsupportedElement
 from beam_pipelines.transforms.core.lineage import ReportBigQuerySinkFn
 from beam_pipelines.transforms.core.outputs import schema_of, typed_dead_letters
 from beam_pipelines.transforms.core.schema import load_schema, schema_first
+from beam_pipelines.transforms.core.table_layout import TableLayout
 from beam_pipelines.transforms.core.table_spec import parse_table_spec
 from beam_pipelines.transforms.write.create_table import CreateTableAtStart
 from beam_pipelines.transforms.write.retry_budget import check_retry_budget, register_retry_budget
@@ -46,6 +47,8 @@ class BigQuerySinkConfig:
       with no success in between, the next failure fails the bundle loudly
       (``beam_pipelines.transforms.write.retry_budget``); 0 (the default here) leaves Beam's own
       retries alone, which for STREAMING_INSERTS can mean retrying without end.
+    layout: partitioning, clustering and partition expiration of the table when it is
+      created (a ``TableLayout``; None: neither).
   """
   table: str
   write_method: str = 'STREAMING_INSERTS'
@@ -53,10 +56,13 @@ class BigQuerySinkConfig:
   write_disposition: str = 'WRITE_APPEND'
   temp_location: Optional[str] = None
   retry_budget_seconds: float = 0
+  layout: Optional[TableLayout] = None
 
   def __post_init__(self):
     parse_table_spec(self.table)
     check_retry_budget(self.retry_budget_seconds)
+    if self.layout is not None and not isinstance(self.layout, TableLayout):
+      raise ValueError(f'layout must be a TableLayout, got {type(self.layout).__name__}')
     if self.write_method not in WRITE_METHODS:
       raise ValueError(f'write_method must be one of {WRITE_METHODS}, got {self.write_method!r}')
     if self.create_disposition not in CREATE_DISPOSITIONS:
@@ -89,6 +95,13 @@ def _failed_row_to_dead_letter(failed, pipeline_name):
   return make_dead_letter(
       payload, stage='sink', error_type=f'bigquery_insert:{reasons[0]}',
       message=f'{destination}: {message}', source_id=source_id, pipeline=pipeline_name)
+
+
+def pipeline_project(pipeline):
+  """The pipeline's ``--project`` (None when unset): tables without a project use it."""
+  from apache_beam.options.pipeline_options import GoogleCloudOptions
+  options = pipeline.options
+  return options.view_as(GoogleCloudOptions).project if options else None
 
 
 class _CountFn(beam.DoFn):
@@ -164,6 +177,11 @@ class WriteRowsToBigQuery(beam.PTransform):
     schema_evolves: the table gains columns while the pipeline runs (schema drift
       ``evolve``): rows are then sent as they are, without the check for fields the schema
       lacks (BigQuery itself rejects fields the table lacks) and without their source id.
+    commit: a ``beam_pipelines.transforms.loads.LoadCommit``: the rows are staged for it
+      (written as files, committed with the run's other tables and its manifest entries by
+      ``CommitLoads``) instead of written by Beam's sink; ``write_method`` then does not
+      matter, and a row BigQuery rejects fails the commit (nothing is committed) instead of
+      coming back as a dead letter.
 
   With ``create_disposition`` CREATE_IF_NEEDED the table is created when the run starts, with
   the full schema, even if no row ever comes (``beam_pipelines.transforms.write.create_table``).
@@ -188,11 +206,17 @@ class WriteRowsToBigQuery(beam.PTransform):
   """
 
   def __init__(self, schema=None, config=None, *, pipeline_name=None, metric_name='rows',
-               schema_evolves=False, label=None):
+               schema_evolves=False, commit=None, label=None):
     super().__init__(label)
     schema, config = schema_first('WriteRowsToBigQuery', schema, config, BigQuerySinkConfig)
     if not isinstance(config, BigQuerySinkConfig):
       raise ValueError(f'config must be a BigQuerySinkConfig, got {type(config).__name__}')
+    if commit is not None and not callable(getattr(commit, 'stage', None)):
+      raise ValueError(f'commit must be a LoadCommit, got {type(commit).__name__}')
+    if commit is not None and schema_evolves:
+      raise ValueError('schema_evolves needs rows written as they come (STREAMING_INSERTS); '
+                       'a commit stages them with a fixed schema')
+    self._commit = commit
     self._config = config
     self._schema = None if schema is None else load_schema(schema)
     self._pipeline_name = pipeline_name
@@ -208,20 +232,23 @@ class WriteRowsToBigQuery(beam.PTransform):
                        'by a transform of the suite that knows their schema)')
     pipeline_name = pipeline_name_of(rows.pipeline, self._pipeline_name)
     streaming_inserts = config.write_method == 'STREAMING_INSERTS'
-    keep_source_ids = streaming_inserts and not self._schema_evolves
+    # A commit counts and checks the rows per input file: it needs their source ids.
+    keep_source_ids = (streaming_inserts and not self._schema_evolves) or bool(self._commit)
+    layout = config.layout.for_schema(schema) if config.layout is not None else None
     table_created = ()
     if config.create_disposition == 'CREATE_IF_NEEDED':
       # Created when the run starts, with the full schema; rows wait for it (a side input).
-      from apache_beam.options.pipeline_options import GoogleCloudOptions
-      options = rows.pipeline.options
-      project = options.view_as(GoogleCloudOptions).project if options else None
       created = rows.pipeline | 'CreateTable' >> CreateTableAtStart(
-          config.table, schema.to_json(), project, config.retry_budget_seconds)
+          config.table, schema.to_json(), pipeline_project(rows.pipeline),
+          config.retry_budget_seconds, layout=layout)
       table_created = (beam.pvalue.AsList(created),)
     extra = {}
     if streaming_inserts:
       # Rows BigQuery rejects for good come back instead of being retried forever.
       extra['insert_retry_strategy'] = RetryStrategy.RETRY_ON_TRANSIENT_ERROR
+      if layout is not None and layout.to_api():
+        # Used only if Beam creates the table itself (our CreateTable step deferred).
+        extra['additional_bq_parameters'] = layout.to_api()
     if keep_source_ids:
       # The rows' source id key: the only field the table lacks (checked in PrepareRows).
       extra['ignore_unknown_columns'] = True
@@ -231,6 +258,11 @@ class WriteRowsToBigQuery(beam.PTransform):
         self._metric_name, config, None if self._schema_evolves else schema, keep_source_ids,
         pipeline_name), *table_created).with_output_types(
             RowDict).with_outputs(DEAD_LETTER_TAG, main=ROWS_TAG)
+    if self._commit is not None:
+      reported = prepared[ROWS_TAG] | 'ReportLineage' >> beam.ParDo(
+          ReportBigQuerySinkFn(config.table))
+      self._commit.stage(reported, self._metric_name, config.table, schema, layout)
+      return typed_dead_letters(prepared[DEAD_LETTER_TAG])
     result = (
         prepared[ROWS_TAG]
         | 'ReportLineage' >> beam.ParDo(ReportBigQuerySinkFn(config.table))  # Beam lineage

@@ -8,9 +8,11 @@ table is created with the schema exactly as loaded (RANGE element types, NUMERIC
 and scale, maxLength), which Beam's own CREATE_IF_NEEDED drops (Beam 2.77's
 ``parse_table_schema_from_json`` keeps name, type, mode, description and sub-fields only).
 
-An existing table is left as it is. The step runs on a worker like any other, so it works on
-every runner (the DirectRunners and Dataflow alike) and does nothing on a dry run (steps are
-not executed). Errors: BigQuery refusing the table (a missing dataset, a bad schema, no
+The table gets its ``TableLayout`` (partitioning, clustering, partition expiration;
+``beam_pipelines.transforms.core.table_layout``) when it is created. An existing table is
+left as it is, layout included (a warning names what differs). The step runs on a worker like
+any other, so it works on every runner (the DirectRunners and Dataflow alike) and does
+nothing on a dry run (steps are not executed). Errors: BigQuery refusing the table (a missing dataset, a bad schema, no
 permission) fails the run at once with a message naming the table; BigQuery unreachable is
 retried with backoff for the sink's retry budget (``RetryBudgetExceeded`` after it, as the
 sink itself would), or, with no budget, for ``DEFAULT_DEADLINE_SECONDS``, after which the step
@@ -50,8 +52,9 @@ def _is_transient(error):
 
 
 def create_table_if_needed(table_spec, schema_json, project=None, retry_budget_seconds=0,
-                           clock=time.monotonic, sleep=time.sleep):
-  """Creates the table with ``schema_json`` (``{'fields': [...]}``) unless it exists.
+                           clock=time.monotonic, sleep=time.sleep, layout=None):
+  """Creates the table with ``schema_json`` (``{'fields': [...]}``) and ``layout`` (a
+  ``TableLayout``, or None) unless it exists.
 
   Returns True when the table exists afterwards (created now or before), False when BigQuery
   stayed unreachable past the deadline (no budget). Raises RuntimeError naming the table when
@@ -71,12 +74,15 @@ def create_table_if_needed(table_spec, schema_json, project=None, retry_budget_s
       try:
         ref = table_id(table_spec, project or client.project)
         try:
-          client.get_table(ref, retry=None, timeout=30)
+          existing = client.get_table(ref, retry=None, timeout=30)
+          _warn_on_other_layout(ref, existing, layout)
           return True
         except NotFound:
           fields = [bigquery.SchemaField.from_api_repr(f) for f in schema_json['fields']]
-          client.create_table(bigquery.Table(ref, schema=fields), exists_ok=True, retry=None,
-                              timeout=30)
+          table = bigquery.Table(ref, schema=fields)
+          if layout is not None:
+            layout.apply_to(table)
+          client.create_table(table, exists_ok=True, retry=None, timeout=30)
           _LOG.info('created BigQuery table %s', ref)
           return True
       finally:
@@ -95,15 +101,25 @@ def create_table_if_needed(table_spec, schema_json, project=None, retry_budget_s
       backoff = min(backoff * 2, _MAX_BACKOFF_SECONDS)
 
 
+def _warn_on_other_layout(ref, table, layout):
+  differences = layout.differences(table) if layout is not None else ()
+  if differences:
+    _LOG.warning('BigQuery table %s exists with another layout than configured (%s); it is '
+                 'left as it is (recreate it to change its layout)', ref,
+                 ', '.join(differences))
+
+
 class CreateTableFn(beam.DoFn):
   """An impulse in, the table spec out once the table exists (see the module docstring)."""
 
-  def __init__(self, table_spec, schema_json, project=None, retry_budget_seconds=0):
+  def __init__(self, table_spec, schema_json, project=None, retry_budget_seconds=0,
+               layout=None):
     self._args = (table_spec, schema_json, project, retry_budget_seconds)
+    self._layout = layout
     self._deferred = Metrics.counter('sink', 'table_create_deferred')
 
   def process(self, unused_impulse):
-    if not create_table_if_needed(*self._args):
+    if not create_table_if_needed(*self._args, layout=self._layout):
       self._deferred.inc()
     yield self._args[0]
 
@@ -113,10 +129,10 @@ class CreateTableAtStart(beam.PTransform):
   Use it as a side input of the step that feeds the sink, so rows wait for the table."""
 
   def __init__(self, table_spec, schema_json, project=None, retry_budget_seconds=0,
-               label=None):
+               label=None, layout=None):
     super().__init__(label)
     parse_table_spec(table_spec)
-    self._fn = CreateTableFn(table_spec, schema_json, project, retry_budget_seconds)
+    self._fn = CreateTableFn(table_spec, schema_json, project, retry_budget_seconds, layout)
 
   def expand(self, pbegin):
     return (pbegin

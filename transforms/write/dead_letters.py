@@ -25,6 +25,7 @@ from apache_beam.transforms import window
 from beam_pipelines.transforms.core.dead_letter import dead_letter_table_schema, pipeline_name_of
 from beam_pipelines.transforms.core.elements import DeadLetter
 from beam_pipelines.transforms.core.to_dead_letters import to_dead_letter
+from beam_pipelines.transforms.core.table_layout import TableLayout
 from beam_pipelines.transforms.core.table_spec import parse_table_spec
 from beam_pipelines.transforms.write.bigquery import BigQuerySinkConfig, WriteRowsToBigQuery
 from beam_pipelines.transforms.write.pubsub import PublishToPubSub, check_topic
@@ -39,6 +40,13 @@ DEFAULT_WINDOW_SECONDS = 60
 def default_dead_letter_path(output_path):
   """``<output_path>_error_records``: dead letters next to lake files, as for tables."""
   return output_path.rstrip('/') + ERROR_TABLE_SUFFIX
+
+
+def dead_letter_layout(retention_days=None):
+  """The layout of a dead-letter table the suite partitions: by ``timestamp`` (when the
+  failure was seen), one partition a day, clustered by ``errorType``; partitions expire after
+  ``retention_days`` (None: kept)."""
+  return TableLayout('timestamp', 'DAY', ('errorType',), retention_days)
 
 
 def default_dead_letter_table(output_table):
@@ -62,6 +70,8 @@ class DeadLetterSinkConfig:
     window_seconds: streaming ``files`` only: one set of files per window of this length.
     retry_budget_seconds: kind ``bigquery``: as ``BigQuerySinkConfig.retry_budget_seconds``
       (0: Beam's own retries, without a limit of ours).
+    layout: kind ``bigquery``: the table's partitioning, clustering and retention when it is
+      created (a ``TableLayout``, e.g. ``dead_letter_layout(30)``); None: neither.
   """
   kind: str = 'bigquery'
   table: Optional[str] = None
@@ -71,9 +81,17 @@ class DeadLetterSinkConfig:
   topic: Optional[str] = None
   window_seconds: int = DEFAULT_WINDOW_SECONDS
   retry_budget_seconds: float = 0
+  layout: Optional[TableLayout] = None
 
   def __post_init__(self):
     check_retry_budget(self.retry_budget_seconds)
+    if self.layout is not None:
+      if not isinstance(self.layout, TableLayout):
+        raise ValueError(f'layout must be a TableLayout, got {type(self.layout).__name__}')
+      if self.kind != 'bigquery':
+        raise ValueError('layout is for a bigquery dead-letter sink (a table), not '
+                         f'{self.kind}')
+      self.layout.for_schema(dead_letter_table_schema())
     if self.kind not in DEAD_LETTER_SINKS:
       raise ValueError(f'dead letter sink kind must be one of {DEAD_LETTER_SINKS}, '
                        f'got {self.kind!r}')
@@ -149,6 +167,8 @@ class WriteDeadLetters(beam.PTransform):
     config: a ``DeadLetterSinkConfig``.
     pipeline_name: recorded in dead letters this step makes (default: the pipeline's
       options).
+    commit: kind ``bigquery``: a ``LoadCommit`` the dead letters are staged for (committed
+      with the run's rows and manifest entries) instead of written at once.
 
   Example::
 
@@ -156,12 +176,15 @@ class WriteDeadLetters(beam.PTransform):
           DeadLetterSinkConfig(table='p:ds.events_error_records'))
   """
 
-  def __init__(self, config, *, pipeline_name=None, label=None):
+  def __init__(self, config, *, pipeline_name=None, commit=None, label=None):
     super().__init__(label)
     if not isinstance(config, DeadLetterSinkConfig):
       raise ValueError(f'config must be a DeadLetterSinkConfig, got {type(config).__name__}')
+    if commit is not None and config.kind != 'bigquery':
+      raise ValueError(f'commit is for a bigquery dead-letter sink, not {config.kind}')
     self._config = config
     self._pipeline_name = pipeline_name
+    self._commit = commit
 
   def expand(self, dead_letters):
     if isinstance(dead_letters, (tuple, list)):
@@ -193,6 +216,7 @@ class WriteDeadLetters(beam.PTransform):
         dead_letter_table_schema(),
         BigQuerySinkConfig(table=config.table, write_method=config.write_method,
                            temp_location=config.temp_location,
-                           retry_budget_seconds=config.retry_budget_seconds),
-        pipeline_name=pipeline_name, metric_name='dead_letters')
+                           retry_budget_seconds=config.retry_budget_seconds,
+                           layout=config.layout),
+        pipeline_name=pipeline_name, metric_name='dead_letters', commit=self._commit)
     return failed | 'LogUnwritable' >> beam.Map(_log_unwritable)

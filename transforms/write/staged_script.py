@@ -13,6 +13,10 @@ a manifest entry):
    the result rows of its last statement are returned;
 3. the staging table and file are removed (the table also expires after a day).
 
+``run_stages`` does steps 2-3 for files already written (several staging tables, many files
+each: how ``beam_pipelines.transforms.loads`` commits a run's rows, dead letters and manifest
+entries in one transaction).
+
 Failures: a transient BigQuery error (HTTP 429/5xx, a connection error, a transaction
 aborted by a concurrent update) redoes steps 1-2 with exponential backoff, for as long as
 the retry budget allows (``retry_budget_seconds``: 0 retries without limit; else the first
@@ -23,8 +27,12 @@ idempotent**: running it twice on the same staging rows must leave the tables as
 once (e.g. insert only rows whose id is not there yet).
 
 Measured against the local BigQuery emulator (bqemulator 1.4, DuckDB): a transaction whose
-statement fails is rolled back entirely, and concurrent scripts are serialised; isolation of
-concurrent readers was not checked (tests/integration/test_staged_script.py).
+statement fails is rolled back entirely (the emulator copies each table a transaction changes
+and restores the copies on failure), and concurrent scripts are serialised: the emulator runs
+each job to its end on one event-loop thread, so a reader never sees a job half done, with or
+without a transaction, but sees what an earlier job of a multi-job sequence left
+(tests/integration/test_staged_script.py; a reader polling through a replace run,
+tests/e2e/test_exactly_once_loads.py).
 """
 
 import datetime
@@ -33,7 +41,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, NamedTuple, Optional, Tuple
 
 import orjson
 
@@ -44,6 +52,7 @@ from beam_pipelines.transforms.write.retry_budget import RetryBudget, check_retr
 _LOG = logging.getLogger(__name__)
 STAGING_EXPIRY = datetime.timedelta(days=1)
 CALL_RETRY_SECONDS = 30.0
+MAX_LOAD_URIS = 10000  # source URIs BigQuery takes in one load job
 _TRANSIENT_TEXT = ('concurrent update', 'could not serialize', 'backenderror',
                    'ratelimitexceeded', 'internalerror', 'try again')
 
@@ -65,12 +74,24 @@ def is_transient(error):
   return any(t in text for t in _TRANSIENT_TEXT)
 
 
-def _json_line(row):
+def json_line(row):
   try:
     return orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE)
   except TypeError:  # a value orjson does not know (Decimal...): the slow, general way
     return (json.dumps(row, ensure_ascii=False, separators=(',', ':'), default=str) +
             '\n').encode('utf-8')
+
+
+def write_json_lines(path, rows):
+  """Writes ``rows`` (dicts in BigQuery JSON form) to ``path`` (local, its folder made, or
+  gs://) as newline-delimited JSON, what a load job reads."""
+  from apache_beam.io.filesystems import FileSystems
+  data = b''.join(json_line(r) for r in rows)
+  if '://' not in path:
+    import os
+    os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+  with FileSystems.create(path) as f:
+    f.write(data)
 
 
 def table_ref(spec, default_project):
@@ -91,14 +112,17 @@ def schema_fields(schema):
   return [bigquery.SchemaField.from_api_repr(f.to_json()) for f in schema.fields]
 
 
-def ensure_table(client, ref, schema, clustering=None):
-  """Creates ``ref`` with ``schema`` unless it exists; returns the table. An existing table
-  missing a column of ``schema`` raises ValueError naming them (a script would fail on it
-  anyway, less clearly)."""
+def ensure_table(client, ref, schema, clustering=None, layout=None):
+  """Creates ``ref`` with ``schema`` (clustered by ``clustering``, or laid out by ``layout``,
+  a ``TableLayout``) unless it exists; returns the table. An existing table missing a column
+  of ``schema`` raises ValueError naming them (a script would fail on it anyway, less
+  clearly)."""
   from google.cloud import bigquery
   table = bigquery.Table(ref, schema=schema_fields(schema))
   if clustering:
     table.clustering_fields = list(clustering)[:4]
+  if layout is not None:
+    layout.apply_to(table)
   table = client.create_table(table, exists_ok=True)
   have = {f.name.lower() for f in table.schema}
   missing = [f.name for f in schema.fields if f.name.lower() not in have]
@@ -106,6 +130,14 @@ def ensure_table(client, ref, schema, clustering=None):
     raise ValueError(f'table {ref} exists without the column(s) {missing}; add them or use '
                      'another table')
   return table
+
+
+class Stage(NamedTuple):
+  """Files to load into a staging table before a script runs: ``ref`` (``project.dataset.
+  table``), its ``schema`` (a TableSchema) and the JSONL files ``uris``."""
+  ref: str
+  schema: Any
+  uris: Tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -143,56 +175,79 @@ class StagedScript:
   def run(self, client, rows, schema, staging_ref, script, sleep=time.sleep):
     """Stages ``rows`` (dicts in BigQuery JSON form) as ``staging_ref`` with ``schema`` and
     runs ``script`` (``{staging}`` replaced by the quoted staging table, ``{run_id}`` by a
-    fresh token). Returns the result
-    rows of the script's last statement as dicts."""
+    fresh token). Returns the result rows of the script's last statement as dicts."""
     path = self._path(staging_ref)
-    budget = RetryBudget(self.budget_name, self.retry_budget_seconds)
-    retry = self.call_retry()
-    delay = 1.0
     try:
-      while True:
-        try:
-          self._write(path, rows)
-          self._load(client, path, schema, staging_ref, retry)
-          run_id = uuid.uuid4().hex[:12]
-          job = client.query(script.replace('{staging}', quoted(staging_ref))
-                             .replace('{run_id}', run_id), retry=retry, job_retry=None)
-          result = [dict(r.items()) for r in job.result(retry=retry)]
-          budget.succeeded()
-          return result
-        except Exception as e:  # pylint: disable=broad-except
-          if not is_transient(e):
-            raise
-          budget.failed(e, 'stage and apply')  # raises RetryBudgetExceeded when spent
-          _LOG.warning('staged script on %s failed (%s); retrying in %.0f s', staging_ref,
-                       type(e).__name__, delay)
-          sleep(delay)
-          delay = min(delay * 2, 60.0)
+      write_json_lines(path, rows)
+      return self.run_stages(client, [Stage(staging_ref, schema, (path,))],
+                             script.replace('{staging}', quoted(staging_ref)), sleep)
     finally:
-      self._clean(client, path, staging_ref)
+      self._delete_file(path)
+
+  def run_stages(self, client, stages, script, sleep=time.sleep):
+    """Loads every ``Stage`` (its files into its staging table) and runs ``script``
+    (``{run_id}`` replaced by a fresh token per attempt), retrying transient failures of
+    both within the budget; drops the staging tables in the end. Returns the result rows of
+    the script's last statement as dicts."""
+    retry = self.call_retry()
+
+    def attempt():
+      for stage in stages:
+        self._load(client, stage.uris, stage.schema, stage.ref, retry)
+      job = client.query(script.replace('{run_id}', uuid.uuid4().hex[:12]), retry=retry,
+                         job_retry=None)
+      return [dict(r.items()) for r in job.result(retry=retry)]
+
+    try:
+      return self.with_retries(attempt, 'stage and apply', sleep)
+    finally:
+      for stage in stages:  # after a failed drop (BigQuery away), the rest expire instead
+        if not self._drop(client, stage.ref):
+          break
+
+  def query(self, client, sql, sleep=time.sleep):
+    """Runs one query with the same retries within the budget; returns its rows as dicts."""
+    retry = self.call_retry()
+    return self.with_retries(
+        lambda: [dict(r.items()) for r in client.query(sql, retry=retry, job_retry=None)
+                 .result(retry=retry)], 'query', sleep)
+
+  def with_retries(self, attempt, what, sleep=time.sleep):
+    """``attempt()``, redone with exponential backoff after a transient error for as long as
+    the retry budget allows; any other error is raised at once."""
+    budget = RetryBudget(self.budget_name, self.retry_budget_seconds)
+    delay = 1.0
+    while True:
+      try:
+        result = attempt()
+        budget.succeeded()
+        return result
+      except Exception as e:  # pylint: disable=broad-except
+        if not is_transient(e):
+          raise
+        budget.failed(e, what)  # raises RetryBudgetExceeded when spent
+        _LOG.warning('%s for %s failed (%s); retrying in %.0f s', what, self.budget_name,
+                     type(e).__name__, delay)
+        sleep(delay)
+        delay = min(delay * 2, 60.0)
 
   def _path(self, staging_ref):
     name = staging_ref.rsplit('.', 1)[-1]
     return self.staging_location.rstrip('/') + '/' + name + '.jsonl'
 
   @staticmethod
-  def _write(path, rows):
-    from apache_beam.io.filesystems import FileSystems
-    data = b''.join(_json_line(r) for r in rows)
-    if '://' not in path:
-      import os
-      os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
-    with FileSystems.create(path) as f:
-      f.write(data)
-
-  @staticmethod
-  def _load(client, path, schema, staging_ref, retry):
+  def _load(client, uris, schema, staging_ref, retry):
+    """Loads ``uris`` (JSONL files, local or gs://) into ``staging_ref``, replacing it: one
+    load job per ``MAX_LOAD_URIS`` files (BigQuery's limit per job)."""
     from google.cloud import bigquery
-    config = bigquery.LoadJobConfig(
-        schema=schema_fields(schema), source_format='NEWLINE_DELIMITED_JSON',
-        write_disposition='WRITE_TRUNCATE', create_disposition='CREATE_IF_NEEDED')
-    client.load_table_from_uri(path, staging_ref, job_config=config, retry=retry).result(
-        retry=retry)
+    uris = list(uris)
+    for i in range(0, max(len(uris), 1), MAX_LOAD_URIS):
+      config = bigquery.LoadJobConfig(
+          schema=schema_fields(schema), source_format='NEWLINE_DELIMITED_JSON',
+          write_disposition='WRITE_TRUNCATE' if i == 0 else 'WRITE_APPEND',
+          create_disposition='CREATE_IF_NEEDED')
+      client.load_table_from_uri(uris[i:i + MAX_LOAD_URIS], staging_ref, job_config=config,
+                                 retry=retry).result(retry=retry)
     try:
       table = client.get_table(staging_ref, retry=retry)
       table.expires = datetime.datetime.now(datetime.timezone.utc) + STAGING_EXPIRY
@@ -201,14 +256,21 @@ class StagedScript:
       _LOG.info('could not set an expiry on %s: %s', staging_ref, e)
 
   @staticmethod
-  def _clean(client, path, staging_ref):
-    from apache_beam.io.filesystems import FileSystems
+  def _drop(client, staging_ref):
+    """Drops a staging table; False when it could not (it expires after a day)."""
     try:
       from google.cloud import bigquery
       client.delete_table(staging_ref, not_found_ok=True,
                           retry=bigquery.DEFAULT_RETRY.with_timeout(10))
+      return True
     except Exception as e:  # pylint: disable=broad-except
-      _LOG.warning('could not drop the staging table %s: %s', staging_ref, e)
+      _LOG.warning('could not drop the staging table %s (it expires in a day): %s',
+                   staging_ref, e)
+      return False
+
+  @staticmethod
+  def _delete_file(path):
+    from apache_beam.io.filesystems import FileSystems
     try:
       if FileSystems.exists(path):
         FileSystems.delete([path])

@@ -1,0 +1,61 @@
+"""The steps of exactly-once file loads in the chain (``--load_mode`` incremental and
+replace): which files a run reads, the ``LoadCommit`` its BigQuery sinks stage for, and the
+source file column. ``beam_pipelines.chain`` wires them; ``CommitLoads`` ends the chain."""
+
+from typing import NamedTuple, Optional
+
+import apache_beam as beam
+
+from beam_pipelines.transforms.core.elements import RowDict, source_id_of
+from beam_pipelines.transforms.loads import LoadCommit, SelectFilesToLoad, manifest_schema
+from beam_pipelines.transforms.loads.manifest import file_of
+from beam_pipelines.transforms.read import ReadEvents
+from beam_pipelines.transforms.read.files import match_files
+from beam_pipelines.transforms.write.bigquery import pipeline_project
+from beam_pipelines.transforms.write.create_table import CreateTableAtStart
+
+
+class ReadResult(NamedTuple):
+  """What ``read_events`` returns: records, read dead letters, and the LoadCommit the sinks
+  stage for (None: they write as they go)."""
+  rows: beam.PCollection
+  dead_letters: beam.PCollection
+  commit: Optional[LoadCommit]
+
+
+def read_events(p, cfg):
+  """Step 'ReadEvents'; when the run commits through the manifest (load modes incremental
+  and replace), first 'CreateManifestTable', 'MatchFiles' and 'SelectFiles', which hand
+  ReadEvents the files to load and the LoadCommit their manifest entries."""
+  if not cfg.commits:
+    read = p | 'ReadEvents' >> ReadEvents(cfg.source)
+    return ReadResult(read.rows, read.dead_letters, None)
+  loads = cfg.loads
+  created = p | 'CreateManifestTable' >> CreateTableAtStart(
+      loads.manifest_table, manifest_schema().to_json(), pipeline_project(p),
+      loads.retry_budget_seconds, layout=cfg.layouts.manifest)
+  files = (p
+           | 'MatchFiles' >> match_files(cfg.source)
+           | 'SelectFiles' >> SelectFilesToLoad(loads, cfg.source.pattern,
+                                                manifest_created=created,
+                                                pipeline_name=cfg.pipeline_name))
+  commit = LoadCommit(loads, pipeline_name=cfg.pipeline_name, output_table=cfg.sink.table)
+  commit.add_entries(files.entries)
+  read = files.files | 'ReadEvents' >> ReadEvents(cfg.source)
+  dead = (read.dead_letters, files.dead_letters) | 'ReadDeadLetters' >> beam.Flatten()
+  return ReadResult(read.rows, dead, commit)
+
+
+def _with_source_file(row, column):
+  row = dict(row)
+  row[column] = file_of(source_id_of(row))
+  return row
+
+
+def add_source_file(rows, loads):
+  """Step 'AddSourceFile' (``--source_file_column``): each row gets its input file."""
+  column = loads.source_file_column if loads is not None else None
+  if not column:
+    return rows
+  return rows | 'AddSourceFile' >> beam.Map(_with_source_file, column).with_output_types(
+      RowDict)

@@ -1,0 +1,22 @@
+"""Exactly-once file loads: each input file loaded once across runs, a run's rows, dead
+letters and manifest entries committed together.
+
+- ``config``: ``LoadConfig`` (``--load_mode``, ``--changed_files``, the manifest table).
+- ``manifest``: the manifest table's schema, file identities, what the manifest says of a file.
+- ``select``: ``SelectFilesToLoad``: matched files -> the files this run loads.
+- ``stage``: ``StageRowsForCommit``: rows -> staging files.
+- ``sql``: the commit's transaction.
+- ``commit``: ``LoadCommit`` and ``CommitLoads``: staged files + manifest entries -> one commit.
+"""
+
+from beam_pipelines.transforms.loads.commit import CommitLoads, CommitOutcome, LoadCommit
+from beam_pipelines.transforms.loads.config import (CHANGED_FILES, LOAD_MODES, LoadConfig,
+                                                    default_manifest_table, new_run_id)
+from beam_pipelines.transforms.loads.manifest import manifest_schema
+from beam_pipelines.transforms.loads.select import (ChangedFileError, FilesToLoad,
+                                                    SelectFilesToLoad)
+from beam_pipelines.transforms.loads.stage import StageRowsForCommit
+
+__all__ = ['CHANGED_FILES', 'ChangedFileError', 'CommitLoads', 'CommitOutcome', 'FilesToLoad',
+           'LOAD_MODES', 'LoadCommit', 'LoadConfig', 'SelectFilesToLoad',
+           'StageRowsForCommit', 'default_manifest_table', 'manifest_schema', 'new_run_id']
