@@ -21,7 +21,6 @@ emulators would need too.
 
 import argparse
 import csv
-import datetime
 import json
 import os
 import sys
@@ -46,11 +45,6 @@ class FormatCount(beam.DoFn):
     event_type, count = element
     yield {'event_type': event_type, 'window_start': window.start.to_utc_datetime().isoformat(),
            'count': count}
-
-
-def with_event_time(row):
-  moment = datetime.datetime.fromisoformat(row['event_time'].replace('Z', '+00:00'))
-  return beam.window.TimestampedValue(row, moment.timestamp())
 
 
 def main(argv=None):
@@ -86,7 +80,7 @@ def main(argv=None):
              create_disposition=beam.io.BigQueryDisposition.CREATE_IF_NEEDED,
              write_disposition=beam.io.BigQueryDisposition.WRITE_APPEND))
     _ = (rows
-         | 'Timestamp' >> beam.Map(with_event_time)
+         | 'Timestamp' >> beam.Map(baseline_beam.with_event_time)
          | 'Window' >> beam.WindowInto(beam.window.FixedWindows(60))
          | 'Key' >> beam.Map(lambda r: (r['event_type'], 1))
          | 'Count' >> beam.CombinePerKey(sum)

@@ -11,15 +11,18 @@ the suite's plumbing (source ids, counters, dead-letter records, batching), whic
 
 import argparse
 import csv
-import datetime
 import json
 import os
+import sys
 
 from beam_pipelines.transforms.masking.binding import bind_policy
 from beam_pipelines.transforms.masking.keys import DerivedKeys, MaskingKey
 from beam_pipelines.transforms.masking.maskers import compile_row_masker
 from beam_pipelines.transforms.masking.policy import load_policy
 from beam_pipelines.transforms.validate.validator import RecordValidator
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import baseline_python  # noqa: E402  pylint: disable=wrong-import-position
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 POLICY = os.path.join(HERE, 'masking_policy.yaml')
@@ -54,18 +57,9 @@ def main(argv=None):
         dead_out.write(json.dumps({'sourceId': f'{args.input}:{line_number}',
                                    'errorMessage': str(problems)}) + '\n')
         continue
-      row = mask(obj)
-      row['region'] = regions.get(row.get('country_code'))
-      moment = datetime.datetime.fromisoformat(row['event_time'].replace('Z', '+00:00'))
-      window = int(moment.timestamp()) // 60 * 60
-      key = (row['event_type'], window)
-      counts[key] = counts.get(key, 0) + 1
-      rows_out.write(json.dumps(row) + '\n')
+      baseline_python.enrich_count_write(mask(obj), regions, counts, rows_out)
       good += 1
-  with open(os.path.join(args.out, 'window_counts.json'), 'w', encoding='utf-8') as f:
-    json.dump([{'event_type': k[0], 'window_start': k[1], 'count': v}
-               for k, v in sorted(counts.items())], f)
-  print(json.dumps({'rows': good, 'dead_letters': bad, 'windows': len(counts)}))
+  baseline_python.finish(args.out, counts, good, bad)
 
 
 if __name__ == '__main__':
