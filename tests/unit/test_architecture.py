@@ -210,3 +210,12 @@ for old, name in %r:
     assert module.startswith(LIBRARY + '.')  # the object, from its new home
     # One warning each; a module that exists under the new name is only an alias of it.
     assert warnings_seen == ('0' if old == 'transforms.read.events' else '1'), line
+
+
+def test_test_modules_have_unique_names():
+  """pytest imports test modules by basename (no packages under tests/): two files of one
+  name in different folders stop the whole collection ("import file mismatch")."""
+  seen = {}
+  for path in sorted((REPO / 'tests').rglob('test_*.py')):
+    seen.setdefault(path.name, []).append(str(path.relative_to(REPO)))
+  assert {name: paths for name, paths in seen.items() if len(paths) > 1} == {}
