@@ -18,6 +18,7 @@ from beam_pipelines.transforms.core.dead_letter import payload_bytes, pipeline_n
 from beam_pipelines.transforms.core.elements import DeadLetter
 from beam_pipelines.transforms.core.outputs import typed_dead_letters
 from beam_pipelines.transforms.core.to_dead_letters import to_dead_letter
+from beam_pipelines.transforms.masking.attributes import compile_attribute_masker
 from beam_pipelines.transforms.masking.binding import subject_getter
 from beam_pipelines.transforms.masking.keys import DerivedKeys
 from beam_pipelines.transforms.masking.maskers import compile_lenient_masker
@@ -123,6 +124,7 @@ class MaskDeadLettersFn(EraseMixin, beam.DoFn):
   def setup(self):
     self._keys = DerivedKeys(self._key)
     self._lenient = compile_lenient_masker(self._bound, self._keys)
+    self._mask_attributes = compile_attribute_masker(self._bound)
     self._lenient_text = compile_lenient_masker(self._bound, self._keys, text_input=True)
     self._keep_keys = self._bound.keep_leaf_names()
     self._csv_format = self._csv or csvf.CsvFormat()
@@ -171,9 +173,7 @@ class MaskDeadLettersFn(EraseMixin, beam.DoFn):
     self._counters[how].inc()
     out['errorMessage'] = scrub_message(record.get('errorMessage'), values)
     out['stacktrace'] = scrub_message(record.get('stacktrace'), values)
-    out['attributes'] = [
-        {'key': a.get('key'), 'value': redact_patterns(a.get('value'))}
-        for a in attributes] + [
+    out['attributes'] = self._mask_attributes(attributes) + [
             {'key': 'masking_key_id', 'value': self._keys.key_id},
             {'key': 'payload_masking', 'value': how}]
     yield out
