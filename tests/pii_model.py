@@ -58,12 +58,15 @@ def find_pii(text):
 
 def scan(haystacks, allowed_in_payload=False):
   """[(where, needle)] for every needle in every haystack (``{where: text}``). With
-  ``allowed_in_payload`` (redact mode), unshaped needles are allowed in haystacks whose name
-  starts with ``payload``."""
+  ``allowed_in_payload`` (redact mode), in haystacks whose name starts with ``payload`` only
+  whole shaped values count (an e-mail, a phone...): unshaped needles are allowed there, and
+  so are parts of shaped ones (an e-mail's local part left when a truncated payload cut the
+  address: it has no shape left to find)."""
   found = []
   for where, text in haystacks.items():
     for needle in find_pii(text):
-      if allowed_in_payload and where.startswith('payload') and needle not in SHAPED_NEEDLES:
+      if (allowed_in_payload and where.startswith('payload')
+          and (needle not in SHAPED_NEEDLES or NEEDLES[needle] != needle)):
         continue
       found.append((where, needle))
   return found
