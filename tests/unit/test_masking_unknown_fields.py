@@ -117,9 +117,9 @@ def test_a_flood_of_distinct_keys_makes_a_handful_of_error_types():
     # a truncated payload: the kept-looking value is cut, the unknown key is a name
     f'{{"id": "a-1", "{NAME}": "x", "item": {{"sku": "S-1", "note": "{NAME}'.encode(),
     # an array: the name follows a kept field's value but is no field of it
-    f'[{{"id": "a-1"}}, "{NAME}"]\xff'.encode(),
+    f'[{{"id": "a-1"}}, "{NAME}"]'.encode() + b'\xff',
     # a name where a kept INT64 belongs, in text that does not parse
-    f'{{"item": {{"qty": "{NAME}"}}, \xff'.encode(),
+    f'{{"item": {{"qty": "{NAME}"}}, '.encode() + b'\xff',
 ])
 def test_unparseable_json_is_scrubbed_by_path(payload):
   _, [out] = dead_letters([payload])
