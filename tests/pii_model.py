@@ -13,7 +13,9 @@ unshaped PII (names, ids) may stay in the payload of a raw-input dead letter, an
 else (``allowed_in_payload``).
 """
 
+import io
 import json
+import logging
 import re
 
 from hypothesis import assume
@@ -70,6 +72,32 @@ def scan(haystacks, allowed_in_payload=False):
         continue
       found.append((where, needle))
   return found
+
+
+class CollectLogs:
+  """Collects every log line (any logger, ``level`` and above) written while it is open."""
+
+  def __init__(self, level=logging.DEBUG):
+    self._wanted = level
+
+  def __enter__(self):
+    self.stream = io.StringIO()
+    self.handler = logging.StreamHandler(self.stream)
+    self.handler.setLevel(logging.DEBUG)
+    root = logging.getLogger()
+    self.level = root.level
+    root.addHandler(self.handler)
+    root.setLevel(self._wanted)
+    return self
+
+  def __exit__(self, *exc):
+    root = logging.getLogger()
+    root.removeHandler(self.handler)
+    root.setLevel(self.level)
+
+  @property
+  def text(self):
+    return self.stream.getvalue()
 
 
 # ---- schemas and policies ------------------------------------------------------------------

@@ -23,8 +23,9 @@ import uuid
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pii_model import (all_field_names, attributes, bound_or_reject, csv_files, error_type_ok,
-                       jsonl_payloads, pii_strings, policies, records, scan, schemas)
+from pii_model import (CollectLogs, all_field_names, attributes, bound_or_reject, csv_files,
+                       error_type_ok, jsonl_payloads, pii_strings, policies, records, scan,
+                       schemas)
 from streaming_helpers import publish, table_rows, wait_for
 
 from beam_pipelines import files_to_bigquery, pubsub_to_bigquery
@@ -35,29 +36,6 @@ KEY_VARIABLE = 'LEAK_PROPERTY_MASKING_KEY'
 SETTINGS = dict(deadline=None, database=None, suppress_health_check=[
     HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large,
     HealthCheck.filter_too_much])
-
-
-class _Logs:
-  """Collects every log line written while it is open."""
-
-  def __enter__(self):
-    self.stream = io.StringIO()
-    self.handler = logging.StreamHandler(self.stream)
-    self.handler.setLevel(logging.DEBUG)
-    root = logging.getLogger()
-    self.level = root.level
-    root.addHandler(self.handler)
-    root.setLevel(logging.INFO)
-    return self
-
-  def __exit__(self, *exc):
-    root = logging.getLogger()
-    root.removeHandler(self.handler)
-    root.setLevel(self.level)
-
-  @property
-  def text(self):
-    return self.stream.getvalue()
 
 
 def _dead_letter_haystacks(dead):
@@ -134,7 +112,7 @@ def _run_case(tmp_path, capfd, bq_client, bq_dataset, project, input_format, mod
     argv += ['--output_path', str(folder / 'lake' / 'rows'), '--output_format', 'jsonl']
   capfd.readouterr()
   errors, summary = [], {}
-  with _Logs() as logs:
+  with CollectLogs(logging.INFO) as logs:
     try:
       _, summary = files_to_bigquery.run(argv, print_summary=True)
     except BaseException as e:  # pylint: disable=broad-except  (scanned, then fails)
@@ -193,22 +171,23 @@ def pubsub_messages(draw):
 
 def test_no_unapproved_pii_from_pubsub_end_to_end(tmp_path, capfd, monkeypatch,
                                                   bigquery_emulator, bq_client, bq_dataset,
-                                                  pubsub_topic):
+                                                  pubsub_topic_factory):
   """Pub/Sub attributes (keys and values), the timestamp attribute and payloads of generated
-  messages: one streaming run of pubsub_to_bigquery (its summary, logs, both tables)."""
+  messages: a streaming run of pubsub_to_bigquery per example, each on its own topic and
+  table (its summary, logs, both tables)."""
   monkeypatch.setenv(KEY_VARIABLE, 'leak-property-key-0123456789abcdef')
-  topic, subscription = pubsub_topic
 
-  @settings(max_examples=1, **SETTINGS)
+  @settings(max_examples=3, **SETTINGS)
   @given(case=pubsub_messages())
   def check(case):
     schema, policy, messages = case
+    topic, subscription = pubsub_topic_factory()
     (tmp_path / 'schema.json').write_text(json.dumps(schema))
     (tmp_path / 'policy.json').write_text(json.dumps(policy))
-    table = f'{bq_dataset}.events'
+    table = f'{bq_dataset}.events_{uuid.uuid4().hex[:8]}'
     publish(topic, messages)
     capfd.readouterr()
-    with _Logs() as logs:
+    with CollectLogs(logging.INFO) as logs:
       running = pubsub_to_bigquery.start([
           '--input_subscription', subscription, '--schema', str(tmp_path / 'schema.json'),
           '--output_table', f'{bigquery_emulator.project}:{table}',
@@ -219,13 +198,16 @@ def test_no_unapproved_pii_from_pubsub_end_to_end(tmp_path, capfd, monkeypatch,
         counters = wait_for(running.counters, lambda c: c.get(('sink', 'rows_attempted'), 0)
                             + c.get(('dead_letters', 'total'), 0) >= len(messages),
                             timeout=60)
+        # Counted before written: the tables are read while the pipeline still runs.
+        rows = wait_for(lambda: table_rows(bq_client, table, '1'),
+                        lambda r: len(r) >= counters.get(('sink', 'rows_attempted'), 0),
+                        timeout=60)
+        dead = wait_for(lambda: table_rows(bq_client, f'{table}_error_records', 'sourceId'),
+                        lambda r: len(r) >= counters.get(('dead_letters', 'total'), 0),
+                        timeout=60)
         summary = running.summary()
       finally:
         running.cancel()
-    rows = [dict(r.items()) for r in bq_client.list_rows(table)]
-    dead = wait_for(lambda: table_rows(bq_client, f'{table}_error_records', 'sourceId'),
-                    lambda r: len(r) >= counters.get(('dead_letters', 'total'), 0),
-                    timeout=20)
     printed = capfd.readouterr()
     haystacks = {'summary': json.dumps(summary, default=str), 'stdout': printed.out,
                  'stderr': printed.err, 'log lines': logs.text,

@@ -12,14 +12,12 @@ whole pipelines into the BigQuery emulator and file sinks.
 """
 
 import base64
-import io
 import json
-import logging
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pii_model import (all_field_names, attributes, bound_or_reject, csv_files, error_type_ok,
-                       jsonl_payloads, policies, records, scan, schemas)
+from pii_model import (CollectLogs, all_field_names, attributes, bound_or_reject, csv_files,
+                       error_type_ok, jsonl_payloads, policies, records, scan, schemas)
 
 from beam_pipelines.transforms.core.messages import RawMessage
 from beam_pipelines.transforms.core.schema import load_schema
@@ -39,28 +37,6 @@ SETTINGS = settings(max_examples=150, deadline=None, database=None,
                                            HealthCheck.filter_too_much])
 
 
-class _Logs:
-  """Collects the log lines written while it is open (any logger)."""
-
-  def __enter__(self):
-    self.stream = io.StringIO()
-    self.handler = logging.StreamHandler(self.stream)
-    root = logging.getLogger()
-    self.level = root.level
-    root.addHandler(self.handler)
-    root.setLevel(logging.DEBUG)
-    return self
-
-  def __exit__(self, *exc):
-    root = logging.getLogger()
-    root.removeHandler(self.handler)
-    root.setLevel(self.level)
-
-  @property
-  def text(self):
-    return self.stream.getvalue()
-
-
 def _split(outputs):
   rows, dead = [], []
   for out in outputs:
@@ -74,7 +50,7 @@ def _split(outputs):
 def run_library_chain(schema, bound, mode, messages, parse, csv=None, raw_rows=()):
   """(haystacks by place, error types): the chain's steps run as functions on
   ``messages``."""
-  with _Logs() as logs:
+  with CollectLogs() as logs:
     errors = []
     try:
       parser = ParseAndValidateFn(load_schema({'fields': schema}), parse, 'property')

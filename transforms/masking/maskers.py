@@ -73,7 +73,7 @@ def _known_fields_only(spec):
       if value is None:
         continue
       masked = [fn(v) for v in value] if repeated else fn(value)
-      if (any(m is not v for m, v in zip(masked, value)) if repeated
+      if (any(m is not v for m, v in zip(masked, value, strict=True)) if repeated
           else masked is not value):
         out = dict(out) if out is obj else out
         out[name] = masked
