@@ -48,26 +48,6 @@ class BoundPolicy:
       nodes = found.children
     return found
 
-  def keep_leaf_names(self):
-    """Lower-case leaf names for which every field of that name is kept unmasked."""
-    verdict = {}
-
-    def walk(nodes, kept_ancestor):
-      for n in nodes:
-        name = n.spec.name.lower()
-        if n.spec.type == 'RECORD':
-          if n.method == 'record':
-            walk(n.children, False)
-          else:  # a kept or dropped RECORD: all its leaves share its fate
-            walk(child_nodes(n.spec, n.method), False)
-          continue
-        is_kept = kept_ancestor or n.method == 'keep'
-        verdict[name] = verdict.get(name, True) and is_kept
-
-    walk(self.nodes, False)
-    return frozenset(name for name, kept in verdict.items() if kept)
-
-
   def kept_paths(self):
     """``{lower-case dotted path: FieldSpec}`` of the schema's leaf fields whose values the
     policy keeps unmasked (the known fields of a kept RECORD too; never a path the schema

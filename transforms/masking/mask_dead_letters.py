@@ -135,10 +135,10 @@ class MaskDeadLettersFn(EraseMixin, beam.DoFn):
     self._mask_attributes = compile_attribute_masker(self._bound)
     self._lenient_text = compile_lenient_masker(self._bound, self._keys, text_input=True)
     self._kept_paths = compile_kept_text_checks(self._bound)
-    # Under default: drop, a key the schema lacks is input the policy has not approved: it
-    # is scrubbed from messages and from JSON text (None: keys are kept).
-    self._unapproved_keys_outside = (self._bound.known_paths()
-                                     if self._bound.policy.default == 'drop' else None)
+    # Under default: drop, a key whose path the schema lacks is input the policy has not
+    # approved: it is scrubbed from messages and from JSON text (None: keys are kept).
+    self._approved_key_paths = (self._bound.known_paths()
+                                if self._bound.policy.default == 'drop' else None)
     self._csv_format = self._csv or csvf.CsvFormat()
     # CSV cells are text: an empty cell is NULL for every type but STRING (as when parsed).
     self._not_string = frozenset(f.name.lower() for f in self._bound.schema.fields
@@ -197,7 +197,7 @@ class MaskDeadLettersFn(EraseMixin, beam.DoFn):
     obj = _decode_json(payload) if payload.strip() else None
     values = ()
     if isinstance(obj, (dict, list)):
-      values = _payload_values(obj, self._kept_paths, self._unapproved_keys_outside)
+      values = _payload_values(obj, self._kept_paths, self._approved_key_paths)
     rows = {}
     if isinstance(obj, dict):
       obj, rows = _split_rows(obj, self._row_paths) if self._row_paths else (obj, {})
@@ -220,7 +220,7 @@ class MaskDeadLettersFn(EraseMixin, beam.DoFn):
     if looks_like_json(text):
       scrubbed, erased = scrub_json_text(
           text, self._kept_paths, subject.leaf if subject is not None else None, erase,
-          known_paths=self._unapproved_keys_outside)
+          known_paths=self._approved_key_paths)
       return 'scrubbed', scrubbed, values, erased
     # Not JSON at all (binary, a Python repr...): nothing says which part is personal data.
     return 'hashed', payload_hash(self._keys, payload), values, False
@@ -242,7 +242,7 @@ class MaskDeadLettersFn(EraseMixin, beam.DoFn):
     if obj is not None:
       obj = {k: (None if v == '' and k.lower() in self._not_string else v)
              for k, v in obj.items()}
-      values = _payload_values(obj, self._kept_paths, self._unapproved_keys_outside)
+      values = _payload_values(obj, self._kept_paths, self._approved_key_paths)
       if erase and subject is not None and subject.lenient(obj) in erase:
         return None, None, values, True, None
     else:
@@ -252,9 +252,9 @@ class MaskDeadLettersFn(EraseMixin, beam.DoFn):
         if len(cell) >= 3:
           values.add(cell)
           values.update(m for m in _NUMBER_IN_TEXT.findall(cell) if len(m) >= 4)
-      if self._unapproved_keys_outside is not None:  # header names are input too
+      if self._approved_key_paths is not None:  # header names are input too
         values.update(c for c in columns or () if isinstance(c, str) and len(c) >= 3
-                      and c.strip().lower() not in self._unapproved_keys_outside)
+                      and c.strip().lower() not in self._approved_key_paths)
       if erase and any(cell in erase for cell in cells):
         # The subject's column cannot be found; a cell equal to an erased id is enough.
         return None, None, values, True, None
@@ -286,7 +286,9 @@ class MaskDeadLetters(beam.PTransform):
     (tolerantly: a value a method cannot handle becomes ``[REDACTED]``; kept values and
     unknown fields under ``default: keep`` are pattern-redacted). JSON-like text that does
     not parse (truncated, invalid UTF-8) is scrubbed token by token: every value is
-    ``[REDACTED]`` unless its key names only kept fields. A CSV record (attribute
+    ``[REDACTED]`` unless its place (the path of keys around it) is a kept field and it is
+    complete and valid for its type; under ``default: drop`` a key the schema lacks becomes
+    ``[REDACTED]`` too. A CSV record (attribute
     ``format: csv``, or any raw payload when ``csv`` is given) is mapped onto its
     ``csv_columns`` attribute (else ``csv.columns``), masked with the policy as text cells and
     written back as CSV with the kept columns (``csv_columns`` updated). Anything else (not
