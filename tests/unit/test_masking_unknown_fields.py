@@ -143,3 +143,28 @@ def test_csv_header_names_that_are_input_are_scrubbed_from_messages():
   assert NAME in raw[0]['errorMessage']
   assert 'Quillfeather' not in out['errorMessage'] and 'Thornwick' not in out['errorMessage']
   assert 'Quillfeather' not in json.dumps(out['attributes'])
+
+
+@pytest.mark.parametrize('default', ['drop', 'keep'])
+def test_attributes_follow_the_policy(default):
+  from beam_pipelines.transforms.masking.attributes import compile_attribute_masker
+  schema = [{'name': 'id', 'type': 'STRING'}]
+  policy = {'default': default, 'attributes': ['event_type'], 'fields': {'id': 'keep'}}
+  mask = compile_attribute_masker(bind_policy(policy, schema))
+  out = mask([{'key': 'event_type', 'value': f'signup by {EMAIL}'},
+              {'key': 'customer', 'value': NAME}, {'key': EMAIL, 'value': 'x'},
+              {'key': 'file', 'value': '/data/in.csv'},
+              {'key': 'csv_columns', 'value': json.dumps(['ID', NAME])}])
+  kept = {'event_type': 'signup by [EMAIL]', 'file': '/data/in.csv'}
+  if default == 'drop':  # named or the suite's own only; header names outside the schema
+    assert {a['key']: a['value'] for a in out} == dict(
+        kept, csv_columns=json.dumps(['ID', '<unknown#1>']))
+  else:  # default keep approves them: kept, pattern-redacted (keys too)
+    assert {a['key']: a['value'] for a in out} == dict(
+        kept, customer=NAME, **{'[EMAIL]': 'x'}, csv_columns=json.dumps(['ID', NAME]))
+
+
+def test_policy_attributes_must_be_a_list_of_names():
+  with pytest.raises(ValueError, match='attributes must be a list of attribute names'):
+    bind_policy({'default': 'drop', 'attributes': 'event_type', 'fields': {'id': 'keep'}},
+                [{'name': 'id', 'type': 'STRING'}])
