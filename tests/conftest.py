@@ -82,16 +82,30 @@ def bq_dataset(bigquery_emulator, bq_client):
 
 
 @pytest.fixture
-def pubsub_topic(pubsub_emulator):
-  """A fresh topic and a subscription on it: (topic_path, subscription_path)."""
+def pubsub_topic_factory(pubsub_emulator):
+  """A function () -> (topic_path, subscription_path) of a fresh topic and a subscription
+  on it (for tests that need several, e.g. one per Hypothesis example); all are deleted
+  afterwards."""
   from google.cloud import pubsub_v1
-  name = 'topic-' + uuid.uuid4().hex[:12]
   publisher = pubsub_v1.PublisherClient()
   subscriber = pubsub_v1.SubscriberClient()
-  topic = publisher.topic_path(pubsub_emulator.project, name)
-  subscription = subscriber.subscription_path(pubsub_emulator.project, name + '-sub')
-  publisher.create_topic(name=topic)
-  subscriber.create_subscription(name=subscription, topic=topic)
-  yield topic, subscription
-  subscriber.delete_subscription(subscription=subscription)
-  publisher.delete_topic(topic=topic)
+  made = []
+
+  def make():
+    name = 'topic-' + uuid.uuid4().hex[:12]
+    topic = publisher.topic_path(pubsub_emulator.project, name)
+    subscription = subscriber.subscription_path(pubsub_emulator.project, name + '-sub')
+    publisher.create_topic(name=topic)
+    subscriber.create_subscription(name=subscription, topic=topic)
+    made.append((topic, subscription))
+    return topic, subscription
+  yield make
+  for topic, subscription in made:
+    subscriber.delete_subscription(subscription=subscription)
+    publisher.delete_topic(topic=topic)
+
+
+@pytest.fixture
+def pubsub_topic(pubsub_topic_factory):
+  """A fresh topic and a subscription on it: (topic_path, subscription_path)."""
+  return pubsub_topic_factory()

@@ -202,7 +202,7 @@ def test_scrub_message_keeps_structure():
   assert scrub_message(None) is None
 
 
-def test_keep_leaf_names_are_only_names_that_are_kept_everywhere():
+def test_kept_paths_are_the_kept_fields_by_place():
   from beam_pipelines.transforms.masking.binding import bind_policy
   schema = [{'name': 'id', 'type': 'STRING'},
             {'name': 'a', 'type': 'RECORD', 'fields': [{'name': 'secret', 'type': 'STRING'},
@@ -211,10 +211,12 @@ def test_keep_leaf_names_are_only_names_that_are_kept_everywhere():
                                                        {'name': 'label', 'type': 'STRING'}]},
             {'name': 'label', 'type': 'STRING'}]
   bound = bind_policy({'default': 'keep', 'fields': {'a': 'drop', 'label': 'redact'}}, schema)
-  # 'secret' and 'tag' live in the dropped RECORD a; 'label' is redacted at the top level
-  assert bound.keep_leaf_names() == {'id'}
+  # a is dropped; the top-level label is redacted, b.label is kept (by default)
+  assert set(bound.kept_paths()) == {'id', 'b.tag', 'b.label'}
   bound = bind_policy({'default': 'drop', 'fields': {'b': 'keep', 'id': 'keep'}}, schema)
-  assert bound.keep_leaf_names() == {'id'}  # tag and label also exist in dropped places
+  assert set(bound.kept_paths()) == {'id', 'b.tag', 'b.label'}  # not a.tag, not label
+  assert bound.known_paths() == {'id', 'a', 'a.secret', 'a.tag', 'b', 'b.tag', 'b.label',
+                                 'label'}
 
 
 def _property_fn(mode):

@@ -46,7 +46,7 @@ def test_payload_too_large_and_policy_passthrough():
   check([b'{"id": 1, "pad": "' + b'x' * 100 + b'"}', b'{"id": 2, "extra": 1}'],
         [],
         [('src:0', 'parse', 'payload_too_large'),
-         ('src:1', 'validate', 'unknown_field:extra')],
+         ('src:1', 'validate', 'unknown_field:<unknown#1>')],
         ParseConfig(max_record_bytes=50,
                     policy=ValidationPolicy(unknown_fields='dead_letter')))
 

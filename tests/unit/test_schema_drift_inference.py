@@ -44,12 +44,13 @@ def test_validator_reports_schema_drift_once_and_after_real_problems():
   validator = RecordValidator(SCHEMA, drift_policy(ValidationPolicy(), 'dead_letter'))
   _, problems = validator.validate({'id': 1, 'a': 1, 'b': 2})
   assert summarize(problems)[0] == 'schema_drift'
-  assert 'a: new field' in summarize(problems)[1] and 'b: new field' in summarize(problems)[1]
+  assert summarize(problems)[1] == ("<unknown#1>: new field 'a', not in the table schema; "
+                                    "<unknown#2>: new field 'b', not in the table schema")
   _, problems = validator.validate({'x': 1, 'id': 'one'})
   assert summarize(problems)[0] == 'type_mismatch:id'   # the real problem wins
-  # Backward compatible: --unknown_fields dead_letter keeps its per-field code.
+  # --unknown_fields dead_letter keeps a code per unknown field, named by its place (issue 17).
   legacy = RecordValidator(SCHEMA, ValidationPolicy(unknown_fields='dead_letter'))
-  assert summarize(legacy.validate({'id': 1, 'a': 1})[1])[0] == 'unknown_field:a'
+  assert summarize(legacy.validate({'id': 1, 'a': 1})[1])[0] == 'unknown_field:<unknown#1>'
   # ignore drops new fields, as before.
   assert drift_policy(ValidationPolicy(), 'ignore').unknown_fields == 'ignore'
   with pytest.raises(ValueError, match='schema_drift must be one of'):

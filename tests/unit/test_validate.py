@@ -99,8 +99,15 @@ def test_unknown_fields_ignored_by_default_and_dropped():
 def test_unknown_fields_dead_letter_policy_names_nested_path():
   obj = good()
   obj['user']['address']['street'] = 'x'
+  obj['user']['address']['someone@example.com'] = 'y'
   _, problems = validate(obj, unknown_fields='dead_letter')
-  assert [p.error_type for p in problems] == ['unknown_field:user.address.street']
+  # The path names the place of each unknown key, never the key (issue 17): errorType is a
+  # counter name, and a key may be personal data. The message quotes the key.
+  assert [p.error_type for p in problems] == ['unknown_field:user.address.<unknown#1>',
+                                              'unknown_field:user.address.<unknown#2>']
+  assert [p.describe() for p in problems] == [
+      "user.address.<unknown#1>: field 'street' is not in the schema",
+      "user.address.<unknown#2>: field 'someone@example.com' is not in the schema"]
 
 
 def test_column_names_match_case_insensitively_like_bigquery():

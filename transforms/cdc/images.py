@@ -2,7 +2,8 @@
 checks that masking and enrichment leave the primary key usable.
 
 A change row is the row image plus the member ``_cdc`` (its metadata). MaskPII masks the
-image by the policy and keeps ``_cdc`` as is (a ``keep`` rule is added for it); enrichment
+image by the policy and keeps ``_cdc`` (a ``keep`` rule is added for it, and its schema names
+every member ``DecodeChanges`` sets); enrichment
 copies it along. A key column must stay one-to-one through masking (``keep``, ``hmac`` or
 ``tokenize``: the same input always gives the same output), or two rows would merge into one;
 enrichment may not overwrite one.
@@ -16,7 +17,11 @@ from beam_pipelines.transforms.masking.policy import FieldRule, load_policy
 from beam_pipelines.transforms.core.schema import FieldSpec, TableSchema, load_schema
 
 KEY_SAFE_METHODS = ('keep', 'hmac', 'tokenize')
-_META_SPEC = FieldSpec(META, 'RECORD', fields=(FieldSpec('op', 'STRING'),),
+# Every member DecodeChanges puts in ``_cdc`` (a ``keep`` on a RECORD keeps its known fields
+# only); used to bind the policy, never to validate (``order``/``position`` vary by format).
+_META_SPEC = FieldSpec(META, 'RECORD', fields=tuple(
+    FieldSpec(name, 'JSON' if name in ('order', 'position') else 'STRING')
+    for name in ('op', 'order', 'position', 'source_ts', 'source', 'source_id', 'read_at')),
                        description='change metadata (kept as is)')
 
 

@@ -48,27 +48,40 @@ class BoundPolicy:
       nodes = found.children
     return found
 
-  def keep_leaf_names(self):
-    """Lower-case leaf names for which every field of that name is kept unmasked."""
-    verdict = {}
+  def kept_paths(self):
+    """``{lower-case dotted path: FieldSpec}`` of the schema's leaf fields whose values the
+    policy keeps unmasked (the known fields of a kept RECORD too; never a path the schema
+    does not know)."""
+    out = {}
 
-    def walk(nodes, kept_ancestor):
+    def walk(nodes, prefix):
       for n in nodes:
-        name = n.spec.name.lower()
-        if n.spec.type == 'RECORD':
-          if n.method == 'record':
-            walk(n.children, False)
-          else:  # a kept or dropped RECORD: all its leaves share its fate
-            walk(_leaves(n.spec, n.method), False)
-          continue
-        is_kept = kept_ancestor or n.method == 'keep'
-        verdict[name] = verdict.get(name, True) and is_kept
+        path = prefix + n.spec.name.lower()
+        if n.spec.type == 'RECORD' and n.method in ('record', 'keep'):
+          walk(n.children if n.method == 'record' else child_nodes(n.spec, 'keep'),
+               path + '.')
+        elif n.method == 'keep':
+          out[path] = n.spec
 
-    walk(self.nodes, False)
-    return frozenset(name for name, kept in verdict.items() if kept)
+    walk(self.nodes, '')
+    return out
+
+  def known_paths(self):
+    """Lower-case dotted paths of every field of the schema (RECORDs and their fields)."""
+    out = set()
+
+    def walk(fields, prefix):
+      for f in fields:
+        out.add(prefix + f.name.lower())
+        walk(f.fields, prefix + f.name.lower() + '.')
+
+    walk(self.schema.fields, '')
+    return frozenset(out)
 
 
-def _leaves(spec, method):
+def child_nodes(spec, method):
+  """The fields of RECORD ``spec`` as Nodes that all have ``method`` (a kept or dropped
+  RECORD's fields share its fate; fields the input adds under it are not among them)."""
   return tuple(Node(spec=f, path=f.name, method=method, params={}) for f in spec.fields)
 
 

@@ -18,9 +18,11 @@ from beam_pipelines.transforms.core.dead_letter import payload_bytes, pipeline_n
 from beam_pipelines.transforms.core.elements import DeadLetter
 from beam_pipelines.transforms.core.outputs import typed_dead_letters
 from beam_pipelines.transforms.core.to_dead_letters import to_dead_letter
+from beam_pipelines.transforms.masking.attributes import compile_attribute_masker
 from beam_pipelines.transforms.masking.binding import subject_getter
 from beam_pipelines.transforms.masking.keys import DerivedKeys
-from beam_pipelines.transforms.masking.maskers import compile_lenient_masker
+from beam_pipelines.transforms.masking.maskers import (compile_kept_text_checks,
+                                                       compile_lenient_masker)
 from beam_pipelines.transforms.masking.patterns import (looks_like_json, redact_patterns,
                                                         scrub_json_text, scrub_message)
 from beam_pipelines.transforms.masking.step_support import (EraseMixin, bind_if_needed, check_key,
@@ -52,17 +54,24 @@ def _decode_json(data):
 _NUMBER_IN_TEXT = re.compile(r'\d+(?:[.:\-]\d+)*')
 
 
-def _payload_values(obj, keep_keys, key=None, out=None):
-  """Raw scalar values (as text, 3+ characters) of non-kept fields, for message scrubbing."""
+def _payload_values(obj, kept_paths, known_paths=None, path='', out=None):
+  """Raw scalar values (as text, 3+ characters) of fields not in ``kept_paths``, for
+  message scrubbing; with ``known_paths``, also the keys whose path is not there (a field
+  the schema lacks: its name is input, maybe personal data)."""
   if out is None:
     out = set()
   if isinstance(obj, dict):
     for k, v in obj.items():
-      _payload_values(v, keep_keys, k.lower() if isinstance(k, str) else None, out)
+      if not isinstance(k, str):
+        continue
+      child = (path + '.' if path else '') + k.lower()
+      if known_paths is not None and child not in known_paths and len(k) >= 3:
+        out.add(k)
+      _payload_values(v, kept_paths, known_paths, child, out)
   elif isinstance(obj, list):
     for v in obj:
-      _payload_values(v, keep_keys, key, out)
-  elif obj is not None and not isinstance(obj, bool) and key not in keep_keys:
+      _payload_values(v, kept_paths, known_paths, path, out)
+  elif obj is not None and not isinstance(obj, bool) and path not in kept_paths:
     text = obj if isinstance(obj, str) else str(obj)
     if len(text) >= 3:
       out.add(text)
@@ -123,8 +132,13 @@ class MaskDeadLettersFn(EraseMixin, beam.DoFn):
   def setup(self):
     self._keys = DerivedKeys(self._key)
     self._lenient = compile_lenient_masker(self._bound, self._keys)
+    self._mask_attributes = compile_attribute_masker(self._bound)
     self._lenient_text = compile_lenient_masker(self._bound, self._keys, text_input=True)
-    self._keep_keys = self._bound.keep_leaf_names()
+    self._kept_paths = compile_kept_text_checks(self._bound)
+    # Under default: drop, a key whose path the schema lacks is input the policy has not
+    # approved: it is scrubbed from messages and from JSON text (None: keys are kept).
+    self._approved_key_paths = (self._bound.known_paths()
+                                if self._bound.policy.default == 'drop' else None)
     self._csv_format = self._csv or csvf.CsvFormat()
     # CSV cells are text: an empty cell is NULL for every type but STRING (as when parsed).
     self._not_string = frozenset(f.name.lower() for f in self._bound.schema.fields
@@ -171,9 +185,7 @@ class MaskDeadLettersFn(EraseMixin, beam.DoFn):
     self._counters[how].inc()
     out['errorMessage'] = scrub_message(record.get('errorMessage'), values)
     out['stacktrace'] = scrub_message(record.get('stacktrace'), values)
-    out['attributes'] = [
-        {'key': a.get('key'), 'value': redact_patterns(a.get('value'))}
-        for a in attributes] + [
+    out['attributes'] = self._mask_attributes(attributes) + [
             {'key': 'masking_key_id', 'value': self._keys.key_id},
             {'key': 'payload_masking', 'value': how}]
     yield out
@@ -185,7 +197,7 @@ class MaskDeadLettersFn(EraseMixin, beam.DoFn):
     obj = _decode_json(payload) if payload.strip() else None
     values = ()
     if isinstance(obj, (dict, list)):
-      values = _payload_values(obj, self._keep_keys)
+      values = _payload_values(obj, self._kept_paths, self._approved_key_paths)
     rows = {}
     if isinstance(obj, dict):
       obj, rows = _split_rows(obj, self._row_paths) if self._row_paths else (obj, {})
@@ -207,7 +219,8 @@ class MaskDeadLettersFn(EraseMixin, beam.DoFn):
       return 'policy', text, values, False
     if looks_like_json(text):
       scrubbed, erased = scrub_json_text(
-          text, self._keep_keys, subject.leaf if subject is not None else None, erase)
+          text, self._kept_paths, subject.leaf if subject is not None else None, erase,
+          known_paths=self._approved_key_paths)
       return 'scrubbed', scrubbed, values, erased
     # Not JSON at all (binary, a Python repr...): nothing says which part is personal data.
     return 'hashed', payload_hash(self._keys, payload), values, False
@@ -229,7 +242,7 @@ class MaskDeadLettersFn(EraseMixin, beam.DoFn):
     if obj is not None:
       obj = {k: (None if v == '' and k.lower() in self._not_string else v)
              for k, v in obj.items()}
-      values = _payload_values(obj, self._keep_keys)
+      values = _payload_values(obj, self._kept_paths, self._approved_key_paths)
       if erase and subject is not None and subject.lenient(obj) in erase:
         return None, None, values, True, None
     else:
@@ -239,6 +252,9 @@ class MaskDeadLettersFn(EraseMixin, beam.DoFn):
         if len(cell) >= 3:
           values.add(cell)
           values.update(m for m in _NUMBER_IN_TEXT.findall(cell) if len(m) >= 4)
+      if self._approved_key_paths is not None:  # header names are input too
+        values.update(c for c in columns or () if isinstance(c, str) and len(c) >= 3
+                      and c.strip().lower() not in self._approved_key_paths)
       if erase and any(cell in erase for cell in cells):
         # The subject's column cannot be found; a cell equal to an erased id is enough.
         return None, None, values, True, None
@@ -270,7 +286,9 @@ class MaskDeadLetters(beam.PTransform):
     (tolerantly: a value a method cannot handle becomes ``[REDACTED]``; kept values and
     unknown fields under ``default: keep`` are pattern-redacted). JSON-like text that does
     not parse (truncated, invalid UTF-8) is scrubbed token by token: every value is
-    ``[REDACTED]`` unless its key names only kept fields. A CSV record (attribute
+    ``[REDACTED]`` unless its place (the path of keys around it) is a kept field and it is
+    complete and valid for its type; under ``default: drop`` a key the schema lacks becomes
+    ``[REDACTED]`` too. A CSV record (attribute
     ``format: csv``, or any raw payload when ``csv`` is given) is mapped onto its
     ``csv_columns`` attribute (else ``csv.columns``), masked with the policy as text cells and
     written back as CSV with the kept columns (``csv_columns`` updated). Anything else (not

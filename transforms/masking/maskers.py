@@ -4,8 +4,14 @@ dead letters (anything may be there: wrong types, unknown fields, half a record)
 
 The lenient masker never lets a value through that the policy would not keep: a value of the
 wrong type under a masked field is redacted, an unparseable value is scrubbed by pattern.
+
+Fields the schema does not know, at any depth (under a kept, masked or unlisted RECORD
+alike), are never in a masked row, and follow the policy's ``default`` in a dead letter's
+payload: ``keep`` on a RECORD keeps the RECORD's *known* fields, not whatever the input adds
+under it.
 """
 
+from beam_pipelines.transforms.masking.binding import child_nodes
 from beam_pipelines.transforms.masking.methods.common import REDACTED, canonical_text
 from beam_pipelines.transforms.masking.patterns import redact_patterns
 from beam_pipelines.transforms.masking.policy import METHODS
@@ -15,8 +21,9 @@ from beam_pipelines.transforms.masking.policy import METHODS
 def compile_row_masker(bound, keys):
   """A function row -> masked row for validated rows (BigQuery JSON form).
 
-  Compiled once per worker: per row it is one dict build per RECORD level, and no work at all
-  for kept sub-trees (they are shared, not copied).
+  Compiled once per worker: per row it is one dict build per RECORD level; a kept sub-tree
+  is shared, not copied, unless it holds a key the schema does not know (then it is rebuilt
+  with its known fields only).
   """
   return _compile_nodes(bound.nodes, keys)
 
@@ -26,10 +33,12 @@ def _compile_nodes(nodes, keys):
   for n in nodes:
     if n.method == 'drop':
       continue
-    if n.method == 'keep':
+    if n.method == 'keep' and n.spec.type != 'RECORD':
       entries.append((n.spec.name, None))
       continue
-    if n.method == 'record':
+    if n.method == 'keep':
+      fn = _known_fields_only(n.spec)
+    elif n.method == 'record':
       fn = _compile_nodes(n.children, keys)
     else:
       fn = METHODS[n.method].compile(n.spec, n.params, keys)
@@ -46,6 +55,30 @@ def _compile_nodes(nodes, keys):
         out[name] = value if fn is None or value is None else fn(value)
     return out
   return mask_record
+
+
+def _known_fields_only(spec):
+  """A function: a kept RECORD's value -> the same value without keys its schema lacks, at
+  any depth (the value itself, not a copy, when it has none)."""
+  names = frozenset(f.name for f in spec.fields)
+  nested = tuple((f.name, f.repeated, _known_fields_only(f)) for f in spec.fields
+                 if f.type == 'RECORD')
+
+  def known(obj):
+    if not isinstance(obj, dict):
+      return obj  # (validated rows: a RECORD is a dict)
+    out = obj if obj.keys() <= names else {k: v for k, v in obj.items() if k in names}
+    for name, repeated, fn in nested:
+      value = out.get(name)
+      if value is None:
+        continue
+      masked = [fn(v) for v in value] if repeated else fn(value)
+      if (any(m is not v for m, v in zip(masked, value, strict=True)) if repeated
+          else masked is not value):
+        out = dict(out) if out is obj else out
+        out[name] = masked
+    return out
+  return known
 
 
 def _each(fn):
@@ -65,8 +98,9 @@ def compile_lenient_masker(bound, keys, text_input=False):
   Raw payloads failed validation: types may be wrong, names may differ in case, unknown
   fields may be present. Every value goes through the policy anyway: a value a method cannot
   handle is replaced by ``[REDACTED]``; kept values still go through pattern redaction; unknown
-  fields follow the policy default (``keep`` -> pattern-redacted). A kept RECORD whose value
-  is not an object is redacted. ``text_input``: values are CSV cell text (``"42"`` is a valid
+  fields at any depth (under kept RECORDs too) follow the policy default (``keep`` ->
+  pattern-redacted, ``drop`` -> removed, key and value). A kept RECORD whose value is not an
+  object is redacted. ``text_input``: values are CSV cell text (``"42"`` is a valid
   INT64 to keep).
   """
   return _lenient_nodes(bound.nodes, keys, bound.policy.default, text_input)
@@ -90,8 +124,11 @@ def _lenient_nodes(nodes, keys, default, text_input=False):
   for n in nodes:
     if n.method in ('drop',):
       fn = None
+    elif n.method == 'keep' and n.spec.type == 'RECORD':
+      # its known fields, kept; what the input adds under it follows the default
+      fn = _lenient_nodes(child_nodes(n.spec, 'keep'), keys, default, text_input)
     elif n.method == 'keep':
-      fn = (_scrub_kept if n.spec.type in ('RECORD', 'STRING', 'JSON')
+      fn = (_scrub_kept if n.spec.type in ('STRING', 'JSON')
             else _kept_if_valid(n.spec, text_input))
     elif n.method == 'record':
       fn = _lenient_nodes(n.children, keys, default, text_input)
@@ -105,6 +142,8 @@ def _lenient_nodes(nodes, keys, default, text_input=False):
     if n.method == 'keep':
       if n.spec.type == 'RECORD' and not isinstance(value, dict):
         return REDACTED  # not a valid value of a RECORD: keep does not cover it
+      if n.spec.type == 'STRING' and isinstance(value, (dict, list)):
+        return REDACTED  # nor is an object or an array a STRING
       return fn(value)
     if isinstance(value, list) or (isinstance(value, dict)
                                    and n.spec.type not in ('JSON', 'RANGE')):
@@ -150,6 +189,20 @@ def _kept_if_valid(spec, text_input=False):
       return REDACTED
     return _scrub_kept(value)
   return kept
+
+
+def compile_kept_text_checks(bound):
+  """``{lower-case dotted path: check}`` for the leaves ``bound`` keeps: ``check(text)`` is
+  True when ``text`` (a value read out of unparseable JSON or CSV) is a valid value of the
+  field's type, so ``keep`` covers it (None: any text, STRING and JSON fields)."""
+  checks = {}
+  for path, spec in bound.kept_paths().items():
+    if spec.type in ('STRING', 'JSON'):
+      checks[path] = None
+    else:
+      kept = _kept_if_valid(spec, text_input=True)
+      checks[path] = lambda text, kept=kept: kept(text) != REDACTED
+  return checks
 
 
 def _guarded(fn):

@@ -114,12 +114,17 @@ def scrub_message(text, values=()):
   return redact_patterns(text)
 
 
-# Tokens of JSON-like text: a key ("name":), a string (maybe unterminated), a number, a word.
+# Tokens of JSON-like text: a key ("name":), a string (maybe unterminated), a number, a word,
+# a bracket.
 _JSON_TOKEN = re.compile(
     r'"(?P<key>(?:[^"\\]|\\.)*)"\s*:'
     r'|"(?P<str>(?:[^"\\]|\\.)*)(?P<end>"|$)'
     r'|(?P<num>-?\d[\d.eE+\-]*)'
+    r'|(?P<open>[\[{])|(?P<close>[\]}])'
     r'|(?P<word>[^\s\[\]{}:,"]+)')
+# The path of a value whose place cannot be told (a value where a key should be): kept nowhere.
+_NOWHERE = '\x00'
+_NOT_KEPT = object()
 
 
 def looks_like_json(text):
@@ -127,40 +132,67 @@ def looks_like_json(text):
   return head in ('{', '[')
 
 
-def scrub_json_text(text, keep_keys, subject_key=None, erase_ids=None):
+def scrub_json_text(text, kept_paths, subject_key=None, erase_ids=None, known_paths=None):
   """Scrubs JSON-like text that could not be parsed (truncated JSON, invalid UTF-8...).
 
-  Every string, number and bare word is replaced by ``"[REDACTED]"`` unless the most recent
-  key before it names only ``keep`` fields (``keep_keys``, lower-case leaf names); kept values
-  still go through ``redact_patterns``. Keys (field names) are kept.
+  Every string, number and bare word is replaced by ``"[REDACTED]"`` unless its place (the
+  keys of the objects around it, arrays being transparent, as a lower-case dotted path)
+  is in ``kept_paths`` (``{path: check}``; ``check(text)`` says whether the value is one the
+  field keeps, None: any) and it is complete (a string cut by the end of the text is not
+  kept); kept values still go through ``redact_patterns``. Keys are kept,
+  unless ``known_paths`` is given: then a key whose path is not in it (a field the schema
+  does not know, whose name is input too) becomes ``"[REDACTED]"``.
 
-  Returns ``(scrubbed text, erased)``: ``erased`` is True when ``subject_key`` is followed by
-  a value in ``erase_ids``.
+  Returns ``(scrubbed text, erased)``: ``erased`` is True when a value under the key
+  ``subject_key`` (a lower-case leaf name) is in ``erase_ids``.
   """
   out = []
   pos = 0
-  current = None
+  stack = []  # ('{', path of the object) or ('[', path of its elements)
+  current = ''  # the path of the next value ('' = the top level), None = no place
+
+  def after_value():
+    return stack[-1][1] if stack and stack[-1][0] == '[' else None
+
   erased = False
   for match in _JSON_TOKEN.finditer(text):
     out.append(text[pos:match.start()])
     pos = match.end()
+    out.append(match.group(0))
     key = match.group('key')
     if key is not None:
-      current = key.lower()
-      out.append(match.group(0))
+      parent = stack[-1][1] if stack and stack[-1][0] == '{' else _NOWHERE
+      current = (parent + '.' if parent else '') + key.lower()
+      if known_paths is not None and current not in known_paths:
+        out[-1] = '"[REDACTED]"' + match.group(0)[len(key) + 2:]
       continue
+    bracket = match.group('open')
+    if bracket is not None:
+      stack.append((bracket, _NOWHERE if current is None else current))
+      current = stack[-1][1] if bracket == '[' else None
+      continue
+    if match.group('close') is not None:
+      if stack:
+        stack.pop()
+      current = after_value()
+      continue
+    out.pop()
     literal = match.group('str')
     if literal is None:
       literal = match.group('num') or match.group('word')
       if literal in ('true', 'false', 'null'):
         out.append(literal)
+        current = after_value()
         continue
-    if (erase_ids and subject_key is not None and current == subject_key
-        and literal in erase_ids):
+    if (erase_ids and subject_key is not None and current
+        and current.rsplit('.', 1)[-1] == subject_key and literal in erase_ids):
       erased = True
-    if current is not None and current in keep_keys:
-      out.append(match.group(0))
-    else:
-      out.append('"[REDACTED]"')
+    # An unterminated string was cut: what it was (a STRING, or a name inside an object
+    # that a kept STRING cannot hold) cannot be told, so it is not kept.
+    cut = match.group('str') is not None and not match.group('end')
+    check = kept_paths.get(current, _NOT_KEPT) if current is not None else _NOT_KEPT
+    keep = not cut and check is not _NOT_KEPT and (check is None or check(literal))
+    out.append(match.group(0) if keep else '"[REDACTED]"')
+    current = after_value()
   out.append(text[pos:])
   return redact_patterns(''.join(out)), erased

@@ -4,6 +4,7 @@ Policy file::
 
     version: 1
     default: drop              # fields the policy does not name: drop | keep
+    attributes: [event_type]   # message attributes kept in dead letters (others: default)
     fields:
       event_id: keep
       user.id: hmac                             # short form: just the method
@@ -33,7 +34,7 @@ from beam_pipelines.transforms.masking.methods import (drop, generalize, hmac, k
 
 METHODS = {m.NAME: m for m in (hmac, tokenize, redact, partial, generalize, drop, keep)}
 DEFAULTS = ('drop', 'keep')
-_TOP_LEVEL = ('version', 'default', 'fields', 'description')
+_TOP_LEVEL = ('version', 'default', 'fields', 'attributes', 'description')
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class MaskingPolicy:
   default: str
   rules: Tuple[FieldRule, ...]
   source: str = 'policy'
+  attributes: Tuple[str, ...] = ()
 
   @property
   def keyed(self):
@@ -110,7 +112,12 @@ def load_policy(source):
       raise ValueError(f'{where}: {path}: unknown method {method!r} (known: '
                        f'{sorted(METHODS)})')
     rules.append(FieldRule(path=path, method=method, params=params))
-  return MaskingPolicy(default=default, rules=tuple(rules), source=where)
+  attributes = source.get('attributes') or []
+  if not isinstance(attributes, list) or not all(isinstance(a, str) and a for a in attributes):
+    raise ValueError(f'{where}: attributes must be a list of attribute names (the message '
+                     f'attributes kept in dead letters), got {attributes!r}')
+  return MaskingPolicy(default=default, rules=tuple(rules), source=where,
+                       attributes=tuple(attributes))
 
 
 def _read_text(path):

@@ -37,7 +37,9 @@ class ValidationPolicy:
 
   Attributes:
     unknown_fields: ``ignore`` drops fields the schema lacks; ``dead_letter`` rejects the
-      record (errorType ``unknown_field:<path>``); ``schema_drift`` rejects it with errorType
+      record (errorType ``unknown_field:<parent path>.<unknown#N>``: the N-th unknown key of
+      that object, never the key itself, which the message quotes); ``schema_drift``
+      rejects it with errorType
       ``schema_drift`` (one code for any number of new fields, reported only when the record
       has no other problem; see ``beam_pipelines.transforms.validate.schema_drift``).
     coerce_types: accept strings such as ``"42"`` / ``"true"`` / ``"1.5"`` for INT64, BOOL,
@@ -114,6 +116,12 @@ class RecordValidator:
     return row, []
 
 
+def unknown_slot(position):
+  """How a path names the ``position``-th (1-based) key of an object that the schema does
+  not know: ``<unknown#1>``, as in ``unknown_field:user.address.<unknown#1>``."""
+  return f'<unknown#{position}>'
+
+
 def summarize(problems):
   """(errorType, message) for a list of problems: the first one's type, all the reasons."""
   # New fields (schema drift) come last: a record with a real problem is reported as that.
@@ -159,17 +167,22 @@ def _compile_record(fields, prefix, policy):
           row[name] = None
         continue
       row[name] = check_field(value, location + name, ctx)
-    if len(obj) > matched:
+    if len(obj) > matched and (dead_letter_unknown or drift_unknown):
+      unknown = 0
       for key in obj:
-        if key in by_name:
-          continue
-        if key.lower() in by_lower:
-          continue  # matched case-insensitively above
+        if key in by_name or key.lower() in by_lower:
+          continue  # (matched case-insensitively above)
+        unknown += 1
+        # A key is input, not schema: the path names its place, never the key itself (an
+        # errorType is a counter name and must stay low-cardinality; a key may be an e-mail
+        # or a name). The message quotes the key, so MaskDeadLetters removes it.
+        slot = unknown_slot(unknown)
         if dead_letter_unknown:
-          ctx.add('unknown_field', prefix + key, location + key, 'field is not in the schema')
-        elif drift_unknown:
-          ctx.add('schema_drift', prefix + key, location + key,
-                  'new field, not in the table schema')
+          ctx.add('unknown_field', prefix + slot, location + slot,
+                  f'field {key[:60]!r} is not in the schema')
+        else:
+          ctx.add('schema_drift', prefix + slot, location + slot,
+                  f'new field {key[:60]!r}, not in the table schema')
     return row
 
   return check_record
