@@ -1,17 +1,22 @@
 """Issue 22 under load: pubsub_to_bigquery with masking, enrichment from a CSV and windowing,
 on the default local runner (BundleBasedDirectRunner) against the Pub/Sub and BigQuery
-emulators, fed bursts of valid events (event time = publish time) at 500 msg/s, many times
-what the runner sustains (this pipeline: ~25-35 rows/s here; BENCHMARKS.md: ~100 rows/s at
-best for a leaner one).
+emulators, fed bursts of valid events (event time = publish time) at 2,000 msg/s, several
+times what the runner sustains (this pipeline: ~300 rows/s here since the Pub/Sub pull takes
+up to 1,000 messages and de-duplication is sharded; it was ~25-35 rows/s when the test was
+written at 500 msg/s, and the runner then caught up with 200-event bursts in ~0.6 s, no
+longer under load).
 
 The allowed lateness is longer than the test may run, so every event is on time: none may
 become a ``late_data`` dead letter, and every row written must be counted exactly once in the
 aggregate panes of its window. Before the fix of issue 22 the late-data gate, handed the same
 timer firing twice by this runner while it was busy with a bundle, "proved" a watermark at a
 window's end + lateness, minutes ahead of the wall clock, and dead-lettered on-time events,
-which were then missing from the aggregates. Each burst arriving after the runner caught up
-with the previous one is such a moment (its first rows hold the watermark until they reach
-the gate, so the gate's timers fall due while it has rows to process).
+which were then missing from the aggregates; at 500 msg/s against the slower runner of then
+this test failed 2 of 5 runs on the old gate. With today's faster runner the old gate no
+longer fails it (0 of 3 runs at these settings, 0 of 2 with 4 bursts of 3,000 at 4,000 msg/s,
+2026-12-04): the deterministic reproductions are the TestStream tests in
+tests/unit/test_windowing.py (``test_a_duplicated_timer_firing_...``); this test keeps the
+guarantee checked under load.
 """
 
 import json
@@ -26,8 +31,8 @@ from beam_pipelines import pubsub_to_bigquery
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 
-RATE = 500  # msg/s while a burst is published
-BURSTS, PER_BURST = 3, 200  # 0.4 s of publishing each; the runner needs ~7 s per burst
+RATE = 2000  # msg/s while a burst is published
+BURSTS, PER_BURST = 3, 1000  # ~0.5 s of publishing each; the runner needs several seconds
 WINDOW = 10  # seconds
 LATENESS = 120  # seconds: longer than the test may run, so every event is on time
 TYPES = ('click', 'view', 'cart', 'buy', 'search')
@@ -143,6 +148,6 @@ def test_on_time_events_above_the_runners_rate_are_never_late_data(
   assert late == 0, [d['errorMessage'] for d in dead][:3]
   assert dead == []
   assert len(rows) == BURSTS * PER_BURST
-  # Under load: each burst came in at least 5 times faster than the runner wrote it.
-  assert all(written > 5 * publishing for publishing, written in bursts), bursts
+  # Under load: each burst came in at least 3 times faster than the runner wrote it.
+  assert all(written > 3 * publishing for publishing, written in bursts), bursts
   assert aggregates == per_window
