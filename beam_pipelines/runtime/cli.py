@@ -21,7 +21,8 @@ from beam_pipelines.transforms import beam_patches
 from beam_pipelines.transforms.core.bigquery_client import emulator_host, emulator_project
 
 # The Beam patches the pipelines switch on (beam_pipelines.transforms.beam_patches says what each does).
-BATCH_PATCHES = ('global_window', 'bigquery_emulator', 'bigquery_retry_budget')
+BATCH_PATCHES = ('global_window', 'bigquery_emulator', 'bigquery_retry_budget',
+                 'bigquery_row_size')
 STREAMING_PATCHES = BATCH_PATCHES + ('direct_runner_pubsub_pull', 'direct_runner_metrics',
                                      'direct_runner_signatures')
 

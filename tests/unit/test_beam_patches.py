@@ -19,7 +19,8 @@ def test_every_patch_is_listed_with_its_module_and_beam_symbol():
   import importlib
   assert set(beam_patches.ALL) == {
       'global_window', 'bigquery_emulator', 'bigquery_retry_budget',
-      'direct_runner_pubsub_pull', 'direct_runner_metrics', 'direct_runner_signatures'}
+      'direct_runner_pubsub_pull', 'direct_runner_metrics', 'direct_runner_signatures',
+      'bigquery_row_size'}
   for patch in beam_patches.PATCHES.values():
     assert callable(importlib.import_module(patch.module).apply)
     assert patch.beam_symbol.startswith('apache_beam.')

@@ -12,7 +12,8 @@ is patched by importing or using a transform.
 | ``bigquery_retry_budget`` | ``BigQueryWrapper.__init__`` (wraps its clients' HTTP calls) | Beam's nested retry loops kept a run with BigQuery gone retrying for more than 10 min | a run fails within ``--bigquery_retry_budget_seconds`` of BigQuery going away, naming the table | Beam gets an overall retry deadline for BigQuery calls |
 | ``direct_runner_pubsub_pull`` | ``_PubSubReadEvaluator._get_subscriber_client`` (DirectRunner) | an idle pull blocks 30 s (the watermark stalls); 10 messages a pull, each moving the watermark to the wall clock (a burst drained across a window's end is late); a failed pull or ack fails the run | idle pull clamped to ``direct_runner_pull_timeout``; up to 1000 messages a pull; a Pub/Sub restart is ridden out for ``--pubsub_pull_grace`` | the DirectRunner's pull timeout is configurable and tolerant |
 | ``direct_runner_metrics`` | ``executor.TransformExecutor.call`` (BundleBasedDirectRunner) | a DoFn's counters land in the first bundle's metrics container | exact counters (a DoFn over 5 elements in 3 bundles reported 2 without it) | Beam fixes ``StateSampler.scoped_state`` caching |
-| ``direct_runner_signatures`` | ``decorators.get_signature``, ``TransformEvaluatorRegistry.should_execute_serially`` | DoFn signatures re-inspected for every bundle | ~45% of the streaming runner's CPU at 100-1,000 msg/s (BENCHMARKS.md) | Beam caches them |
+| ``direct_runner_signatures`` | ``decorators.get_signature``, ``TransformEvaluatorRegistry.should_execute_serially``, ``userstate.get_dofn_specs`` | DoFn signatures and state specs re-inspected for every bundle | ~45% of the streaming runner's CPU at 100-1,000 msg/s, then 16.8% more in ``get_dofn_specs`` at 500 msg/s (BENCHMARKS.md) | Beam caches them |
+| ``bigquery_row_size`` | ``bigquery.get_deep_size`` (objsize, in ``BigQueryWriteFn._check_row_size``) | objsize rebuilds an exclusion set from every loaded module's globals for every row measured | 12% of the streaming pipeline's CPU at 500 msg/s; the same sizes (hypothesis test) | objsize or Beam stop scanning ``sys.modules`` per call |
 
 How a patch is switched on:
 
@@ -60,6 +61,8 @@ PATCHES = {p.name: p for p in (
           'apache_beam.runners.direct.executor.TransformExecutor.call'),
     Patch('direct_runner_signatures', 'beam_pipelines.transforms.beam_patches.direct_runner_signatures',
           'apache_beam.typehints.decorators.get_signature'),
+    Patch('bigquery_row_size', 'beam_pipelines.transforms.beam_patches.bigquery_row_size',
+          'apache_beam.io.gcp.bigquery.get_deep_size'),
 )}
 ALL = tuple(PATCHES)
 
