@@ -16,7 +16,8 @@ from beam_pipelines.transforms.loads.commit import CommitLoads, CommitOutcome, L
 from beam_pipelines.transforms.loads.config import (CHANGED_FILES, LOAD_MODES, LoadConfig,
                                                     default_manifest_table, new_run_id)
 from beam_pipelines.transforms.loads.lake_commit import CommitLakeLoads, LakeCommit
-from beam_pipelines.transforms.loads.lake_manifest import committed_files, manifest_folder
+from beam_pipelines.transforms.loads.lake_manifest import (committed_files, committed_outputs,
+                                                           manifest_folder)
 from beam_pipelines.transforms.loads.manifest import manifest_schema
 from beam_pipelines.transforms.loads.select import (ChangedFileError, FilesToLoad,
                                                     SelectFilesToLoad)
@@ -24,5 +25,5 @@ from beam_pipelines.transforms.loads.stage import StageRowsForCommit
 
 __all__ = ['CHANGED_FILES', 'ChangedFileError', 'CommitLakeLoads', 'CommitLoads',
            'CommitOutcome', 'FilesToLoad', 'LOAD_MODES', 'LakeCommit', 'LoadCommit',
-           'LoadConfig', 'SelectFilesToLoad', 'StageRowsForCommit', 'committed_files',
+           'LoadConfig', 'SelectFilesToLoad', 'StageRowsForCommit', 'committed_files', 'committed_outputs',
            'default_manifest_table', 'manifest_folder', 'manifest_schema', 'new_run_id']

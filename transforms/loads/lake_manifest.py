@@ -79,6 +79,14 @@ def live_outputs(manifests) -> Dict[str, Dict[str, str]]:
   return live
 
 
+def committed_outputs(output_path):
+  """{role: sorted data files} of the committed, live runs of a lake sink at
+  ``output_path``, from one reading of its manifests: read rows and dead letters from one
+  such answer (two calls may straddle a commit)."""
+  live = live_outputs(read_manifests(manifest_folder(output_path)))
+  return {role: sorted(live.get(role, {})) for role in ROLES}
+
+
 def committed_files(output_path, role='rows'):
   """The data files of the committed, live runs of a lake sink at ``output_path`` (sorted):
   what a reader should read. ``role``: ``rows`` (default), ``dead_letters`` or
@@ -91,8 +99,7 @@ def committed_files(output_path, role='rows'):
   """
   if role not in ROLES:
     raise ValueError(f'role must be one of {"|".join(ROLES)}, got {role!r}')
-  manifests = read_manifests(manifest_folder(output_path))
-  return sorted(live_outputs(manifests).get(role, {}))
+  return committed_outputs(output_path)[role]
 
 
 def file_rows(manifests):
