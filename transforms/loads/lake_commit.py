@@ -37,8 +37,8 @@ from apache_beam.utils.windowed_value import WindowedValue
 from beam_pipelines.transforms.loads.commit import CommitOutcome
 from beam_pipelines.transforms.loads.config import committing_config
 from beam_pipelines.transforms.loads.lake_manifest import (ROLES, file_rows, live_outputs,
-                                                           manifest_file, read_manifests,
-                                                           run_folder, write_manifest)
+                                                           read_manifests, run_folder,
+                                                           write_manifest)
 from beam_pipelines.transforms.loads.manifest import file_of
 
 _LOG = logging.getLogger(__name__)
