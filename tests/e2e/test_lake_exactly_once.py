@@ -15,7 +15,7 @@ import threading
 import pyarrow.parquet as pq
 import pytest
 
-from beam_pipelines import files_to_bigquery
+from beam_pipelines import commands, files_to_bigquery
 from beam_pipelines.transforms.loads import committed_files, committed_outputs, manifest_folder
 from beam_pipelines.transforms.loads.lake_manifest import read_manifests
 
@@ -73,11 +73,13 @@ A_DEAD = ['a.jsonl:6']
 B_DEAD = ['b.jsonl:4', 'b.jsonl:5']
 
 
-def test_rerun_adds_nothing_and_a_new_file_is_written_once(setup):
+def test_rerun_adds_nothing_and_a_new_file_is_written_once(setup, capsys):
   write_file(setup['data'], 'a.jsonl', range(0, 5))
   write_file(setup['data'], 'b.jsonl', range(5, 8), bad=2)
   first = load(setup)
   assert committed(setup) == (list(range(8)), A_DEAD + B_DEAD)
+  assert commands.main(['lake-files', setup['out'], '--role', 'dead_letters']) == 0
+  assert capsys.readouterr().out.split() == committed_files(setup['out'], 'dead_letters')
   assert manifest(setup) == [('a.jsonl', 5, 1, 'new'), ('b.jsonl', 3, 2, 'new')]
   assert (first['loads']['files_committed'], first['loads']['rows_committed'],
           first['loads']['dead_letters_committed']) == (2, 8, 3)
