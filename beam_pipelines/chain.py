@@ -11,6 +11,8 @@ With ``--load_mode`` incremental or replace (files into BigQuery), ``SelectFiles
 files the manifest does not list yet, every BigQuery sink stages its rows instead of writing
 them, and ``CommitLoads`` commits the run's tables and manifest entries in one transaction
 (alerts are not part of the commit: they are written and delivered as they are raised).
+With ``--output_path`` the file sinks write under the run's folder and ``CommitLoads``
+writes the run's manifest file instead (``beam_pipelines.transforms.loads.lake_commit``).
 
 ``files_to_bigquery`` and ``pubsub_to_bigquery`` both call ``build_chain`` with a
 ``beam_pipelines.config.PipelineConfig``; a test runs the same events through both and
@@ -25,7 +27,6 @@ from apache_beam.transforms.window import GlobalWindows
 
 from beam_pipelines import chain_loads, chain_steps
 from beam_pipelines.config import PipelineConfig
-from beam_pipelines.transforms.loads import CommitLoads
 from beam_pipelines.transforms.validate import ParseAndValidate
 from beam_pipelines.transforms.windowing import WindowAndAggregate
 from beam_pipelines.transforms.write import WriteDeadLetters, WriteRowsToBigQuery, WriteRowsToFiles
@@ -44,7 +45,7 @@ def _write(rows, label, sink, lake, schema, pipeline_name, metric_name='rows',
            schema_evolves=False, commit=None):
   if lake is not None:
     return rows | label >> WriteRowsToFiles(schema, lake, pipeline_name=pipeline_name,
-                                            metric_name=metric_name)
+                                            metric_name=metric_name, commit=commit)
   return rows | label >> WriteRowsToBigQuery(schema, sink, pipeline_name=pipeline_name,
                                              metric_name=metric_name,
                                              schema_evolves=schema_evolves, commit=commit)
@@ -92,10 +93,9 @@ def build_chain(p, cfg: PipelineConfig):
       dead_letters, cfg.masking, masked, csv=cfg.csv_format, pipeline_name=name)
   unwritable = dead_letters | 'WriteDeadLetters' >> WriteDeadLetters(
       cfg.dead_letters, pipeline_name=name,
-      commit=commit if cfg.dead_letters.kind == 'bigquery' else None)
+      commit=commit if cfg.dead_letters.kind in ('bigquery', 'files') else None)
   alerts = chain_steps.monitor(checked.scores, dead_letters, cfg.quality, cfg.monitoring, name)
-  if commit is not None:
-    _ = p | 'CommitLoads' >> CommitLoads(commit)
+  chain_loads.commit_loads(p, commit)
   return PipelineOutputs(rows=rows, dead_letters=dead_letters,
                          unwritable_dead_letters=unwritable, aggregates=aggregates,
                          alerts=alerts)

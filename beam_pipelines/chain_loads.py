@@ -1,13 +1,15 @@
 """The steps of exactly-once file loads in the chain (``--load_mode`` incremental and
-replace): which files a run reads, the ``LoadCommit`` its BigQuery sinks stage for, and the
-source file column. ``beam_pipelines.chain`` wires them; ``CommitLoads`` ends the chain."""
+replace): which files a run reads, the ``LoadCommit`` its BigQuery sinks stage for (or the
+``LakeCommit`` its file sinks write for, with ``--output_path``), and the source file column.
+``beam_pipelines.chain`` wires them; ``commit_loads`` ends the chain."""
 
 from typing import NamedTuple, Optional
 
 import apache_beam as beam
 
 from beam_pipelines.transforms.core.elements import RowDict, source_id_of
-from beam_pipelines.transforms.loads import LoadCommit, SelectFilesToLoad, manifest_schema
+from beam_pipelines.transforms.loads import (CommitLakeLoads, CommitLoads, LakeCommit,
+                                             LoadCommit, SelectFilesToLoad, manifest_schema)
 from beam_pipelines.transforms.loads.manifest import file_of
 from beam_pipelines.transforms.read import ReadEvents
 from beam_pipelines.transforms.read.files import match_files
@@ -31,19 +33,32 @@ def read_events(p, cfg):
     read = p | 'ReadEvents' >> ReadEvents(cfg.source)
     return ReadResult(read.rows, read.dead_letters, None)
   loads = cfg.loads
-  created = p | 'CreateManifestTable' >> CreateTableAtStart(
-      loads.manifest_table, manifest_schema().to_json(), pipeline_project(p),
-      loads.retry_budget_seconds, layout=cfg.layouts.manifest)
+  created = None  # a lake sink's manifest files need no table
+  if loads.manifest_table is not None:
+    created = p | 'CreateManifestTable' >> CreateTableAtStart(
+        loads.manifest_table, manifest_schema().to_json(), pipeline_project(p),
+        loads.retry_budget_seconds, layout=cfg.layouts.manifest)
   files = (p
            | 'MatchFiles' >> match_files(cfg.source)
            | 'SelectFiles' >> SelectFilesToLoad(loads, cfg.source.pattern,
                                                 manifest_created=created,
                                                 pipeline_name=cfg.pipeline_name))
-  commit = LoadCommit(loads, pipeline_name=cfg.pipeline_name, output_table=cfg.sink.table)
+  if loads.manifest_table is None:
+    commit = LakeCommit(loads, pipeline_name=cfg.pipeline_name)
+  else:
+    commit = LoadCommit(loads, pipeline_name=cfg.pipeline_name, output_table=cfg.sink.table)
   commit.add_entries(files.entries)
   read = files.files | 'ReadEvents' >> ReadEvents(cfg.source)
   dead = (read.dead_letters, files.dead_letters) | 'ReadDeadLetters' >> beam.Flatten()
   return ReadResult(read.rows, dead, commit)
+
+
+def commit_loads(p, commit):
+  """Step 'CommitLoads': the run's one commit, into BigQuery or a lake's manifest files."""
+  if commit is None:
+    return None
+  return p | 'CommitLoads' >> (CommitLakeLoads(commit) if isinstance(commit, LakeCommit)
+                               else CommitLoads(commit))
 
 
 def _with_source_file(row, column):

@@ -31,6 +31,8 @@ COMMANDS = {
                   'start|stop|status|prepare the local BigQuery and Pub/Sub emulators'),
     'samples': ('beam_pipelines.tools.samples',
                 'copy the shipped samples, examples and template parameters into a folder'),
+    'lake-files': ('beam_pipelines.tools.lake_files',
+                   "the committed data files of a lake sink's runs (--output_path)"),
     'demo': ('beam_pipelines.tools.demo', 'files_to_bigquery on sample data, local BigQuery'),
     'streaming-demo': ('beam_pipelines.tools.streaming_demo',
                        'pubsub_to_bigquery on live sample events, local emulators'),

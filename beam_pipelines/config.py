@@ -17,6 +17,7 @@ from apache_beam.options.pipeline_options import StandardOptions
 from beam_pipelines.options.common import CommonOptions, common_configs, temp_location_of
 from beam_pipelines.options.enrichment import enrichment_config
 from beam_pipelines.options.files import file_source_config, lake_sink_config
+from beam_pipelines.options.lake_loads import lake_load_config
 from beam_pipelines.options.layout import TableLayouts, table_layouts
 from beam_pipelines.options.loads import load_config
 from beam_pipelines.options.masking import MaskingConfig, masking_config
@@ -57,7 +58,7 @@ class PipelineConfig:
   udf: Optional[str] = None  # the --udf spec
   monitoring: MonitoringRunConfig = MonitoringRunConfig()  # alerts, report, console
   layouts: TableLayouts = TableLayouts()  # of the tables the run creates (also in the sinks)
-  loads: Optional[LoadConfig] = None  # files into BigQuery: --load_mode and the manifest
+  loads: Optional[LoadConfig] = None  # --load_mode and the manifest (table, or lake files)
 
   @property
   def csv_format(self):
@@ -82,8 +83,8 @@ class PipelineConfig:
 
   @property
   def commits(self):
-    """True when rows go to BigQuery through the manifest and one commit (load modes
-    incremental and replace)."""
+    """True when the run commits through the manifest and one commit (load modes
+    incremental and replace; rows to BigQuery or files)."""
     return self.loads is not None and self.loads.commits
 
 
@@ -163,8 +164,10 @@ def files_to_bigquery_config(options):
   if windowing is not None and windowing.window.event_time_field is None:
     raise ConfigError('--event_time_field is required with --window for files (a file '
                       'record has no event time of its own)')
-  loads = None
-  if common.sink is not None:
+  if lake is not None:
+    loads = lake_load_config(options, lake, common.dead_letters,
+                             streaming=bool(options.view_as(StandardOptions).streaming))
+  else:
     # evolve adds columns as rows come: without --load_mode, such a run appends.
     loads = load_config(options, processed_schema(common.schema, masking, enrichment),
                         common.sink.table,

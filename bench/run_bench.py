@@ -94,6 +94,8 @@ def commands(program, input_path, out_dir, suite_args=()):
   if program == 'suite':
     return [py, '-m', 'beam_pipelines.files_to_bigquery', *common,
             '--output_path', os.path.join(out_dir, 'rows'), '--output_format', 'jsonl',
+            # the baselines write every run's files as they go: so does the suite here
+            '--load_mode', 'append',
             '--masking_policy', POLICY, '--masking_key_source', f'env:{KEY_VARIABLE}',
             '--enrichment_source', LOOKUP, '--enrichment_keys', 'country_code',
             '--enrichment_fields', 'region', *SUITE_WINDOW_ARGS, *suite_args]

@@ -51,12 +51,17 @@ class FilesToBigQueryOptions(PipelineOptions):
                              'line-aligned ranges shared by the workers (0: every file '
                              'whole).')
     parser.add_argument('--output_path', default=None,
-                        help='Write validated rows as files under this prefix instead of '
-                             'BigQuery (a lake sink).')
+                        help='Write validated rows as files instead of BigQuery (a lake '
+                             'sink). With --load_mode incremental (default) or replace: a '
+                             'folder; each run writes under <output_path>/run=<run_id>/ and '
+                             'commits with one manifest in <output_path>/_loads/ (read the '
+                             'committed files with committed_files(output_path)). With '
+                             'append: a file prefix.')
     parser.add_argument('--output_format', default='parquet',
                         help=f'Lake file format with --output_path: {"|".join(LAKE_FORMATS)}.')
     parser.add_argument('--output_shards', default='0',
-                        help='Number of lake files (0: the runner decides).')
+                        help='Number of lake files (0: the runner decides); --load_mode '
+                             'append only.')
 
 
 # CsvFormat's errors start with the argument they are about -> the option that sets it.

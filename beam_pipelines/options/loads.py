@@ -36,12 +36,15 @@ class LoadOptions(PipelineOptions):
                              'modification time) is loaded exactly once across runs; files '
                              'loaded before are skipped. append: every file read is appended '
                              '(no manifest). replace: the run\'s result replaces the table (the '
-                             'partitions it touches, when partitioned) atomically.')
+                             'partitions it touches, when partitioned) atomically. With '
+                             '--output_path the same, by manifest files in '
+                             '<output_path>/_loads.')
     parser.add_argument('--changed_files', default='error',
                         help=f'A file changed since it was loaded: {"|".join(CHANGED_FILES)}. '
                              'error: the run fails before committing anything; skip: left as '
                              'loaded; reload: its earlier rows and dead letters are replaced '
-                             '(needs source_file_column).')
+                             '(needs source_file_column; with --output_path its earlier files '
+                             'are superseded).')
     parser.add_argument('--load_manifest_table', default=None,
                         help='BigQuery table recording each file loaded (path, identity, '
                              'rows, dead letters, run id, time). Defaults to '

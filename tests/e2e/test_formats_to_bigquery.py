@@ -113,8 +113,8 @@ def test_csv_options_no_header_delimiter_quote(tmp_path):
   _, summary = files_to_bigquery.run([
       '--input', str(path), '--input_format', 'csv', '--csv_header', 'false',
       '--csv_columns', 'id,name', '--csv_delimiter', ';', '--csv_quote_char', "'",
-      '--schema', str(schema), '--output_path', str(out), '--output_format', 'jsonl'],
-      print_summary=False)
+      '--schema', str(schema), '--output_path', str(out), '--output_format', 'jsonl',
+      '--load_mode', 'append'], print_summary=False)
   rows = [json.loads(line) for p in tmp_path.glob('lake/rows-*') for line in open(p)]
   assert sorted(rows, key=lambda r: r['id']) == [{'id': 1, 'name': 'a;b'},
                                                  {'id': 2, 'name': "it's"}]
@@ -168,7 +168,7 @@ def test_dead_letters_to_pubsub_from_the_command_line(tmp_path, pubsub_emulator,
   _, summary = files_to_bigquery.run([
       '--input', str(path), '--input_format', 'csv', '--schema', str(schema),
       '--output_path', str(tmp_path / 'lake' / 'rows'), '--dead_letter_sink', 'pubsub',
-      '--dead_letter_topic', topic], print_summary=False)
+      '--dead_letter_topic', topic, '--load_mode', 'append'], print_summary=False)
   subscriber = pubsub_v1.SubscriberClient()
   messages = []
   deadline = time.monotonic() + 60

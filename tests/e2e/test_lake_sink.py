@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from beam_pipelines import files_to_bigquery
+from beam_pipelines.transforms.loads import committed_files
 
 UTC = datetime.timezone.utc
 SCHEMA = [
@@ -44,17 +45,21 @@ def write_inputs(tmp_path):
 
 
 def run_lake(tmp_path, fmt, extra=()):
+  """Runs into a lake at ``<tmp>/lake/events``: (prefix, its committed rows files, summary);
+  with ``--load_mode append`` in ``extra``, the files named by the prefix instead."""
   data, schema = write_inputs(tmp_path)
   prefix = str(tmp_path / 'lake' / 'events')
   _, summary = files_to_bigquery.run([
       '--input', data, '--schema', schema, '--output_path', prefix,
       '--output_format', fmt, '--non_finite_floats', 'allow', *extra], print_summary=False)
-  files = glob.glob(prefix + '-*')
+  files = glob.glob(prefix + '-*') if 'append' in extra else committed_files(prefix)
   return prefix, files, summary
 
 
 def check_dead_letters_next_to_the_files(prefix, summary):
-  dead_files = glob.glob(prefix + '_error_records-*.jsonl')
+  dead_files = committed_files(prefix, 'dead_letters') or glob.glob(
+      prefix + '_error_records-*.jsonl')  # --load_mode append
+  assert all(f.startswith(prefix + '_error_records') for f in dead_files)
   assert len(dead_files) == 1
   with open(dead_files[0], encoding='utf-8') as f:
     dead = [json.loads(line) for line in f]
@@ -114,7 +119,8 @@ def test_avro_files_are_typed_from_the_schema(tmp_path):
 
 
 def test_jsonl_files_hold_bigquery_json_rows(tmp_path):
-  prefix, files, summary = run_lake(tmp_path, 'jsonl', ['--output_shards', '1'])
+  prefix, files, summary = run_lake(tmp_path, 'jsonl', ['--output_shards', '1',
+                                                        '--load_mode', 'append'])
   assert len(files) == 1 and files[0].endswith('-00000-of-00001.jsonl')
   with open(files[0], encoding='utf-8') as f:
     rows = sorted((json.loads(line) for line in f), key=lambda r: r['id'])
@@ -142,7 +148,7 @@ def lake_rows_as_json(tmp_path, name, input_path, input_format, schema, extra=()
       *extra], print_summary=False)
   # An absent NULLABLE column and an explicit null are the same row.
   rows = [{k: v for k, v in json.loads(line).items() if v is not None}
-          for p in glob.glob(prefix + '-*') for line in open(p)]
+          for p in committed_files(prefix) for line in open(p)]
   for row in rows:  # the same decimal may be written with more trailing zeros
     for key in ('n', 'bn'):
       if row.get(key) is not None:
@@ -160,6 +166,6 @@ def test_lake_files_read_back_to_the_same_rows(tmp_path, fmt):
   files_to_bigquery.run(['--input', data, '--schema', schema, '--output_path', prefix,
                          '--output_format', fmt, '--non_finite_floats', 'allow'],
                         print_summary=False)
-  again = lake_rows_as_json(tmp_path, 'again', prefix + f'-*.{fmt}', fmt, schema)
+  again = lake_rows_as_json(tmp_path, 'again', prefix + f'/run=*/*.{fmt}', fmt, schema)
   assert len(direct) == 2 and direct[0]['j'] == '{"a":[1]}'
   assert again == direct

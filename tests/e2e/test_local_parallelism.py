@@ -2,13 +2,13 @@
 rows, same aggregates, same dead letters with the same ``file:line`` source ids, same
 summary counts. And when the pipeline decides by itself to use the local cores."""
 
-import glob
 import json
 import random
 
 import pytest
 
 from beam_pipelines import files_to_bigquery
+from beam_pipelines.transforms.loads import committed_outputs
 from beam_pipelines.runtime.local_parallelism import AUTO_PARALLEL_MIN_BYTES, auto_workers
 from beam_pipelines.transforms.read.files import FileSourceConfig
 
@@ -45,15 +45,17 @@ def _run(tmp_path, name, data, schema, extra):
       '--window', 'fixed', '--window_size', '60s', '--event_time_field', 'at',
       '--aggregate_keys', 'kind', *extra], print_summary=False)
 
-  def lines(pattern):
+  outputs = committed_outputs(prefix)
+
+  def lines(role):
     out = []
-    for path in glob.glob(prefix + pattern):
+    for path in outputs[role]:
       with open(path, encoding='utf-8') as f:
         out += [json.loads(line) for line in f]
     return out
-  dead = [{k: v for k, v in d.items() if k != 'timestamp'} for d in lines('_error_records-*')]
+  dead = [{k: v for k, v in d.items() if k != 'timestamp'} for d in lines('dead_letters')]
   key = lambda r: json.dumps(r, sort_keys=True)  # noqa: E731
-  return (sorted(lines('-*.jsonl'), key=key), sorted(lines('_aggregates-*'), key=key),
+  return (sorted(lines('rows'), key=key), sorted(lines('aggregates'), key=key),
           sorted(dead, key=key), summary)
 
 

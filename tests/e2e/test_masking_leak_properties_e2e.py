@@ -127,8 +127,8 @@ def _run_case(tmp_path, capfd, bq_client, bq_dataset, project, input_format, mod
     dead = [dict(r.items()) for r in bq_client.list_rows(f'{table}_error_records')] if (
         summary.get('dead_letters')) else []
   else:
-    rows = _read_jsonl(str(folder / 'lake' / 'rows-*'))
-    dead = _read_jsonl(str(folder / 'lake' / 'rows_error_records-*'))
+    rows = _read_jsonl(str(folder / 'lake' / 'rows' / 'run=*' / '*'))
+    dead = _read_jsonl(str(folder / 'lake' / 'rows_error_records' / 'run=*' / '*'))
   haystacks['output rows'] = json.dumps(rows, ensure_ascii=False, default=str)
   haystacks.update(_dead_letter_haystacks(dead))
   assert scan(haystacks, allowed_in_payload=mode == 'redact') == [], (unknown, sinks)

@@ -74,8 +74,8 @@ def test_replay_from_files_to_pubsub_keeps_attributes(tmp_path, pubsub_emulator,
   dead_prefix = str(tmp_path / 'dead' / 'events')
   files_to_bigquery.run(['--input', data, '--schema', schema,
                          '--output_path', str(tmp_path / 'lake' / 'events'),
-                         '--dead_letter_sink', 'files', '--dead_letter_path', dead_prefix],
-                        print_summary=False)
+                         '--dead_letter_sink', 'files', '--dead_letter_path', dead_prefix,
+                         '--load_mode', 'append'], print_summary=False)
   _, summary = replay_dead_letters.run([
       '--dead_letter_path', dead_prefix, '--error_type', 'invalid_json,invalid_value:ts',
       '--replay_to_topic', topic], print_summary=False)

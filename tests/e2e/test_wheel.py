@@ -154,7 +154,8 @@ def test_files_to_bigquery_run_to_files_with_a_user_transforms_py(installed):
   # The user's transforms.py raises if anything imports it: the library must not.
   done = installed.run(['python', '-m', 'beam_pipelines.files_to_bigquery',
                         '--input', 'small.jsonl', '--schema', 'samples/events_schema.json',
-                        '--output_path', 'out/events', '--output_format', 'jsonl'],
+                        '--output_path', 'out/events', '--output_format', 'jsonl',
+                        '--load_mode', 'append'],
                        env={'USER_TRANSFORMS_MUST_NOT_LOAD': '1'})
   rows = _count_lines(os.path.join(installed.user, 'out'), 'events-')
   dead = _count_lines(os.path.join(installed.user, 'out'), 'events_error_records-')

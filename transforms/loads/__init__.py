@@ -7,16 +7,23 @@ letters and manifest entries committed together.
 - ``stage``: ``StageRowsForCommit``: rows -> staging files.
 - ``sql``: the commit's transaction.
 - ``commit``: ``LoadCommit`` and ``CommitLoads``: staged files + manifest entries -> one commit.
+- ``stores``: where ``SelectFilesToLoad`` reads the manifest (table or lake manifest files).
+- ``lake_manifest``: a lake sink's manifest files, ``committed_files`` (what readers read).
+- ``lake_commit``: ``LakeCommit`` and ``CommitLakeLoads``: a lake run's files -> one manifest.
 """
 
 from beam_pipelines.transforms.loads.commit import CommitLoads, CommitOutcome, LoadCommit
 from beam_pipelines.transforms.loads.config import (CHANGED_FILES, LOAD_MODES, LoadConfig,
                                                     default_manifest_table, new_run_id)
+from beam_pipelines.transforms.loads.lake_commit import CommitLakeLoads, LakeCommit
+from beam_pipelines.transforms.loads.lake_manifest import (committed_files, committed_outputs,
+                                                           manifest_folder)
 from beam_pipelines.transforms.loads.manifest import manifest_schema
 from beam_pipelines.transforms.loads.select import (ChangedFileError, FilesToLoad,
                                                     SelectFilesToLoad)
 from beam_pipelines.transforms.loads.stage import StageRowsForCommit
 
-__all__ = ['CHANGED_FILES', 'ChangedFileError', 'CommitLoads', 'CommitOutcome', 'FilesToLoad',
-           'LOAD_MODES', 'LoadCommit', 'LoadConfig', 'SelectFilesToLoad',
-           'StageRowsForCommit', 'default_manifest_table', 'manifest_schema', 'new_run_id']
+__all__ = ['CHANGED_FILES', 'ChangedFileError', 'CommitLakeLoads', 'CommitLoads',
+           'CommitOutcome', 'FilesToLoad', 'LOAD_MODES', 'LakeCommit', 'LoadCommit',
+           'LoadConfig', 'SelectFilesToLoad', 'StageRowsForCommit', 'committed_files', 'committed_outputs',
+           'default_manifest_table', 'manifest_folder', 'manifest_schema', 'new_run_id']

@@ -71,6 +71,9 @@ class LoadCommit:
 
   def __init__(self, config, pipeline_name=None, output_table=None):
     self.config = committing_config(config, 'LoadCommit')
+    if config.manifest_table is None:
+      raise ValueError('LoadCommit: the LoadConfig has a manifest_path (a lake sink): use '
+                       'LakeCommit')
     self.pipeline_name = pipeline_name
     self.output_table = output_table
     self.targets = {}

@@ -12,6 +12,9 @@ A file whose identity changed since it was loaded (``changed_files``): ``error``
 fails before anything is committed, naming the file), ``skip`` (left as loaded, counted) or
 ``reload`` (its earlier rows and dead letters are deleted and the new version loaded, in the
 same transaction; needs ``source_file_column`` to find the earlier rows).
+
+The manifest is a BigQuery table (``manifest_table``: rows go to BigQuery) or, for a lake
+sink, manifest files in a folder (``manifest_path``: ``beam_pipelines.transforms.loads.lake_manifest``).
 """
 
 import datetime
@@ -56,7 +59,7 @@ class LoadConfig:
 
   Attributes:
     manifest_table: ``[PROJECT:]DATASET.TABLE`` of the manifest (one row per file per
-      committed load); created if needed.
+      committed load); created if needed. None with ``manifest_path``.
     mode: ``incremental``, ``append`` or ``replace`` (module docstring).
     changed_files: ``error``, ``skip`` or ``reload``: a file changed since it was loaded.
     staging_location: a folder (local or ``gs://``) for the run's staging files; default
@@ -67,8 +70,10 @@ class LoadConfig:
     project: the project of table specs without one (None: the client's default).
     source_file_column: a STRING column of the rows table holding each row's input file
       (``reload`` deletes a file's earlier rows by it); None: no such column.
+    manifest_path: instead of ``manifest_table``: the folder of a lake sink's manifest files
+      (``lake_manifest.manifest_folder(output_path)``); ``reload`` needs no column there.
   """
-  manifest_table: str
+  manifest_table: Optional[str]
   mode: str = 'incremental'
   changed_files: str = 'error'
   staging_location: Optional[str] = None
@@ -76,9 +81,14 @@ class LoadConfig:
   retry_budget_seconds: float = 0
   project: Optional[str] = None
   source_file_column: Optional[str] = None
+  manifest_path: Optional[str] = None
 
   def __post_init__(self):
-    parse_table_spec(self.manifest_table, 'manifest_table')
+    if (self.manifest_table is None) == (self.manifest_path is None):
+      raise ValueError('manifest_table: give a manifest table or a manifest_path, not both '
+                       'nor neither')
+    if self.manifest_table is not None:
+      parse_table_spec(self.manifest_table, 'manifest_table')
     if self.mode not in LOAD_MODES:
       raise ValueError(f'mode must be one of {"|".join(LOAD_MODES)}, got {self.mode!r}')
     if self.changed_files not in CHANGED_FILES:
@@ -88,7 +98,7 @@ class LoadConfig:
       raise ValueError(f'run_id must be 1-64 letters, digits, _ or -, got {self.run_id!r}')
     check_retry_budget(self.retry_budget_seconds)
     if self.changed_files == 'reload' and self.mode == 'incremental' and \
-        not self.source_file_column:
+        not self.source_file_column and self.manifest_path is None:
       raise ValueError('changed_files reload needs source_file_column: the earlier version '
                        "of a changed file is replaced, and its rows are found by that column")
     if self.staging_location is None:

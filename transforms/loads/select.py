@@ -5,7 +5,8 @@ manifest by path: a file whose latest load has the same identity is skipped
 (``read/files_skipped``); a new file is loaded; a changed one is handled as
 ``LoadConfig.changed_files`` says (``read/files_changed``). In ``replace`` mode every matched
 file is loaded. The manifest is read once per bundle (the rows of paths under the pattern's
-literal prefix), after the step that creates it at the start of the run.
+literal prefix; from the manifest table or a lake sink's manifest files: ``stores``), after
+the step that creates it at the start of the run.
 """
 
 import logging
@@ -18,8 +19,7 @@ from beam_pipelines.transforms.core.dead_letter import DEAD_LETTER_TAG, make_dea
 from beam_pipelines.transforms.loads.config import committing_config
 from beam_pipelines.transforms.loads.manifest import (classify, file_entry, file_identity,
                                                       glob_prefix, manifest_state)
-from beam_pipelines.transforms.loads.sql import sql_string
-from beam_pipelines.transforms.write.staged_script import StagedScript, quoted, table_ref
+from beam_pipelines.transforms.loads.stores import manifest_store
 
 _LOG = logging.getLogger(__name__)
 FILES_TAG = 'files'
@@ -50,27 +50,17 @@ class _SelectFn(beam.DoFn):
         'files_matched', 'files_skipped', 'files_changed', 'files_to_load')}
 
   def setup(self):
-    config = self._config
-    self._runner = StagedScript(config.staging_location, config.retry_budget_seconds,
-                                config.project, budget_name=config.manifest_table)
-    self._client = None
+    self._store = manifest_store(self._config)
 
   def teardown(self):
-    if self._client is not None:
-      self._client.close()
+    self._store.close()
 
   def start_bundle(self):
     self._state = None
 
   def _manifest(self):
     if self._state is None:
-      if self._client is None:
-        self._client = self._runner.client()
-      ref = table_ref(self._config.manifest_table, self._client.project)
-      rows = self._runner.query(self._client, (
-          f'SELECT path, identity, run_id, loaded_at FROM {quoted(ref)} '
-          f'WHERE STARTS_WITH(path, {sql_string(self._prefix)})'))
-      self._state = manifest_state(rows)
+      self._state = manifest_state(self._store.rows(self._prefix))
     return self._state
 
   def process(self, metadata, *unused_manifest_created):

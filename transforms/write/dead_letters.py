@@ -28,6 +28,7 @@ from beam_pipelines.transforms.core.to_dead_letters import to_dead_letter
 from beam_pipelines.transforms.core.table_layout import TableLayout
 from beam_pipelines.transforms.core.table_spec import parse_table_spec
 from beam_pipelines.transforms.write.bigquery import BigQuerySinkConfig, WriteRowsToBigQuery
+from beam_pipelines.transforms.write.lake import LakeSinkConfig, file_sink_factory
 from beam_pipelines.transforms.write.pubsub import PublishToPubSub, check_topic
 from beam_pipelines.transforms.write.retry_budget import check_retry_budget
 
@@ -168,7 +169,8 @@ class WriteDeadLetters(beam.PTransform):
     pipeline_name: recorded in dead letters this step makes (default: the pipeline's
       options).
     commit: kind ``bigquery``: a ``LoadCommit`` the dead letters are staged for (committed
-      with the run's rows and manifest entries) instead of written at once.
+      with the run's rows and manifest entries) instead of written at once; kind ``files``
+      (batch): a ``LakeCommit``, whose run folder under ``path`` they are written to.
 
   Example::
 
@@ -180,8 +182,8 @@ class WriteDeadLetters(beam.PTransform):
     super().__init__(label)
     if not isinstance(config, DeadLetterSinkConfig):
       raise ValueError(f'config must be a DeadLetterSinkConfig, got {type(config).__name__}')
-    if commit is not None and config.kind != 'bigquery':
-      raise ValueError(f'commit is for a bigquery dead-letter sink, not {config.kind}')
+    if commit is not None and config.kind == 'pubsub':
+      raise ValueError('commit is for a bigquery or files dead-letter sink, not pubsub')
     self._config = config
     self._pipeline_name = pipeline_name
     self._commit = commit
@@ -193,6 +195,13 @@ class WriteDeadLetters(beam.PTransform):
     counted = dead_letters | 'CountByType' >> beam.ParDo(
         _CountByErrorTypeFn(pipeline_name)).with_output_types(DeadLetter)
     config = self._config
+    if config.kind == 'files' and self._commit is not None:
+      self._commit.write_files(
+          counted | 'ToJsonWithSource' >> beam.Map(
+              lambda r: (r.get('sourceId'), _to_json(r).encode('utf-8'))),
+          'dead_letters', config.path,
+          file_sink_factory(LakeSinkConfig(config.path, 'jsonl'), None), '.jsonl')
+      return dead_letters.pipeline | 'NothingUnwritable' >> beam.Create([])
     if config.kind == 'files' and _is_streaming(dead_letters):
       folder, prefix = FileSystems.split(config.path)
       _ = (counted

@@ -100,7 +100,8 @@ class _ToLakeRowFn(beam.DoFn):
   """Typed rows for the file sink; a row that cannot be typed becomes a sink dead letter."""
   FAILED = 'failed'
 
-  def __init__(self, schema, target, pipeline_name, metric_name='rows'):
+  def __init__(self, schema, target, pipeline_name, metric_name='rows', keep_source=False):
+    self._keep_source = keep_source  # (source id, typed row) pairs for a LakeCommit
     self._schema = schema
     self._target = target
     self._pipeline_name = pipeline_name
@@ -137,7 +138,8 @@ class _ToLakeRowFn(beam.DoFn):
           pipeline=self._pipeline_name))
       return
     try:
-      yield self._convert(without_source_id(row))
+      typed = self._convert(without_source_id(row))
+      yield (source_id, typed) if self._keep_source else typed
     except Exception as e:  # pylint: disable=broad-except
       self._failed.inc()
       yield beam.pvalue.TaggedOutput(self.FAILED, make_dead_letter(
@@ -214,7 +216,8 @@ class _ParquetFileSink(fileio.FileSink):
     self._writer.close()  # writes the footer; fileio closes the file itself
 
 
-def _streaming_sink_fn(config, file_schema):
+def file_sink_factory(config, file_schema):
+  """A callable making a ``fileio.FileSink`` of the config's format (open, write, flush)."""
   if config.format == 'jsonl':
     return _JsonlFileSink
   if config.format == 'avro':
@@ -232,6 +235,9 @@ class WriteRowsToFiles(beam.PTransform):
       masked and enriched schema after ``MaskPII`` and ``EnrichWithSideInput``).
     config: a ``LakeSinkConfig``.
     pipeline_name: recorded in each dead letter (default: the pipeline's options).
+    commit: a ``LakeCommit`` (``beam_pipelines.transforms.loads.lake_commit``): the files are
+      written under the run's folder, one set per input file, and become part of the output
+      only when the commit's manifest is written (batch only; ``num_shards`` is not used).
 
   Input: rows (dicts or ``beam.Row``s; the source id key is not written). Output: a
   PCollection of dead letters (stage ``sink``, errorType ``lake_encode``) for rows that
@@ -247,8 +253,9 @@ class WriteRowsToFiles(beam.PTransform):
   """
 
   def __init__(self, schema=None, config=None, *, pipeline_name=None, metric_name='rows',
-               label=None):
+               commit=None, label=None):
     super().__init__(label)
+    self._commit = commit
     schema, config = schema_first('WriteRowsToFiles', schema, config, LakeSinkConfig)
     self._metric_name = metric_name
     if not isinstance(config, LakeSinkConfig):
@@ -278,10 +285,13 @@ class WriteRowsToFiles(beam.PTransform):
       file_schema = self._format_schema(schema)
     typed = rows | 'Type' >> beam.ParDo(
         _ToLakeRowFn(schema, config.format, pipeline_name_of(rows.pipeline, self._pipeline_name),
-                     self._metric_name)).with_outputs(
+                     self._metric_name, keep_source=self._commit is not None)).with_outputs(
             _ToLakeRowFn.FAILED, main='rows')
     suffix = SUFFIXES[config.format]
-    if not rows.is_bounded:
+    if self._commit is not None:
+      self._commit.write_files(typed.rows, self._metric_name, config.path,
+                               file_sink_factory(config, file_schema), suffix)
+    elif not rows.is_bounded:
       # Streaming: fixed windows, each written as its own files by fileio (Beam's Avro and
       # Parquet sinks wrote an empty or truncated file for the second window here: Beam 2.77,
       # BundleBasedDirectRunner, TestStream).
@@ -291,7 +301,7 @@ class WriteRowsToFiles(beam.PTransform):
            | 'WriteWindowedFiles' >> fileio.WriteToFiles(
                path=folder or '.', file_naming=fileio.default_file_naming(
                    prefix or 'rows', suffix),
-               sink=_streaming_sink_fn(config, file_schema),
+               sink=file_sink_factory(config, file_schema),
                shards=config.num_shards or None))
     elif config.format == 'jsonl':
       _ = typed.rows | 'WriteJsonl' >> beam.io.WriteToText(
