@@ -67,6 +67,9 @@ class LoadConfig:
     project: the project of table specs without one (None: the client's default).
     source_file_column: a STRING column of the rows table holding each row's input file
       (``reload`` deletes a file's earlier rows by it); None: no such column.
+    settle_seconds: a file modified less than this long before it was matched may still be
+      being written: it is left for a later run (``read/files_settling``); 0: none is left.
+      Watching (``--watch_interval``) sets it to the interval.
   """
   manifest_table: str
   mode: str = 'incremental'
@@ -76,6 +79,7 @@ class LoadConfig:
   retry_budget_seconds: float = 0
   project: Optional[str] = None
   source_file_column: Optional[str] = None
+  settle_seconds: float = 0
 
   def __post_init__(self):
     parse_table_spec(self.manifest_table, 'manifest_table')
@@ -87,6 +91,10 @@ class LoadConfig:
     if not _RUN_ID.match(self.run_id or ''):
       raise ValueError(f'run_id must be 1-64 letters, digits, _ or -, got {self.run_id!r}')
     check_retry_budget(self.retry_budget_seconds)
+    if not isinstance(self.settle_seconds, (int, float)) or isinstance(
+        self.settle_seconds, bool) or not 0 <= self.settle_seconds < float('inf'):
+      raise ValueError(f'settle_seconds must be a number of seconds >= 0, got '
+                       f'{self.settle_seconds!r}')
     if self.changed_files == 'reload' and self.mode == 'incremental' and \
         not self.source_file_column:
       raise ValueError('changed_files reload needs source_file_column: the earlier version '
