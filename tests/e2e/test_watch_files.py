@@ -12,12 +12,17 @@ import threading
 import time
 
 import pytest
-from test_exactly_once_loads import counts, manifest, safe_counts, setup, write_file  # noqa: F401
+from loads_helpers import counts, make_setup, manifest, safe_counts, write_file
 
 from beam_pipelines import files_to_bigquery
 
 pytestmark = pytest.mark.emulator
 OLD = 1_700_000_000  # a modification time long past: the file is complete
+
+
+@pytest.fixture
+def setup(tmp_path, bigquery_emulator, bq_dataset):
+  return make_setup(tmp_path, bigquery_emulator, bq_dataset)
 
 
 def watch(setup, seconds, *extra):
