@@ -28,6 +28,27 @@ def test_config_checks_name_the_argument():
   assert LoadConfig('ds.t_loads', mode='append').commits is False
   assert LoadConfig('ds.t_loads').commits is True
   assert default_manifest_table('my-project:ds.events') == 'my-project:ds.events_loads'
+  for bad in (-1, float('inf'), '5', True):
+    with pytest.raises(ValueError, match='^settle_seconds'):
+      LoadConfig('ds.t_loads', settle_seconds=bad)
+
+
+def test_a_file_modified_within_settle_seconds_waits_for_a_later_run():
+  """Decided before the manifest is read: a file still being written is not even looked up."""
+  import time
+
+  from beam_pipelines.transforms.loads.select import _SelectFn
+
+  def selected(settle, age):
+    fn = _SelectFn(LoadConfig('ds.t_loads', settle_seconds=settle), '/in/*.jsonl', False, None)
+    fn._manifest = dict  # no file loaded before
+    metadata = SimpleNamespace(path='/in/a.jsonl', size_in_bytes=10,
+                               last_updated_in_seconds=time.time() - age)
+    return [out for out in fn.process(metadata) if not hasattr(out, 'tag')]
+
+  assert selected(settle=30, age=5) == []
+  assert len(selected(settle=30, age=60)) == 1
+  assert len(selected(settle=0, age=0)) == 1
 
 
 def test_a_file_is_its_path_size_and_modification_time():
