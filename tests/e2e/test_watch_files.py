@@ -6,6 +6,8 @@ handled as ``--changed_files`` says. Exact counts of rows, dead letters and mani
 entries; intervals of 1 s to keep the module short."""
 
 import os
+import re
+import signal
 import subprocess
 import sys
 import threading
@@ -164,3 +166,31 @@ def test_changed_file_while_watching_reloads_with_reload(setup, bq_client):
   assert counts(bq_client, ds) == (4, 4, 1, 2)
   assert manifest(bq_client, ds) == [('a.jsonl', 3, 2, 'new'), ('a.jsonl', 4, 1, 'reload')]
   assert summary['loads']['files_changed'] == 1
+
+
+@pytest.mark.parametrize('sig, stopped_by', [(signal.SIGTERM, 'SIGTERM'),
+                                             (signal.SIGINT, 'Ctrl-C')])
+def test_the_command_watches_until_stopped_then_prints_the_summary(setup, bq_client, sig,
+                                                                   stopped_by):
+  """``python -m beam_pipelines.files_to_bigquery --watch_interval 1s`` with no --duration:
+  still running after its file is loaded; SIGTERM or Ctrl-C (SIGINT) ends it with exit code
+  0 and the summary of its polls."""
+  ds = setup['dataset']
+  write_file(setup['data'], 'a.jsonl', range(0, 5), mtime=OLD)
+  watcher = subprocess.Popen(
+      [sys.executable, '-m', 'beam_pipelines.files_to_bigquery'] + setup['base']
+      + ['--watch_interval', '1s'], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+  try:
+    wait_for(bq_client, ds, 1)
+    time.sleep(1.5)
+    assert watcher.poll() is None, 'the watch ended by itself'
+    watcher.send_signal(sig)
+    stdout, stderr = watcher.communicate(timeout=60)
+  finally:
+    if watcher.poll() is None:
+      watcher.kill()
+  assert watcher.returncode == 0, stderr.decode()[-3000:]
+  assert counts(bq_client, ds) == (5, 5, 1, 1)
+  text = stdout.decode()
+  assert re.search(r'watched: \d+ polls every 1 s, 1 of them committed files, stopped by '
+                   + stopped_by, text), text
