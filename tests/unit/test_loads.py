@@ -34,21 +34,25 @@ def test_config_checks_name_the_argument():
 
 
 def test_a_file_modified_within_settle_seconds_waits_for_a_later_run():
-  """Decided before the manifest is read: a file still being written is not even looked up."""
+  """Decided before the manifest is read (``replace`` reads none, so no BigQuery here)."""
   import time
 
-  from beam_pipelines.transforms.loads.select import _SelectFn
+  import apache_beam as beam
+  from apache_beam.io.filesystem import FileMetadata
+  from apache_beam.testing.test_pipeline import TestPipeline
+  from apache_beam.testing.util import assert_that, equal_to
 
-  def selected(settle, age):
-    fn = _SelectFn(LoadConfig('ds.t_loads', settle_seconds=settle), '/in/*.jsonl', False, None)
-    fn._manifest = dict  # no file loaded before
-    metadata = SimpleNamespace(path='/in/a.jsonl', size_in_bytes=10,
-                               last_updated_in_seconds=time.time() - age)
-    return [out for out in fn.process(metadata) if not hasattr(out, 'tag')]
+  from beam_pipelines.transforms.loads import SelectFilesToLoad
 
-  assert selected(settle=30, age=5) == []
-  assert len(selected(settle=30, age=60)) == 1
-  assert len(selected(settle=0, age=0)) == 1
+  now = time.time()
+  files = [FileMetadata('/in/old.jsonl', 10, last_updated_in_seconds=now - 60),
+           FileMetadata('/in/writing.jsonl', 10, last_updated_in_seconds=now - 1)]
+  for settle, expected in ((30, ['/in/old.jsonl']),
+                           (0, ['/in/old.jsonl', '/in/writing.jsonl'])):
+    config = LoadConfig('ds.t_loads', mode='replace', settle_seconds=settle)
+    with TestPipeline(runner='FnApiRunner') as p:
+      chosen = p | beam.Create(files) | SelectFilesToLoad(config, '/in/*.jsonl')
+      assert_that(chosen.files | beam.Map(lambda m: m.path), equal_to(expected))
 
 
 def test_a_file_is_its_path_size_and_modification_time():
