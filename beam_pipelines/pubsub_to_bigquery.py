@@ -27,6 +27,7 @@ from beam_pipelines.options import (CommonOptions, EnrichmentOptions, MaskingOpt
 from beam_pipelines.options.values import ConfigError
 from beam_pipelines.runtime.cli import (PipelineCli, fail, option_errors_while_building,
                                          options_and_config)
+from beam_pipelines.runtime.run_flags import positive_seconds, take_flag
 from beam_pipelines.runtime.runners import runs_here
 from beam_pipelines.runtime.streaming import (  # noqa: F401  (streaming_summary: re-exported)
   RunningPipeline,
@@ -69,24 +70,8 @@ def pipeline_options(argv):
 
 def _split_duration(argv):
   """Takes our own ``--duration SECONDS`` out of argv (it is not a pipeline option)."""
-  duration, rest, i = None, [], 0
-  while i < len(argv):
-    flag, has_value, value = argv[i].partition('=')
-    if flag != '--duration':
-      rest.append(argv[i])
-      i += 1
-      continue
-    if not has_value:
-      value = argv[i + 1] if i + 1 < len(argv) else ''
-      i += 1
-    i += 1
-    try:
-      duration = float(value)
-      if duration <= 0:
-        raise ValueError
-    except ValueError:
-      raise ConfigError(f'--duration: expected a number of seconds > 0, got {value!r}') from None
-  return duration, rest
+  value, rest = take_flag(argv, 'duration')
+  return (None if value is None else positive_seconds(value, 'duration')), rest
 
 
 def start(argv):

@@ -121,9 +121,16 @@ def _loads_lines(summary):
   loads = summary.get('loads')
   if not loads:
     return []
-  return [f'  files: {loads["files_matched"]} matched, {loads["files_skipped"]} skipped '
-          f'(loaded before), {loads["files_changed"]} changed, {loads["files_committed"]} '
-          'committed']
+  settling = (f', {loads["files_settling"]} settling (modified too recently)'
+              if loads.get('files_settling') else '')
+  lines = [f'  files: {loads["files_matched"]} matched, {loads["files_skipped"]} skipped '
+           f'(loaded before), {loads["files_changed"]} changed, {loads["files_committed"]} '
+           f'committed{settling}']
+  watch = summary.get('watch')
+  if watch:
+    lines.append(f'  watched: {watch["polls"]} polls every {watch["interval_seconds"]:g} s, '
+                 f'{watch["commits"]} of them committed files, stopped by {watch["stopped_by"]}')
+  return lines
 
 
 def format_short(summary, title='Run summary'):

@@ -151,7 +151,8 @@ def build_summary(counters, extra=None):
 
 
 _LOAD_COUNTERS = (('read', 'files_matched'), ('read', 'files_skipped'),
-                  ('read', 'files_changed'), ('load', 'files_committed'),
+                  ('read', 'files_changed'), ('read', 'files_settling'),
+                  ('load', 'files_committed'),
                   ('load', 'files_conflicted'), ('load', 'rows_committed'),
                   ('load', 'dead_letters_committed'), ('load', 'commits'))
 

@@ -2,7 +2,9 @@
 
     python killed_run.py KILL_POINT [files_to_bigquery args...]
 
-The test starts this script in a session of its own, so ``os.killpg`` takes the whole
+With ``--watch_interval`` among the arguments it kills a watch, in the first poll that
+reaches the point (tests/e2e/test_watch_files.py). The test starts this script in a session
+of its own, so ``os.killpg`` takes the whole
 process tree (the runner and any worker) at once, as ``kill -9`` of a job would; nothing
 gets to clean up. The kill points are places in the run, reached through the pipeline's own
 code (this script wraps the methods, it does not change what they do):

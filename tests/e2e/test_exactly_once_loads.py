@@ -4,62 +4,23 @@ nothing, a new file among old ones is loaded once, a changed file is handled as
 replaces (only the touched partitions of a partitioned table). Exact counts of rows, dead
 letters and manifest entries after every run."""
 
-import json
 import os
 
 import pytest
+from loads_helpers import counts, make_setup, manifest, safe_counts, write_file
 
 from beam_pipelines import files_to_bigquery
 
 pytestmark = pytest.mark.emulator
 
-SCHEMA = [{'name': 'id', 'type': 'INT64', 'mode': 'REQUIRED'},
-          {'name': 'name', 'type': 'STRING'},
-          {'name': 'day', 'type': 'DATE'}]
-
-
-def write_file(folder, name, ids, bad=1, day='2026-01-01', mtime=None):
-  """A JSONL file: one good row per id, then ``bad`` lines that are not JSON."""
-  path = os.path.join(folder, name)
-  with open(path, 'w') as f:
-    for i in ids:
-      f.write(json.dumps({'id': i, 'name': f'n{i}', 'day': day}) + '\n')
-    for j in range(bad):
-      f.write('{"id": %d, broken\n' % (1000 + j))
-  if mtime is not None:
-    os.utime(path, (mtime, mtime))
-  return path
-
 
 @pytest.fixture
 def setup(tmp_path, bigquery_emulator, bq_dataset):
-  data = tmp_path / 'in'
-  data.mkdir()
-  schema = tmp_path / 'schema.json'
-  schema.write_text(json.dumps(SCHEMA))
-  table = f'{bigquery_emulator.project}:{bq_dataset}.events'
-  base = ['--input', str(data / '*.jsonl'), '--schema', str(schema), '--output_table', table,
-          '--temp_location', str(tmp_path / 'tmp')]
-  return {'data': str(data), 'base': base, 'dataset': bq_dataset}
+  return make_setup(tmp_path, bigquery_emulator, bq_dataset)
 
 
 def load(setup, *extra):
   return files_to_bigquery.run(setup['base'] + list(extra), print_summary=False)[1]
-
-
-def counts(client, dataset):
-  """(rows, distinct ids, dead letters, manifest entries)."""
-  def one(sql):
-    return list(client.query(sql).result())[0][0]
-  return (one(f'SELECT COUNT(*) FROM {dataset}.events'),
-          one(f'SELECT COUNT(DISTINCT id) FROM {dataset}.events'),
-          one(f'SELECT COUNT(*) FROM {dataset}.events_error_records'),
-          one(f'SELECT COUNT(*) FROM {dataset}.events_loads'))
-
-
-def manifest(client, dataset):
-  return sorted((os.path.basename(r['path']), r['rows'], r['dead_letters'], r['action'])
-                for r in client.query(f'SELECT * FROM {dataset}.events_loads').result())
 
 
 @pytest.mark.parametrize('write_method', ['STREAMING_INSERTS', 'FILE_LOADS'])
@@ -176,18 +137,6 @@ def test_replace_on_a_partitioned_table_replaces_only_the_touched_partitions(set
       f'SELECT CAST(day AS STRING), id FROM {ds}.events ORDER BY day, id').result()]
   assert got == [('2026-01-01', 0), ('2026-01-01', 1), ('2026-01-01', 2),
                  ('2026-01-02', 20), ('2026-01-02', 21)]
-
-
-def safe_counts(client, dataset):
-  """``counts`` with 0 for a table the killed run never created."""
-  from google.api_core.exceptions import NotFound
-  try:
-    return counts(client, dataset)
-  except NotFound:
-    tables = {t.table_id for t in client.list_tables(dataset)}
-    assert 'events_loads' not in tables or list(client.query(
-        f'SELECT COUNT(*) FROM {dataset}.events_loads').result())[0][0] == 0
-    return (0, 0, 0, 0)
 
 
 @pytest.mark.parametrize('point', ['selected', 'staged', 'tables_loaded', 'commit_sent',

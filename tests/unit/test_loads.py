@@ -28,6 +28,31 @@ def test_config_checks_name_the_argument():
   assert LoadConfig('ds.t_loads', mode='append').commits is False
   assert LoadConfig('ds.t_loads').commits is True
   assert default_manifest_table('my-project:ds.events') == 'my-project:ds.events_loads'
+  for bad in (-1, float('inf'), '5', True):
+    with pytest.raises(ValueError, match='^settle_seconds'):
+      LoadConfig('ds.t_loads', settle_seconds=bad)
+
+
+def test_a_file_modified_within_settle_seconds_waits_for_a_later_run():
+  """Decided before the manifest is read (``replace`` reads none, so no BigQuery here)."""
+  import time
+
+  import apache_beam as beam
+  from apache_beam.io.filesystem import FileMetadata
+  from apache_beam.testing.test_pipeline import TestPipeline
+  from apache_beam.testing.util import assert_that, equal_to
+
+  from beam_pipelines.transforms.loads import SelectFilesToLoad
+
+  now = time.time()
+  files = [FileMetadata('/in/old.jsonl', 10, last_updated_in_seconds=now - 60),
+           FileMetadata('/in/writing.jsonl', 10, last_updated_in_seconds=now - 1)]
+  for settle, expected in ((30, ['/in/old.jsonl']),
+                           (0, ['/in/old.jsonl', '/in/writing.jsonl'])):
+    config = LoadConfig('ds.t_loads', mode='replace', settle_seconds=settle)
+    with TestPipeline(runner='FnApiRunner') as p:
+      chosen = p | beam.Create(files) | SelectFilesToLoad(config, '/in/*.jsonl')
+      assert_that(chosen.files | beam.Map(lambda m: m.path), equal_to(expected))
 
 
 def test_a_file_is_its_path_size_and_modification_time():

@@ -72,6 +72,9 @@ class LoadConfig:
       (``reload`` deletes a file's earlier rows by it); None: no such column.
     manifest_path: instead of ``manifest_table``: the folder of a lake sink's manifest files
       (``lake_manifest.manifest_folder(output_path)``); ``reload`` needs no column there.
+    settle_seconds: a file modified less than this long before it was matched may still be
+      being written: it is left for a later run (``read/files_settling``); 0: none is left.
+      Watching (``--watch_interval``) sets it to the interval.
   """
   manifest_table: Optional[str]
   mode: str = 'incremental'
@@ -82,6 +85,7 @@ class LoadConfig:
   project: Optional[str] = None
   source_file_column: Optional[str] = None
   manifest_path: Optional[str] = None
+  settle_seconds: float = 0
 
   def __post_init__(self):
     if (self.manifest_table is None) == (self.manifest_path is None):
@@ -97,6 +101,10 @@ class LoadConfig:
     if not _RUN_ID.match(self.run_id or ''):
       raise ValueError(f'run_id must be 1-64 letters, digits, _ or -, got {self.run_id!r}')
     check_retry_budget(self.retry_budget_seconds)
+    if not isinstance(self.settle_seconds, (int, float)) or isinstance(
+        self.settle_seconds, bool) or not 0 <= self.settle_seconds < float('inf'):
+      raise ValueError(f'settle_seconds must be a number of seconds >= 0, got '
+                       f'{self.settle_seconds!r}')
     if self.changed_files == 'reload' and self.mode == 'incremental' and \
         not self.source_file_column and self.manifest_path is None:
       raise ValueError('changed_files reload needs source_file_column: the earlier version '

@@ -4,12 +4,15 @@ Each matched file (a ``FileMetadata``: path, size, modification time) is looked 
 manifest by path: a file whose latest load has the same identity is skipped
 (``read/files_skipped``); a new file is loaded; a changed one is handled as
 ``LoadConfig.changed_files`` says (``read/files_changed``). In ``replace`` mode every matched
-file is loaded. The manifest is read once per bundle (the rows of paths under the pattern's
-literal prefix; from the manifest table or a lake sink's manifest files: ``stores``), after
-the step that creates it at the start of the run.
+file is loaded. With ``LoadConfig.settle_seconds``, a file modified more recently than that
+may still be being written: it is left for a later run (``read/files_settling``). The
+manifest is read once per bundle (the rows of paths under the pattern's literal prefix; from
+the manifest table or a lake sink's manifest files: ``stores``), after the step that creates
+it at the start of the run.
 """
 
 import logging
+import time
 from typing import NamedTuple
 
 import apache_beam as beam
@@ -47,7 +50,7 @@ class _SelectFn(beam.DoFn):
     self._streaming = streaming
     self._pipeline_name = pipeline_name
     self._counters = {name: Metrics.counter('read', name) for name in (
-        'files_matched', 'files_skipped', 'files_changed', 'files_to_load')}
+        'files_matched', 'files_skipped', 'files_changed', 'files_to_load', 'files_settling')}
 
   def setup(self):
     self._store = manifest_store(self._config)
@@ -66,6 +69,9 @@ class _SelectFn(beam.DoFn):
   def process(self, metadata, *unused_manifest_created):
     self._counters['files_matched'].inc()
     config = self._config
+    if self._settling(metadata):
+      self._counters['files_settling'].inc()
+      return
     if config.mode == 'replace':
       yield from self._load(metadata, 'replace', 0)
       return
@@ -95,6 +101,12 @@ class _SelectFn(beam.DoFn):
         return
     yield from self._load(metadata, 'reload' if kind == 'changed' else 'new',
                           state.loads if state else 0)
+
+  def _settling(self, metadata):
+    """Modified less than ``settle_seconds`` ago (a file whose time is unknown is not)."""
+    mtime = getattr(metadata, 'last_updated_in_seconds', None)
+    return bool(self._config.settle_seconds and mtime
+                and time.time() - float(mtime) < self._config.settle_seconds)
 
   def _load(self, metadata, action, previous_loads):
     self._counters['files_to_load'].inc()
