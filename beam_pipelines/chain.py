@@ -66,7 +66,10 @@ def build_chain(p, cfg: PipelineConfig):
   masked = chain_steps.mask_rows(parsed.rows, cfg.masking, pipeline_name=name)
   enriched = chain_steps.enrich(masked.rows, cfg.enrichment)
   applied = chain_steps.apply_udf(enriched.rows, cfg.udf, pipeline_name=name)
-  checked = chain_steps.check_quality(applied.rows, cfg.quality, name, commit=commit)
+  checked = chain_steps.check_quality(
+      applied.rows, cfg.quality, name, commit=commit,
+      scores_window=lambda scores: chain_loads.in_commit_windows(
+          scores, 'ScoresToCommitWindows', cfg))
   rows = checked.rows
   dead = [read.dead_letters, parsed.dead_letters, masked.dead_letters,
           enriched.dead_letters, applied.dead_letters, checked.dead_letters]
@@ -80,10 +83,18 @@ def build_chain(p, cfg: PipelineConfig):
     windowed = rows | 'WindowAndAggregate' >> WindowAndAggregate(
         cfg.processed_schema, windowing.window, windowing.aggregate, pipeline_name=name)
     # Aggregate rows carry their window as columns; the sink and the dead-letter Flatten
-    # want the global window (and its default trigger) like every other branch.
-    aggregate_rows = windowed.rows | 'AggregatesToGlobalWindow' >> beam.WindowInto(
-        GlobalWindows())
-    dead += [windowed.dead_letters, _write(
+    # want the global window (and its default trigger) like every other branch, or, in a
+    # streaming commit, the commit window they are produced in.
+    window_dead_letters = windowed.dead_letters
+    if cfg.notifications is not None and commit is not None:
+      aggregate_rows = chain_loads.in_commit_windows(
+          windowed.rows, 'AggregatesToCommitWindows', cfg)
+      window_dead_letters = chain_loads.in_commit_windows(
+          window_dead_letters, 'WindowDeadLettersToCommitWindows', cfg)
+    else:
+      aggregate_rows = windowed.rows | 'AggregatesToGlobalWindow' >> beam.WindowInto(
+          GlobalWindows())
+    dead += [window_dead_letters, _write(
         aggregate_rows, 'WriteAggregates', windowing.sink, windowing.lake,
         windowing.aggregate.table_schema(cfg.processed_schema), name,
         metric_name='aggregates', commit=commit)]

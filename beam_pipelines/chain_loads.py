@@ -1,5 +1,5 @@
 """The steps of exactly-once file loads in the chain (``--load_mode`` incremental and
-replace): which files a run reads, the ``LoadCommit`` its BigQuery sinks stage for (or the
+replace): which files a run reads (matched, or named by notifications when streaming), the ``LoadCommit`` its BigQuery sinks stage for (or the
 ``LakeCommit`` its file sinks write for, with ``--output_path``), and the source file column.
 ``beam_pipelines.chain`` wires them; ``commit_loads`` ends the chain."""
 
@@ -8,8 +8,9 @@ from typing import NamedTuple, Optional
 import apache_beam as beam
 
 from beam_pipelines.transforms.core.elements import RowDict, source_id_of
-from beam_pipelines.transforms.loads import (CommitLakeLoads, CommitLoads, LakeCommit,
-                                             LoadCommit, SelectFilesToLoad, manifest_schema)
+from beam_pipelines.transforms.loads import (CommitLakeLoads, CommitLoads, CommitWindows,
+                                             LakeCommit, LoadCommit, ReadFileNotifications,
+                                             SelectFilesToLoad, manifest_schema)
 from beam_pipelines.transforms.loads.manifest import file_of
 from beam_pipelines.transforms.read import ReadEvents
 from beam_pipelines.transforms.read.files import match_files
@@ -38,19 +39,35 @@ def read_events(p, cfg):
     created = p | 'CreateManifestTable' >> CreateTableAtStart(
         loads.manifest_table, manifest_schema().to_json(), pipeline_project(p),
         loads.retry_budget_seconds, layout=cfg.layouts.manifest)
-  files = (p
-           | 'MatchFiles' >> match_files(cfg.source)
-           | 'SelectFiles' >> SelectFilesToLoad(loads, cfg.source.pattern,
-                                                manifest_created=created,
-                                                pipeline_name=cfg.pipeline_name))
+  notified = None
+  if cfg.notifications is not None:  # streaming: the files notifications name, per window
+    notified = p | 'ReadNotifications' >> ReadFileNotifications(
+        cfg.notifications, pipeline_name=cfg.pipeline_name)
+    matched = notified.rows
+  else:
+    matched = p | 'MatchFiles' >> match_files(cfg.source)
+  files = matched | 'SelectFiles' >> SelectFilesToLoad(
+      loads, cfg.source.pattern, manifest_created=created, pipeline_name=cfg.pipeline_name)
   if loads.manifest_table is None:
     commit = LakeCommit(loads, pipeline_name=cfg.pipeline_name)
   else:
     commit = LoadCommit(loads, pipeline_name=cfg.pipeline_name, output_table=cfg.sink.table)
   commit.add_entries(files.entries)
   read = files.files | 'ReadEvents' >> ReadEvents(cfg.source)
-  dead = (read.dead_letters, files.dead_letters) | 'ReadDeadLetters' >> beam.Flatten()
+  dead = [read.dead_letters, files.dead_letters]
+  if notified is not None:
+    dead.append(notified.dead_letters)
+  dead = tuple(dead) | 'ReadDeadLetters' >> beam.Flatten()
   return ReadResult(read.rows, dead, commit)
+
+
+def in_commit_windows(pcoll, label, cfg):
+  """``pcoll`` (elements stamped with event time: aggregates, window dead letters, quality
+  scores) moved into the commit windows of a streaming run (step ``label``); unchanged
+  otherwise."""
+  if cfg.notifications is None or not cfg.commits:
+    return pcoll
+  return pcoll | label >> CommitWindows(cfg.notifications.commit_interval_seconds)
 
 
 def commit_loads(p, commit):

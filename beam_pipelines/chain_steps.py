@@ -121,14 +121,16 @@ class CheckedRows(NamedTuple):
   scores: Optional[beam.PCollection]
 
 
-def check_quality(rows, quality, pipeline_name=None, commit=None):
+def check_quality(rows, quality, pipeline_name=None, commit=None, scores_window=None):
   """Steps 'CheckQuality' and 'WriteQualityScores' when rules are configured (scores
-  staged for ``commit`` when one is given)."""
+  staged for ``commit`` when one is given, after ``scores_window`` (scores -> scores in the
+  windows the commit groups by) when given)."""
   if quality.rules is None:
     return CheckedRows(rows=rows, dead_letters=None, scores=None)
   checked = rows | 'CheckQuality' >> CheckQuality(quality.rules, pipeline_name=pipeline_name)
   if quality.scores_sink is not None:
-    failed = checked.scores | 'WriteQualityScores' >> WriteRowsToBigQuery(
+    scores = checked.scores if scores_window is None else scores_window(checked.scores)
+    failed = scores | 'WriteQualityScores' >> WriteRowsToBigQuery(
         quality_table_schema(), quality.scores_sink, pipeline_name=pipeline_name,
         metric_name='quality_scores', commit=commit)
     # Score rows are not records: a rejected one is logged and counted

@@ -22,6 +22,7 @@ from beam_pipelines.options.layout import TableLayouts, table_layouts
 from beam_pipelines.options.loads import load_config
 from beam_pipelines.options.masking import MaskingConfig, masking_config
 from beam_pipelines.options.monitoring import MonitoringRunConfig, monitoring_config
+from beam_pipelines.options.notifications import check_notified_loads, notification_config
 from beam_pipelines.options.pubsub import pubsub_source_config
 from beam_pipelines.options.quality import QualityRunConfig, quality_config
 from beam_pipelines.options.udf import udf_config
@@ -32,6 +33,7 @@ from beam_pipelines.transforms.quality import quality_output_schema
 from beam_pipelines.transforms.read.files import FileSourceConfig
 from beam_pipelines.transforms.read.formats.csv_format import check_schema_for_csv
 from beam_pipelines.transforms.loads.config import LoadConfig
+from beam_pipelines.transforms.loads.notifications import FileNotificationConfig
 from beam_pipelines.transforms.read.pubsub import PubSubSourceConfig
 from beam_pipelines.transforms.windowing.aggregates import column_name
 from beam_pipelines.transforms.validate.parse import ParseConfig
@@ -59,6 +61,8 @@ class PipelineConfig:
   monitoring: MonitoringRunConfig = MonitoringRunConfig()  # alerts, report, console
   layouts: TableLayouts = TableLayouts()  # of the tables the run creates (also in the sinks)
   loads: Optional[LoadConfig] = None  # --load_mode and the manifest (table, or lake files)
+  # streaming files_to_bigquery: the files notifications name, committed per window
+  notifications: Optional[FileNotificationConfig] = None
 
   @property
   def csv_format(self):
@@ -176,11 +180,14 @@ def files_to_bigquery_config(options):
       raise ConfigError(f'--schema_drift evolve adds columns while rows stream in; '
                         f'--load_mode {loads.mode} commits them with a fixed schema (use '
                         '--load_mode append)')
+  notifications = notification_config(options, source.pattern)
+  if notifications is not None:
+    check_notified_loads(loads, lake)
   cfg = PipelineConfig(source=source, schema=common.schema, parse=parse, sink=common.sink,
                        dead_letters=common.dead_letters, pipeline_name=common.pipeline_name,
                        lake=lake, masking=masking, enrichment=enrichment,
                        windowing=windowing, quality=quality, udf=udf, loads=loads,
-                       monitoring=monitoring)
+                       monitoring=monitoring, notifications=notifications)
   return with_table_layouts(cfg, options)
 
 

@@ -12,7 +12,11 @@ for a large local input, see ``beam_pipelines.runtime.local_parallelism``), and 
 
 With ``--watch_interval 30s`` it keeps watching ``--input`` and loads each new file as it
 appears, exactly once across restarts, until Ctrl-C, SIGTERM or ``--duration``
-(``beam_pipelines.runtime.watching``).
+(``beam_pipelines.runtime.watching``: a loop of batch runs). With ``--input_notifications
+projects/P/subscriptions/S`` it is one streaming job instead, loading the files Cloud Storage
+notifications name, one commit per ``--commit_interval`` (on the BundleBasedDirectRunner
+locally, or Dataflow; with ``--watch_interval`` too, this process publishes the
+notifications for a local folder: ``beam_pipelines.runtime.notify_local``).
 """
 
 import logging
@@ -24,22 +28,27 @@ import apache_beam as beam
 from beam_pipelines.chain import PipelineOutputs, build_chain  # noqa: F401  (re-exported)
 from beam_pipelines.config import files_to_bigquery_config
 from beam_pipelines.options import (CommonOptions, EnrichmentOptions, FileInputOptions,
-                                    FilesToBigQueryOptions, LoadOptions, MaskingOptions,
+                                    FileNotificationOptions, FilesToBigQueryOptions,
+                                    LoadOptions, MaskingOptions,
                                     MonitoringOptions, QualityOptions, TableLayoutOptions,
                                     UdfOptions, WindowingOptions)
 from beam_pipelines.options.values import ConfigError
 from beam_pipelines.runtime.cli import (PipelineCli, fail, option_errors_while_building,
                                          options_and_config)
 from beam_pipelines.runtime.local_parallelism import use_local_cores
+from beam_pipelines.runtime.notify_local import LocalNotifier
+from beam_pipelines.runtime.runners import runs_here
+from beam_pipelines.runtime.streaming import RunningPipeline, stream_until_stopped
 from beam_pipelines.runtime.closing import close_run, fail_on_alert
 from beam_pipelines.runtime.summary import run_summary
-from beam_pipelines.runtime.watching import WATCH_FLAGS, watch, watch_plan, watched_config
+from beam_pipelines.runtime.watching import (WATCH_FLAGS, notified_config, watch, watch_plan,
+                                             watched_config)
 
 _LOG = logging.getLogger(__name__)
 NAME = 'files_to_bigquery'
 # The options this pipeline reads: its template's metadata.json documents exactly these.
 OPTIONS_CLASSES = (CommonOptions, FileInputOptions, FilesToBigQueryOptions, LoadOptions,
-                   MaskingOptions, EnrichmentOptions, WindowingOptions, QualityOptions,
+                   FileNotificationOptions, MaskingOptions, EnrichmentOptions, WindowingOptions, QualityOptions,
                    UdfOptions, TableLayoutOptions, MonitoringOptions)
 
 
@@ -54,7 +63,9 @@ def config_from_options(options):
 
 
 def _inputs(cfg):
-  return [] if cfg.source.allow_empty_match else [('input', cfg.source.pattern)]
+  if cfg.source.allow_empty_match or cfg.notifications is not None:
+    return []  # a watched folder may be empty at start
+  return [('input', cfg.source.pattern)]
 
 
 CLI = PipelineCli(NAME, __doc__, OPTIONS_CLASSES, runner='FnApiRunner', inputs=_inputs,
@@ -77,10 +88,13 @@ def run(argv=None, print_summary=True):
   the summary adds up the polls (``summary['watch']``); a failed poll ends the watch with
   its error, after the summary."""
   argv = list(sys.argv[1:] if argv is None else argv)
+  notified = any(a.startswith('--input_notifications') for a in argv)
   try:
-    plan, argv = watch_plan(argv)
+    plan, argv = watch_plan(argv, streaming=notified)
   except ConfigError as e:
     fail(NAME, str(e))
+  if notified:
+    return _stream(argv, plan, print_summary)
   if plan is not None:
     return _watch(argv, plan, print_summary)
   options, cfg = options_and_config(argv, NAME, CLI.runner, config_from_options, cli=CLI)
@@ -107,6 +121,32 @@ def _watch(argv, plan, print_summary):
     raise watched.error
   fail_on_alert(summary, cfg, NAME)
   return watched.last_result, summary
+
+
+def _stream(argv, plan, print_summary):
+  """``--input_notifications``: one streaming job until stopped (``--duration``, Ctrl-C,
+  SIGTERM); with ``--watch_interval`` this process publishes the notifications too."""
+  options, cfg = options_and_config(
+      argv, NAME, 'BundleBasedDirectRunner',
+      lambda options: notified_config(config_from_options(options), plan, options),
+      streaming=True, cli=CLI)
+  p = beam.Pipeline(options=options)
+  with option_errors_while_building(NAME):
+    outputs = build_pipeline(p, cfg)
+  notifier = None
+  if plan.interval_seconds is not None and runs_here(options):
+    notifier = LocalNotifier(cfg.source.pattern, cfg.notifications.subscription,
+                             plan.interval_seconds)
+    notifier.prime()  # before the job's catch-up match: no file falls between the two
+  running = RunningPipeline(p, p.run(), cfg, outputs, options)
+  try:
+    if notifier is not None:
+      notifier.start()
+    summary = stream_until_stopped(running, plan.duration_seconds, print_summary)
+  finally:
+    if notifier is not None:
+      notifier.stop()
+  return running.result, summary
 
 
 def main(argv=None):

@@ -28,14 +28,11 @@ from beam_pipelines.options.values import ConfigError
 from beam_pipelines.runtime.cli import (PipelineCli, fail, option_errors_while_building,
                                          options_and_config)
 from beam_pipelines.runtime.run_flags import positive_seconds, take_flag
-from beam_pipelines.runtime.runners import runs_here
 from beam_pipelines.runtime.streaming import (  # noqa: F401  (streaming_summary: re-exported)
   RunningPipeline,
-  run_until_stopped,
+  stream_until_stopped,
   streaming_summary,
 )
-from beam_pipelines.runtime.closing import close_run
-from beam_pipelines.runtime.summary import format_summary, job_summary, write_summary
 
 NAME = 'pubsub_to_bigquery'
 STREAMING = True
@@ -94,20 +91,7 @@ def run(argv=None, print_summary=True):
   except ConfigError as e:
     fail(NAME, str(e))
   running = start(argv)
-  title = f'{running.cfg.pipeline_name} summary'
-  if runs_here(running.options):
-    state = run_until_stopped(running, duration)
-    summary = running.summary()
-    summary['final_state'] = str(state)
-    close_run(summary, running.cfg, running.started_at, title, print_summary)
-  else:
-    summary = job_summary(running.result, running.cfg, running.options)
-    if print_summary:
-      print(format_summary(summary, title))
-    if running.cfg.quality.summary_path:
-      write_summary(summary, running.cfg.quality.summary_path)
-  if running.error is not None:
-    raise running.error  # e.g. Pub/Sub pulls failing past --pubsub_pull_grace: exit non-zero
+  summary = stream_until_stopped(running, duration, print_summary)
   return running.result, summary
 
 

@@ -11,6 +11,7 @@ This layer only converts: it never builds pipeline steps and never imports
 - ``monitoring``: alerts of the SLA rules, ``--fail_on_alert``, the run report, ``--verbose``.
 - ``layout``: partitioning, clustering and retention of the tables a run creates.
 - ``loads``: ``files_to_bigquery``'s load mode and manifest (exactly-once loads).
+- ``notifications``: ``files_to_bigquery``'s continuous ingestion (file notifications).
 
 Beam registers only *direct* subclasses of PipelineOptions with its parser, so every options
 class subclasses it directly and defines each flag exactly once across the suite.
@@ -23,13 +24,14 @@ from beam_pipelines.options.layout import TableLayoutOptions
 from beam_pipelines.options.loads import LoadOptions
 from beam_pipelines.options.masking import MaskingOptions
 from beam_pipelines.options.monitoring import MonitoringOptions
+from beam_pipelines.options.notifications import FileNotificationOptions
 from beam_pipelines.options.pubsub import PubSubToBigQueryOptions
 from beam_pipelines.options.quality import QualityOptions
 from beam_pipelines.options.udf import UdfOptions
 from beam_pipelines.options.values import ConfigError
 from beam_pipelines.options.windowing import WindowingOptions
 
-__all__ = ['CommonOptions', 'ConfigError', 'EnrichmentOptions', 'FileInputOptions',
+__all__ = ['CommonOptions', 'ConfigError', 'EnrichmentOptions', 'FileInputOptions', 'FileNotificationOptions',
            'FilesToBigQueryOptions', 'LoadOptions',
            'MaskingOptions', 'MonitoringOptions', 'PubSubToBigQueryOptions', 'QualityOptions',
            'TableLayoutOptions', 'UdfOptions', 'WindowingOptions']

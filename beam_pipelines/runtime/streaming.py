@@ -12,10 +12,12 @@ import time
 
 from apache_beam.runners.runner import PipelineState
 
-from beam_pipelines.runtime.closing import complete_summary, console_text, write_outputs
-from beam_pipelines.runtime.runners import runs_here  # noqa: F401  (re-exported)
+from beam_pipelines.runtime.closing import (close_run, complete_summary, console_text,
+                                            write_outputs)
+from beam_pipelines.runtime.runners import runs_here
 from beam_pipelines.runtime.summary import (PeriodicSummary, build_summary, collect_counters,
-                                            finish_summary, metric_extras)
+                                            finish_summary, format_summary, job_summary,
+                                            metric_extras, write_summary)
 
 _LOG = logging.getLogger(__name__)
 
@@ -81,7 +83,7 @@ def streaming_summary(counters):
   def get(namespace, name):
     return counters.get((namespace, name), 0)
 
-  return build_summary(counters, extra={
+  summary = build_summary(counters, extra={
       'messages_read': get('read', 'records') + get('dedup', 'duplicates'),
       'duplicates_removed': get('dedup', 'duplicates'),
       'windows_emitted': get('window', 'panes_emitted'),
@@ -92,6 +94,11 @@ def streaming_summary(counters):
       # no event time): subtract them when checking messages == rows + dead letters + dups.
       'aggregation_exclusions': get('window', 'late_data') + get('window', 'invalid_event_time'),
   })
+  notified = {name: value for (namespace, name), value in counters.items()
+              if namespace == 'notifications'}
+  if notified:  # files_to_bigquery --input_notifications: what the notifications named
+    summary['notifications'] = notified
+  return summary
 
 
 def run_until_stopped(running, duration=None):
@@ -124,3 +131,25 @@ def run_until_stopped(running, duration=None):
       periodic.__exit__(None, None, None)
     state = running.cancel()
   return state
+
+
+def stream_until_stopped(running, duration=None, print_summary=True):
+  """A started streaming job to its summary: on a local runner, runs it until stopped
+  (``run_until_stopped``) and closes the run (summary, report); on Dataflow or a dry run it
+  does not wait: the summary says what is known of the job, which keeps running. Raises the
+  error that failed the job, after the summary."""
+  title = f'{running.cfg.pipeline_name} summary'
+  if runs_here(running.options):
+    state = run_until_stopped(running, duration)
+    summary = running.summary()
+    summary['final_state'] = str(state)
+    close_run(summary, running.cfg, running.started_at, title, print_summary)
+  else:
+    summary = job_summary(running.result, running.cfg, running.options)
+    if print_summary:
+      print(format_summary(summary, title))
+    if running.cfg.quality.summary_path:
+      write_summary(summary, running.cfg.quality.summary_path)
+  if running.error is not None:
+    raise running.error  # e.g. Pub/Sub pulls failing past --pubsub_pull_grace: exit non-zero
+  return summary

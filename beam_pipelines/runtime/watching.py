@@ -11,6 +11,10 @@ missing. Polls start every interval; one that takes longer is followed by the ne
 A file modified less than one interval before the poll matched it may still be being written:
 it is left for a later poll (``LoadConfig.settle_seconds``, counted as ``read/files_settling``).
 
+``files_to_bigquery --input_notifications`` is the streaming alternative (one job, one
+commit per commit window, event-time windows across files, a Dataflow template parameter):
+it reads Cloud Storage notifications from Pub/Sub, which the BundleBasedDirectRunner does run.
+
 Why polls of batch runs rather than one streaming pipeline (PeriodicImpulse or
 MatchContinuously feeding windows, one commit per poll window): neither local runner runs
 that here (Beam 2.77). The BundleBasedDirectRunner refuses any splittable DoFn in streaming
@@ -41,7 +45,9 @@ WATCH_FLAGS = (
      'Runs until Ctrl-C, SIGTERM or --duration.'),
     ('duration', 'SECONDS',
      'With --watch_interval: start no poll after this many seconds (a poll in progress '
-     'finishes). Default: run until Ctrl-C or SIGTERM.'),
+     'finishes); with --input_notifications: stop the streaming job after this many seconds '
+     '(on Dataflow it keeps running: the command returns at once). Default: run until '
+     'Ctrl-C or SIGTERM.'),
 )
 
 
@@ -51,15 +57,21 @@ _EVERY_POLL = {'append': 'append every file again at every poll',
 
 class WatchPlan(NamedTuple):
   """How often to poll, and for how long (None: until stopped)."""
-  interval_seconds: float
+  interval_seconds: Optional[float]
   duration_seconds: Optional[float] = None
 
 
-def watch_plan(argv):
+def watch_plan(argv, streaming=False):
   """Takes ``--watch_interval`` and ``--duration`` out of argv: (WatchPlan or None, rest).
-  ConfigError naming the flag for a bad value, or ``--duration`` without watching."""
+  ConfigError naming the flag for a bad value, or ``--duration`` without watching.
+  ``streaming`` (``--input_notifications``): always a plan, its interval None unless given
+  (the local notifier's polls)."""
   interval, argv = take_flag(argv, 'watch_interval')
   duration, argv = take_flag(argv, 'duration')
+  if streaming:
+    return WatchPlan(
+        None if interval is None else positive_seconds(interval, 'watch_interval', units=True),
+        None if duration is None else positive_seconds(duration, 'duration')), argv
   if interval is None:
     if duration is not None:
       raise ConfigError('--duration needs --watch_interval (a files_to_bigquery run without '
@@ -87,6 +99,22 @@ def watched_config(cfg, plan, options):
   return dataclasses.replace(
       cfg, source=dataclasses.replace(cfg.source, allow_empty_match=True),
       loads=dataclasses.replace(loads, settle_seconds=plan.interval_seconds))
+
+
+def notified_config(cfg, plan, options):
+  """The pipeline config of a streaming run fed by notifications: with ``--watch_interval``
+  (this process publishes them) a file modified within the last interval waits."""
+  if cfg.notifications is None:
+    raise ConfigError('--input_notifications: expected a subscription, '
+                      'projects/P/subscriptions/S')
+  if plan.interval_seconds is None:
+    return cfg
+  if not runs_here(options):
+    raise ConfigError('--watch_interval with --input_notifications publishes notifications '
+                      'from this process, on a local runner; on Dataflow give the '
+                      "subscription of the bucket's notifications alone")
+  return dataclasses.replace(cfg, loads=dataclasses.replace(
+      cfg.loads, settle_seconds=plan.interval_seconds))
 
 
 def poll_config(cfg):

@@ -9,6 +9,9 @@ letters and manifest entries committed together.
 - ``commit``: ``LoadCommit`` and ``CommitLoads``: staged files + manifest entries -> one commit.
 - ``stores``: where ``SelectFilesToLoad`` reads the manifest (table or lake manifest files).
 - ``lake_manifest``: a lake sink's manifest files, ``committed_files`` (what readers read).
+- ``notifications``: ``ReadFileNotifications``: Cloud Storage notifications -> files to load,
+  in commit windows (continuous ingestion).
+- ``windows``: ``CommitWindows``: the processing-time windows a streaming commit groups by.
 - ``lake_commit``: ``LakeCommit`` and ``CommitLakeLoads``: a lake run's files -> one manifest.
 """
 
@@ -19,11 +22,14 @@ from beam_pipelines.transforms.loads.lake_commit import CommitLakeLoads, LakeCom
 from beam_pipelines.transforms.loads.lake_manifest import (committed_files, committed_outputs,
                                                            manifest_folder)
 from beam_pipelines.transforms.loads.manifest import manifest_schema
+from beam_pipelines.transforms.loads.notifications import (FileNotificationConfig,
+                                                           ReadFileNotifications)
 from beam_pipelines.transforms.loads.select import (ChangedFileError, FilesToLoad,
                                                     SelectFilesToLoad)
 from beam_pipelines.transforms.loads.stage import StageRowsForCommit
+from beam_pipelines.transforms.loads.windows import CommitWindows
 
 __all__ = ['CHANGED_FILES', 'ChangedFileError', 'CommitLakeLoads', 'CommitLoads',
-           'CommitOutcome', 'FilesToLoad', 'LOAD_MODES', 'LakeCommit', 'LoadCommit',
-           'LoadConfig', 'SelectFilesToLoad', 'StageRowsForCommit', 'committed_files', 'committed_outputs',
+           'CommitOutcome', 'CommitWindows', 'FileNotificationConfig', 'FilesToLoad', 'LOAD_MODES', 'LakeCommit', 'LoadCommit',
+           'LoadConfig', 'ReadFileNotifications', 'SelectFilesToLoad', 'StageRowsForCommit', 'committed_files', 'committed_outputs',
            'default_manifest_table', 'manifest_folder', 'manifest_schema', 'new_run_id']

@@ -4,7 +4,7 @@ The sinks of a run (``WriteRowsToBigQuery(..., commit=commit)``, ``WriteDeadLett
 stage their rows as files instead of writing them (``StageRowsForCommit``);
 ``SelectFilesToLoad`` gives the manifest entries of the files read. ``CommitLoads`` gathers
 all of it per window (batch: the one global window, i.e. the whole run, after every file is
-written; watching: each poll's window) and runs one commit: each table's files are loaded
+written; streaming: each commit window, ``CommitWindows``) and runs one commit: each table's files are loaded
 into a fresh staging table, then one transaction (``beam_pipelines.transforms.loads.sql``)
 inserts them into the tables with the manifest rows, and the staging tables and files go.
 
@@ -33,7 +33,7 @@ from apache_beam.transforms.window import GlobalWindow
 
 from beam_pipelines.transforms.core.schema import load_schema
 from beam_pipelines.transforms.loads.config import committing_config
-from beam_pipelines.transforms.loads.manifest import file_entry_schema
+from beam_pipelines.transforms.loads.manifest import commit_marker_entry, file_entry_schema
 from beam_pipelines.transforms.loads.sql import CommitSql, Target
 from beam_pipelines.transforms.loads.stage import (StagedFile, StageRowsForCommit,
                                                    base64_columns, staging_schema)
@@ -131,12 +131,16 @@ class _CommitFn(beam.DoFn):
         entries.append(item)
       else:
         files.setdefault(item.role, []).append(item.path)
-    if entries:  # else nothing was read in this window
-      outcome = self._commit(_commit_id(self._config.run_id, window), entries, files)
-      self._count(outcome)
-      yield outcome
+    if not entries and not files:
+      return  # a window in which nothing was read nor produced
+    # A window with staged rows but no file (streaming: aggregates, a changed or missing
+    # file's dead letter) commits them with a marker entry instead.
+    outcome = self._commit(_commit_id(self._config.run_id, window),
+                           entries or [commit_marker_entry()], files, offered=len(entries))
+    self._count(outcome)
+    yield outcome
 
-  def _commit(self, commit_id, entries, files):
+  def _commit(self, commit_id, entries, files, offered):
     config, project = self._config, self._client.project
     manifest = table_ref(config.manifest_table, project)
     entries_path = f'{config.staging_location.rstrip("/")}/files/{uuid.uuid4().hex}.jsonl'
@@ -158,7 +162,7 @@ class _CommitFn(beam.DoFn):
       [result] = self._runner.run_stages(self._client, stages, sql.script(targets))
     finally:
       _delete([entries_path] + [p for paths in files.values() for p in paths])
-    outcome = CommitOutcome(commit_id, int(result['files']), len(entries),
+    outcome = CommitOutcome(commit_id, int(result['files']), offered,
                             int(result['rows']), int(result['dead_letters']))
     if outcome.files < outcome.offered:
       _LOG.warning('commit %s: %d of %d file(s) were loaded by another run meanwhile; their '

@@ -7,7 +7,8 @@
     rows, dead_letters   what the load of this file committed to the rows and dead-letter tables
     run_id        the run (or, watching, the commit) that loaded it
     loaded_at     when it was committed
-    action        new (first load), reload (a changed file loaded again), replace (a replace run)
+    action        new (first load), reload (a changed file loaded again), replace (a replace run),
+                  commit (no file: the marker of a streaming commit that loaded none, path '')
     pipeline, output_table
 
 An operator's questions are queries on it: ``SELECT path, rows, dead_letters FROM
@@ -42,6 +43,8 @@ FILE_ENTRY_FIELDS = MANIFEST_FIELDS[:4] + (
 )
 # Staging tables carry each row's input file in this column (NULL: a row of no file).
 LOAD_FILE_COLUMN = '_bp_load_file'
+# The action of a commit's marker row (a streaming commit with no file: path '').
+COMMIT_MARKER = 'commit'
 _SOURCE_ID = re.compile(r'^(?P<path>.+):(?P<position>[0-9]+)$')
 _GLOB = re.compile(r'[*?\[{]')
 
@@ -110,3 +113,9 @@ def classify(state: Optional[FileState], identity):
   if state is None:
     return 'new'
   return 'loaded' if state.identity == identity else 'changed'
+
+
+def commit_marker_entry():
+  """The staged entry of a commit that offers no file (``COMMIT_MARKER``)."""
+  return {'path': '', 'identity': COMMIT_MARKER, 'size_bytes': None, 'modified': None,
+          'action': COMMIT_MARKER, 'previous_loads': 0}

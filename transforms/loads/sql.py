@@ -13,6 +13,10 @@ tables' rows) and manifest entries visible together.
     COMMIT TRANSACTION;
     SELECT what the manifest holds of this commit;
 
+A commit of a streaming run that offers no file (its window brought only aggregates or
+dead letters of no file's load) offers a *marker* instead: a manifest row with an empty
+path and action ``commit``, always fresh, which makes that commit idempotent too.
+
 A file is *fresh* when the manifest lists it as many times as when the run looked
 (``previous_loads``): another run that loaded it meanwhile makes it stale, and its rows are
 left out (optimistic concurrency). The ``IF`` makes the script idempotent: a retried commit
@@ -22,7 +26,8 @@ whose first attempt went through (its answer lost) changes nothing.
 from typing import NamedTuple, Optional
 
 from beam_pipelines.transforms.core.table_layout import TableLayout
-from beam_pipelines.transforms.loads.manifest import LOAD_FILE_COLUMN, MANIFEST_FIELDS
+from beam_pipelines.transforms.loads.manifest import (COMMIT_MARKER, LOAD_FILE_COLUMN,
+                                                      MANIFEST_FIELDS)
 from beam_pipelines.transforms.write.staged_script import quoted
 
 ROWS, DEAD_LETTERS = 'rows', 'dead_letters'
@@ -79,8 +84,8 @@ class CommitSql:
     """SQL: file ``f`` is fresh (replace: every file of the run)."""
     if self.mode == 'replace':
       return 'TRUE'
-    return (f'f.previous_loads = (SELECT COUNT(*) FROM {self.manifest} AS m '
-            'WHERE m.path = f.path)')
+    return (f"(f.action = '{COMMIT_MARKER}' OR f.previous_loads = (SELECT COUNT(*) FROM "
+            f'{self.manifest} AS m WHERE m.path = f.path))')
 
   def fresh_paths(self, extra=''):
     return f'(SELECT f.path FROM {self.files} AS f WHERE {self.fresh}{extra})'
@@ -104,7 +109,8 @@ class CommitSql:
             f'    {statements}\n'
             f'END IF;\n'
             f'COMMIT TRANSACTION;\n'
-            f'SELECT COUNT(*) AS files, IFNULL(SUM(`rows`), 0) AS `rows`, '
+            f"SELECT IFNULL(SUM(CASE WHEN action = '{COMMIT_MARKER}' THEN 0 ELSE 1 END), 0) "
+            f'AS files, IFNULL(SUM(`rows`), 0) AS `rows`, '
             f'IFNULL(SUM(dead_letters), 0) AS dead_letters FROM {self.manifest} '
             f'WHERE run_id = {commit};')
 
@@ -113,9 +119,12 @@ class CommitSql:
     source = ', '.join(_staged_value(c, target.base64_columns) for c in target.columns)
     file = f's.{LOAD_FILE_COLUMN}'
     some_fresh = f'EXISTS (SELECT 1 FROM {self.files} AS f WHERE {self.fresh})'
+    # A row of a file the commit does not offer belongs to no file's load (a changed or
+    # missing file's dead letter, a late row's): it goes in with the commit as it is.
+    offered = f'(SELECT f.path FROM {self.files} AS f)'
     return (f'INSERT INTO {quoted(target.ref)} ({columns}) SELECT {source} FROM '
             f'{quoted(target.staging)} AS s WHERE {file} IN {self.fresh_paths()} OR '
-            f'({file} IS NULL AND {some_fresh})')
+            f'({file} IS NULL AND {some_fresh}) OR {file} NOT IN {offered}')
 
   def _replace(self, target):
     """DELETE the table's content, or the partitions the staged rows touch."""
