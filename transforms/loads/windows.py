@@ -12,7 +12,7 @@ window that no commit would ever close.
 import time
 
 import apache_beam as beam
-from apache_beam.transforms.window import FixedWindows
+from apache_beam.transforms.window import FixedWindows, GlobalWindows
 
 
 def arrived(element):
@@ -37,6 +37,9 @@ class CommitWindows(beam.PTransform):
     self._interval = interval_seconds
 
   def expand(self, pcoll):
+    # Out of their windows first: a DoFn re-stamping an element makes the runner re-assign
+    # its current windows (which a custom WindowFn carrying windows in elements refuses).
     return (pcoll
+            | 'OutOfWindows' >> beam.WindowInto(GlobalWindows())
             | 'StampArrival' >> beam.Map(arrived).with_output_types(pcoll.element_type)
             | 'IntoWindows' >> beam.WindowInto(FixedWindows(self._interval)))
