@@ -306,6 +306,15 @@ FILES_SURFACE = [
     ('changed_files', ['--changed_files', 'ignore'], '--changed_files'),
     ('load_manifest_table', ['--load_manifest_table', 'no dots'], '--load_manifest_table'),
     ('source_file_column', ['--source_file_column', '1st'], '--source_file_column'),
+    ('input_notifications', ['--input_notifications', 'landing'], '--input_notifications'),
+    ('input_notifications (append)', ['--input_notifications', SUB, '--load_mode', 'append'],
+     '--input_notifications needs --load_mode incremental'),
+    ('input_notifications (lake)', ['--output_table', '', '--output_path', '{tmp}/lake',
+                                    '--input_notifications', SUB], '--output_path'),
+    ('input_notifications (FnApiRunner)', ['--input_notifications', SUB, '--runner',
+                                           'FnApiRunner'], '--runner'),
+    ('commit_interval', ['--input_notifications', SUB, '--commit_interval', 'soon'],
+     '--commit_interval'),
 ]
 PUBSUB_SURFACE = [
     ('input_subscription', ['--input_subscription', 'events'], '--input_subscription'),

@@ -179,13 +179,23 @@ def test_restart_loads_only_the_new_files(setup, bq_client):
   assert first['loads']['files_committed'] == 1
   b = write_file(data, 'b.jsonl', range(5, 8), bad=2)
   notify(topic, b, a)  # published while no job runs: kept by the subscription
-  c = write_file(data, 'c.jsonl', range(8, 10))  # its notification was lost: the catch-up
-  second = stream(setup, 8)()
-  assert counts(bq_client, ds)[:4] == (10, 10, 1 + 2 + 1, 3)
+  write_file(data, 'c.jsonl', range(8, 10))  # its notification was lost: the catch-up
+  join = stream(setup, 10)
+  wait_until(lambda: counts(bq_client, ds)[3], lambda n: n >= 3)
+  # a changes while the job runs: with --changed_files error (the default) a streaming job
+  # does not stop; it commits a changed_file dead letter (in a window with no file to load)
+  notify(topic, write_file(data, 'a.jsonl', range(0, 6), mtime=OLD + 100))
+  wait_until(lambda: counts(bq_client, ds)[2], lambda n: n >= 5)
+  second = join()
+  assert counts(bq_client, ds)[:4] == (10, 10, 1 + 2 + 1 + 1, 3)
   assert second['loads']['files_committed'] == 2
+  assert second['loads']['files_changed'] == 1
   assert second['records_read'] == 5 + 3
-  assert manifest(bq_client, ds)[1:] == [('b.jsonl', 3, 2, 'new'), ('c.jsonl', 2, 1, 'new')]
-  assert os.path.exists(c)
+  assert manifest(bq_client, ds) == [('a.jsonl', 5, 1, 'new'), ('b.jsonl', 3, 2, 'new'),
+                                     ('c.jsonl', 2, 1, 'new')]
+  changed = list(bq_client.query(f"SELECT sourceId FROM {ds}.events_error_records "
+                                 "WHERE errorType = 'changed_file'").result())
+  assert [os.path.basename(r['sourceId']) for r in changed] == ['a.jsonl:0']
 
 
 @pytest.mark.parametrize('point', ['staged', 'commit_sent'])
@@ -227,3 +237,27 @@ def test_watch_interval_publishes_a_local_folders_notifications(setup, bq_client
   summary = join()
   assert counts(bq_client, ds)[:4] == (7, 7, 2, 2)
   assert summary['notifications']['files'] == 1  # b; a came by the catch-up
+
+
+def test_the_dataflow_streaming_job_builds_offline(monkeypatch, tmp_path):
+  """``--runner DataflowRunner --dry_run=True`` (translated offline, nothing submitted; no
+  Dataflow service can run here): the streaming job reading the notifications of a bucket,
+  committing per window, is built and the command returns without waiting."""
+  monkeypatch.delenv('BIGQUERY_EMULATOR_HOST', raising=False)
+  schema = tmp_path / 'schema.json'
+  schema.write_text(json.dumps(SCHEMA))
+  result, summary = files_to_bigquery.run([
+      '--runner', 'DataflowRunner', '--dry_run=True', '--project', 'my-project',
+      '--region', 'europe-west1', '--temp_location', 'gs://my-bucket/tmp',
+      '--input', 'gs://my-landing/events/*.jsonl', '--schema', str(schema),
+      '--output_table', 'my-project:analytics.events',
+      '--input_notifications', 'projects/my-project/subscriptions/landing',
+      '--window', 'fixed', '--window_size', '1m', '--event_time_field', 'ts',
+      '--aggregate_keys', 'kind', '--duration', '600'], print_summary=False)
+  assert summary['job']['reason'].startswith('dry run')
+  assert result.job.proto.type.name == 'JOB_TYPE_STREAMING'
+  names = {t.unique_name for t in result.job.proto_pipeline.components.transforms.values()}
+  for step in ('ReadNotifications/ReadFromPubSub', 'ReadNotifications/CatchUp',
+               'ReadNotifications/OncePerWindow', 'SelectFiles', 'ReadEvents',
+               'AggregatesToCommitWindows', 'CommitLoads/PerWindow'):
+    assert step in names, sorted(n for n in names if '/' not in n)
