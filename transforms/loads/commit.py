@@ -4,9 +4,12 @@ The sinks of a run (``WriteRowsToBigQuery(..., commit=commit)``, ``WriteDeadLett
 stage their rows as files instead of writing them (``StageRowsForCommit``);
 ``SelectFilesToLoad`` gives the manifest entries of the files read. ``CommitLoads`` gathers
 all of it per window (batch: the one global window, i.e. the whole run, after every file is
-written; streaming: each commit window, ``CommitWindows``) and runs one commit: each table's files are loaded
-into a fresh staging table, then one transaction (``beam_pipelines.transforms.loads.sql``)
-inserts them into the tables with the manifest rows, and the staging tables and files go.
+written; streaming: each commit window, ``CommitWindows``) and runs one commit: each table's
+files are loaded into a fresh staging table, then one transaction
+(``beam_pipelines.transforms.loads.sql``) inserts them into the tables with the manifest
+rows, and the staging tables and files go. A streaming window that staged rows but read no
+file (aggregates, the dead letter of a changed or missing file) commits them too, with a
+marker entry (``manifest.commit_marker_entry``).
 
 A run killed before the commit leaves no trace in the tables (its staging files and any
 staging table, which expires after a day, are left); killed during the commit, BigQuery

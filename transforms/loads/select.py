@@ -35,7 +35,7 @@ class ChangedFileError(RuntimeError):
 
 class FilesToLoad(NamedTuple):
   """What SelectFilesToLoad returns: ``files`` (FileMetadata to read), ``entries`` (one
-  manifest entry per file, for the commit) and ``dead_letters`` (watching with
+  manifest entry per file, for the commit) and ``dead_letters`` (streaming, with
   ``changed_files='error'``: one per changed file)."""
   files: beam.PCollection
   entries: beam.PCollection
@@ -125,8 +125,9 @@ class SelectFilesToLoad(beam.PTransform):
     pipeline_name: recorded in dead letters.
 
   Errors: a changed file with ``changed_files='error'`` raises ``ChangedFileError`` naming
-  it (batch: the run fails before its commit); in a streaming (watching) pipeline it becomes
-  a ``changed_file`` dead letter instead and the file is not loaded.
+  it (batch: the run fails before its commit); in a streaming pipeline
+  (``ReadFileNotifications``) it becomes a ``changed_file`` dead letter instead, committed
+  with its window, and the file is not loaded.
   """
 
   def __init__(self, config, pattern, *, manifest_created=None, pipeline_name=None,
