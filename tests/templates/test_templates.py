@@ -48,6 +48,7 @@ REGEX_EXAMPLES = {
     'output_path': ('gs://my-bucket/lake/events', 'two words'),
     'output_shards': ('4', 'four'),
     'input_split_bytes': ('8388608', '8MiB'),
+    'batch_size': ('512', 'many'),
     'masking_policy': ('gs://my-bucket/policy.yaml', 'a policy'),
     'erase_list': ('bigquery:privacy.erase_requests', 'two words'),
     'erase_list_refresh_seconds': ('300', '5m'),
