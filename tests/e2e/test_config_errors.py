@@ -306,6 +306,7 @@ FILES_SURFACE = [
     ('changed_files', ['--changed_files', 'ignore'], '--changed_files'),
     ('load_manifest_table', ['--load_manifest_table', 'no dots'], '--load_manifest_table'),
     ('source_file_column', ['--source_file_column', '1st'], '--source_file_column'),
+    ('batch_size', ['--batch_size', 'many'], '--batch_size'),
 ]
 PUBSUB_SURFACE = [
     ('input_subscription', ['--input_subscription', 'events'], '--input_subscription'),
@@ -313,6 +314,8 @@ PUBSUB_SURFACE = [
     ('dedupe', ['--id_attribute', 'event_id', '--dedupe', 'maybe'], '--dedupe'),
     ('dedupe_window', ['--id_attribute', 'event_id', '--dedupe_window', 'x'],
      '--dedupe_window'),
+    ('dedupe_shards', ['--id_attribute', 'event_id', '--dedupe_shards', '0'],
+     '--dedupe_shards'),
     ('pubsub_pull_timeout', ['--pubsub_pull_timeout', '45s'], '--pubsub_pull_timeout'),
     ('pubsub_pull_grace', ['--pubsub_pull_grace', '0'], '--pubsub_pull_grace'),
     ('write_method (streaming)', ['--write_method', 'FILE_LOADS'], '--write_method'),

@@ -60,6 +60,7 @@ REGEX_EXAMPLES = {
     'early_firing_after': ('1.5s', '1,5s'),
     'late_firing_count': ('1', 'one'),
     'late_gate_shards': ('16', '-16'),
+    'dedupe_shards': ('auto', '0'),
     'aggregate_table': ('my-project:analytics.event_counts', 'event counts'),
     'dedupe_window': ('10m', '10 minutes'),
     'pubsub_pull_timeout': ('1s', 'fast'),
