@@ -27,6 +27,7 @@ from apache_beam.transforms.window import GlobalWindows
 
 from beam_pipelines import chain_loads, chain_steps
 from beam_pipelines.config import PipelineConfig
+from beam_pipelines.transforms.core.batches import Unbatch
 from beam_pipelines.transforms.validate import ParseAndValidate
 from beam_pipelines.transforms.windowing import WindowAndAggregate
 from beam_pipelines.transforms.write import WriteDeadLetters, WriteRowsToBigQuery, WriteRowsToFiles
@@ -56,18 +57,30 @@ def build_chain(p, cfg: PipelineConfig):
   if not isinstance(cfg, PipelineConfig):
     raise ValueError(f'cfg must be a PipelineConfig, got {type(cfg).__name__}')
   name = cfg.pipeline_name
-  read = chain_loads.read_events(p, cfg)
+  # Batched (--batch_size): records travel in batches (lists) from the read through the
+  # row-by-row steps (parse, validate, mask, enrich, user function), and one by one from
+  # quality on; outputs are the same (transforms/core/batches.py).
+  batched = cfg.batched
+  read = chain_loads.read_events(p, cfg, batched=batched)
   commit = read.commit
   parse = chain_steps.drift_aware_parse_config(cfg.parse, cfg.quality)
   # with_source_ids: the dead letters of every later step name their record.
   parsed = read.rows | 'ParseAndValidate' >> ParseAndValidate(
-      cfg.schema, parse, pipeline_name=name, with_source_ids=True)
-  parsed = chain_steps.handle_drift(parsed, cfg.quality, cfg.schema, parse, name)
-  masked = chain_steps.mask_rows(parsed.rows, cfg.masking, pipeline_name=name)
-  enriched = chain_steps.enrich(masked.rows, cfg.enrichment)
-  applied = chain_steps.apply_udf(enriched.rows, cfg.udf, pipeline_name=name)
+      cfg.schema, parse, pipeline_name=name, with_source_ids=True, batched=batched)
+  parsed = chain_steps.handle_drift(parsed, cfg.quality, cfg.schema, parse, name,
+                                    batched=batched)
+  masked = chain_steps.mask_rows(parsed.rows, cfg.masking, pipeline_name=name,
+                                 batched=batched)
+  rows = masked.rows
+  if batched and not chain_steps.enrich_takes_batches(cfg.enrichment):
+    rows, batched = rows | 'UnbatchForEnrich' >> Unbatch(), False
+  enriched = chain_steps.enrich(rows, cfg.enrichment, batched=batched)
+  applied = chain_steps.apply_udf(enriched.rows, cfg.udf, pipeline_name=name, batched=batched)
+  rows = applied.rows
+  if batched:
+    rows = rows | 'Unbatch' >> Unbatch()
   checked = chain_steps.check_quality(
-      applied.rows, cfg.quality, name, commit=commit,
+      rows, cfg.quality, name, commit=commit,
       scores_window=lambda scores: chain_loads.in_commit_windows(
           scores, 'ScoresToCommitWindows', cfg))
   rows = checked.rows

@@ -26,12 +26,13 @@ class ReadResult(NamedTuple):
   commit: Optional[LoadCommit]
 
 
-def read_events(p, cfg):
-  """Step 'ReadEvents'; when the run commits through the manifest (load modes incremental
+def read_events(p, cfg, batched=False):
+  """Step 'ReadEvents' (``batched``: rows in batches, see ``ReadEvents``); when the run
+  commits through the manifest (load modes incremental
   and replace), first 'CreateManifestTable', 'MatchFiles' and 'SelectFiles', which hand
   ReadEvents the files to load and the LoadCommit their manifest entries."""
   if not cfg.commits:
-    read = p | 'ReadEvents' >> ReadEvents(cfg.source)
+    read = p | 'ReadEvents' >> ReadEvents(cfg.source, batched=batched)
     return ReadResult(read.rows, read.dead_letters, None)
   loads = cfg.loads
   created = None  # a lake sink's manifest files need no table
@@ -53,7 +54,7 @@ def read_events(p, cfg):
   else:
     commit = LoadCommit(loads, pipeline_name=cfg.pipeline_name, output_table=cfg.sink.table)
   commit.add_entries(files.entries)
-  read = files.files | 'ReadEvents' >> ReadEvents(cfg.source)
+  read = files.files | 'ReadEvents' >> ReadEvents(cfg.source, batched=batched)
   dead = [read.dead_letters, files.dead_letters]
   if notified is not None:
     dead.append(notified.dead_letters)

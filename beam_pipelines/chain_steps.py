@@ -39,7 +39,7 @@ def _reloading(masking):
                             masking.project)
 
 
-def mask_rows(rows, masking, pipeline_name=None):
+def mask_rows(rows, masking, pipeline_name=None, batched=False):
   """Step 'MaskPII', and the erase list (step 'LoadEraseList'; with
   ``--erase_list_refresh_seconds`` > 0 each worker re-reads it instead: no step)."""
   if masking is None:
@@ -52,7 +52,8 @@ def mask_rows(rows, masking, pipeline_name=None):
                                                              masking.project)
   result = rows | 'MaskPII' >> MaskPII(
       masking.policy.schema, masking.policy, masking.key,
-      subject_field=masking.subject_field, erase_ids=erase, pipeline_name=pipeline_name)
+      subject_field=masking.subject_field, erase_ids=erase, pipeline_name=pipeline_name,
+      batched=batched)
   return MaskedRows(result.rows, result.dead_letters, erase)
 
 
@@ -84,7 +85,7 @@ def drift_aware_parse_config(parse, quality):
   return replace(parse, policy=drift_policy(parse.policy, quality.drift.mode))
 
 
-def handle_drift(parsed, quality, schema, parse, pipeline_name=None):
+def handle_drift(parsed, quality, schema, parse, pipeline_name=None, batched=False):
   """Step 'SchemaDrift' (dead_letter / evolve modes) on ParseAndValidate's result.
 
   Returns all rows to continue with (validated + evolved) and all dead letters of
@@ -95,22 +96,32 @@ def handle_drift(parsed, quality, schema, parse, pipeline_name=None):
       schema, quality.drift, parse, pipeline_name=pipeline_name, with_source_ids=True)
   if quality.drift.mode != 'evolve':
     return FallibleResult(rows=parsed.rows, dead_letters=drift.dead_letters)
-  rows = (parsed.rows, drift.rows) | 'WithEvolvedRows' >> beam.Flatten()
+  evolved = drift.rows
+  if batched:  # the evolved rows join the batches of validated rows: batches of one
+    evolved = evolved | 'EvolvedRowsAsBatches' >> beam.Map(lambda row: [row])
+  rows = (parsed.rows, evolved) | 'WithEvolvedRows' >> beam.Flatten()
   return FallibleResult(rows=rows, dead_letters=drift.dead_letters)
 
 
-def enrich(rows, enrichment):
+def enrich(rows, enrichment, batched=False):
   """Step 'Enrich' when configured."""
   if enrichment is None:
     return FallibleResult(rows=rows, dead_letters=None)
-  return rows | 'Enrich' >> EnrichWithSideInput(enrichment)
+  return rows | 'Enrich' >> EnrichWithSideInput(enrichment, batched=batched)
 
 
-def apply_udf(rows, spec, pipeline_name=None):
+def enrich_takes_batches(enrichment):
+  """Whether the Enrich step of a batch run can take batches: the broadcast join (the
+  keyed join takes rows one by one)."""
+  return enrichment is None or enrichment.mode != 'keyed'
+
+
+def apply_udf(rows, spec, pipeline_name=None, batched=False):
   """Step 'ApplyUserFunction' when ``--udf`` is given."""
   if spec is None:
     return FallibleResult(rows=rows, dead_letters=None)
-  return rows | 'ApplyUserFunction' >> ApplyUserFunction(spec, pipeline_name=pipeline_name)
+  return rows | 'ApplyUserFunction' >> ApplyUserFunction(spec, pipeline_name=pipeline_name,
+                                                          batched=batched)
 
 
 class CheckedRows(NamedTuple):

@@ -66,7 +66,16 @@ def main(argv=None):
           + (f' (did you mean {hint[0]}?)' if hint else '')
           + f'; commands: {", ".join(COMMANDS)}', file=sys.stderr)
     return 2
+  # The command names itself 'beam-pipelines NAME' in its usage lines while it runs; the
+  # variable is put back after, so a program calling main() twice (or a test) is unaffected.
+  previous = os.environ.get(CONSOLE_PROG_ENV)
   os.environ[CONSOLE_PROG_ENV] = f'beam-pipelines {name}'
-  module = importlib.import_module(COMMANDS[name][0])
-  code = module.main(argv[1:])
+  try:
+    module = importlib.import_module(COMMANDS[name][0])
+    code = module.main(argv[1:])
+  finally:
+    if previous is None:
+      os.environ.pop(CONSOLE_PROG_ENV, None)
+    else:
+      os.environ[CONSOLE_PROG_ENV] = previous
   return 0 if code is None else code

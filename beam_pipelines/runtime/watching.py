@@ -85,7 +85,7 @@ def watched_config(cfg, plan, options):
   """The pipeline config of a watch: an empty match is an empty poll, and a file modified
   within the last interval waits. ConfigError for what cannot be watched."""
   loads = cfg.loads
-  if loads is None:
+  if loads is None or cfg.lake is not None:
     raise ConfigError('--watch_interval loads through the manifest into BigQuery; lake files '
                       '(--output_path) cannot be watched')
   if loads.mode != 'incremental':

@@ -315,6 +315,7 @@ FILES_SURFACE = [
                                            'FnApiRunner'], '--runner'),
     ('commit_interval', ['--input_notifications', SUB, '--commit_interval', 'soon'],
      '--commit_interval'),
+    ('batch_size', ['--batch_size', 'many'], '--batch_size'),
 ]
 PUBSUB_SURFACE = [
     ('input_subscription', ['--input_subscription', 'events'], '--input_subscription'),
@@ -322,6 +323,8 @@ PUBSUB_SURFACE = [
     ('dedupe', ['--id_attribute', 'event_id', '--dedupe', 'maybe'], '--dedupe'),
     ('dedupe_window', ['--id_attribute', 'event_id', '--dedupe_window', 'x'],
      '--dedupe_window'),
+    ('dedupe_shards', ['--id_attribute', 'event_id', '--dedupe_shards', '0'],
+     '--dedupe_shards'),
     ('pubsub_pull_timeout', ['--pubsub_pull_timeout', '45s'], '--pubsub_pull_timeout'),
     ('pubsub_pull_grace', ['--pubsub_pull_grace', '0'], '--pubsub_pull_grace'),
     ('write_method (streaming)', ['--write_method', 'FILE_LOADS'], '--write_method'),

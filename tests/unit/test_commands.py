@@ -32,6 +32,21 @@ def test_overview_lists_every_command(capsys):
   assert commands.main([]) == 2
 
 
+def test_a_command_names_itself_while_it_runs_and_leaves_the_environment_as_it_was(
+    capsys, tmp_path):
+  """A program (or a test) calling main() for one command must not rename another's usage."""
+  with pytest.raises(SystemExit):
+    commands.main(['lake-files', '--help'])
+  assert capsys.readouterr().out.startswith('usage: beam-pipelines lake-files')
+  assert CONSOLE_PROG_ENV not in os.environ
+  os.environ[CONSOLE_PROG_ENV] = 'my-wrapper'
+  try:
+    assert commands.main(['lake-files', str(tmp_path)]) == 0
+    assert os.environ[CONSOLE_PROG_ENV] == 'my-wrapper'
+  finally:
+    del os.environ[CONSOLE_PROG_ENV]
+
+
 def test_every_command_runs_its_modules_main():
   for module, _ in commands.COMMANDS.values():
     assert callable(importlib.import_module(module).main), module

@@ -90,6 +90,7 @@ import logging
 import apache_beam as beam
 from apache_beam.transforms import window
 
+from beam_pipelines.transforms.core.batches import RowBatch, batched_or_not, check_batched
 from beam_pipelines.transforms.core.dead_letter import (DEAD_LETTER_TAG, ROWS_TAG, FallibleResult,
                                                         pipeline_name_of)
 from beam_pipelines.transforms.core.elements import RowDict
@@ -124,7 +125,8 @@ class EnrichWithSideInput(beam.PTransform):
           fields=('region',), missing='dead_letter'))
   """
 
-  def __init__(self, config, refresh_ticks=None, *, pipeline_name=None, label=None):
+  def __init__(self, config, refresh_ticks=None, *, pipeline_name=None, batched=False,
+               label=None):
     """Args:
       config: an ``EnrichmentConfig``.
       refresh_ticks: side-input refresh only: the refresh ticks (elements timestamped at
@@ -132,6 +134,10 @@ class EnrichWithSideInput(beam.PTransform):
         ``BoundedRefreshImpulse``. Tests on the DirectRunner pass a TestStream here (which
         selects the side-input refresh under ``refresh_strategy='auto'``).
       pipeline_name: recorded in each dead letter (default: the pipeline's options).
+      batched: input and output rows are batches (lists) of rows
+        (``beam_pipelines.transforms.core.batches``); for the broadcast join with a static
+        lookup or the worker refresh (``mode='keyed'`` and the side-input refresh take rows
+        one by one).
     """
     super().__init__(label)
     if not isinstance(config, EnrichmentConfig):
@@ -145,6 +151,10 @@ class EnrichWithSideInput(beam.PTransform):
     self._config = config
     self._refresh_ticks = refresh_ticks
     self._pipeline_name = pipeline_name
+    self._batched = check_batched(batched, 'EnrichWithSideInput')
+    if self._batched and (config.mode == 'keyed' or refresh_ticks is not None):
+      raise ValueError('batched: the keyed join and the side-input refresh take rows one by '
+                       'one')
 
   def expand(self, rows):
     config = self._config
@@ -157,7 +167,7 @@ class EnrichWithSideInput(beam.PTransform):
       schema = enriched_schema(schema, config)
     else:
       schema = None
-    result.rows.element_type = RowDict
+    result.rows.element_type = RowBatch if self._batched else RowDict
     return FallibleResult(rows=remember_schema(result.rows, schema),
                           dead_letters=typed_dead_letters(result.dead_letters))
 
@@ -178,13 +188,15 @@ class EnrichWithSideInput(beam.PTransform):
                                       has_ticks=self._refresh_ticks is not None)
       if strategy == 'worker':
         return self._expand_worker(rows)
+      if self._batched:
+        raise ValueError('batched: the side-input refresh takes rows one by one')
       return self._expand_refreshing(rows)
     return self._expand_static(rows)
 
   def _expand_worker(self, rows):
     import uuid
-    outputs = rows | 'Join' >> beam.ParDo(
-        _ReloadingJoinFn(self._config, uuid.uuid4().hex)).with_outputs(
+    outputs = rows | 'Join' >> beam.ParDo(batched_or_not(
+        _ReloadingJoinFn(self._config, uuid.uuid4().hex), self._batched)).with_outputs(
             DEAD_LETTER_TAG, main=ROWS_TAG)
     return FallibleResult(rows=outputs[ROWS_TAG], dead_letters=outputs[DEAD_LETTER_TAG])
 
@@ -193,7 +205,8 @@ class EnrichWithSideInput(beam.PTransform):
              | 'LookupImpulse' >> beam.Impulse()
              | 'LoadLookup' >> beam.ParDo(LoadIndexFn(self._config)))
     outputs = rows | 'Join' >> beam.ParDo(
-        _BroadcastJoinFn(self._config), beam.pvalue.AsSingleton(index)).with_outputs(
+        batched_or_not(_BroadcastJoinFn(self._config), self._batched),
+        beam.pvalue.AsSingleton(index)).with_outputs(
             DEAD_LETTER_TAG, main=ROWS_TAG)
     return FallibleResult(rows=outputs[ROWS_TAG], dead_letters=outputs[DEAD_LETTER_TAG])
 

@@ -8,6 +8,7 @@ import logging
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
+from beam_pipelines.transforms.core.batches import RowBatch, batched_or_not, check_batched
 from beam_pipelines.transforms.core.dead_letter import (DEAD_LETTER_TAG, ROWS_TAG, make_dead_letter,
                                                         pipeline_name_of)
 from beam_pipelines.transforms.core.elements import (RowDict, UnsupportedElement, row_dict,
@@ -89,6 +90,8 @@ class MaskPII(beam.PTransform):
       iterable of ids.
     pipeline_name: recorded in each dead letter (default: the pipeline's ``--pipeline_name``
       or ``--job_name`` option).
+    batched: input and output rows are batches (lists) of rows
+      (``beam_pipelines.transforms.core.batches``).
 
   Input: rows (dicts or ``beam.Row``s). Outputs a ``FallibleResult``: ``rows`` masked per
   policy (shape: ``output_schema``, which is ``masked_schema(schema, policy)``), and
@@ -106,7 +109,7 @@ class MaskPII(beam.PTransform):
   """
 
   def __init__(self, schema, policy, key, *, subject_field=None, erase_ids=None,
-               pipeline_name=None, label=None):
+               pipeline_name=None, batched=False, label=None):
     super().__init__(label)
     schema, policy = schema_and_policy('MaskPII', schema, policy)
     self._bound = bind_if_needed(policy, schema)
@@ -118,6 +121,7 @@ class MaskPII(beam.PTransform):
     self._subject_field = subject_field
     self._erase_ids = erase_ids
     self._pipeline_name = pipeline_name
+    self._batched = check_batched(batched, 'MaskPII')
 
   @property
   def output_schema(self):
@@ -127,7 +131,9 @@ class MaskPII(beam.PTransform):
   def expand(self, rows):
     side, static = erase_side_input(self._erase_ids)
     outputs = rows | 'Mask' >> beam.ParDo(
-        _MaskRowsFn(self._bound, self._key, self._subject_field, static,
-                    pipeline_name_of(rows.pipeline, self._pipeline_name)),
-        **side).with_output_types(RowDict).with_outputs(DEAD_LETTER_TAG, main=ROWS_TAG)
+        batched_or_not(_MaskRowsFn(self._bound, self._key, self._subject_field, static,
+                                   pipeline_name_of(rows.pipeline, self._pipeline_name)),
+                       self._batched),
+        **side).with_output_types(RowBatch if self._batched else RowDict).with_outputs(
+            DEAD_LETTER_TAG, main=ROWS_TAG)
     return fallible_result(outputs, self.output_schema)

@@ -18,6 +18,7 @@ from typing import Optional
 import apache_beam as beam
 from apache_beam.io import fileio
 
+from beam_pipelines.transforms.core.batches import batched_or_not, check_batched
 from beam_pipelines.transforms.core.dead_letter import DEAD_LETTER_TAG, ROWS_TAG, FallibleResult
 from beam_pipelines.transforms.core.lineage import report_file_source
 from beam_pipelines.transforms.read.file_splits import DEFAULT_SPLIT_BYTES, PlanFileReads, SpreadFileReads
@@ -103,11 +104,12 @@ class ReadFiles(beam.PTransform):
   file and where reading stopped. Records read before a problem are kept.
   """
 
-  def __init__(self, config, label=None):
+  def __init__(self, config, *, batched=False, label=None):
     super().__init__(label)
     if not isinstance(config, FileSourceConfig):
       raise ValueError(f'config must be a FileSourceConfig, got {type(config).__name__}')
     self._config = config
+    self._batched = check_batched(batched, 'ReadFiles')
 
   def expand(self, pbegin):
     # From the pipeline's start it matches the pattern itself; given matched files (e.g.
@@ -120,6 +122,7 @@ class ReadFiles(beam.PTransform):
         | 'ReportLineage' >> beam.Map(report_file_source)  # Beam lineage: source files
         | 'PlanReads' >> PlanFileReads(self._config.format, self._config.split_bytes)
         | 'SpreadReads' >> SpreadFileReads()
-        | 'ReadRecords' >> beam.ParDo(_reader_fn(self._config)).with_outputs(
+        | 'ReadRecords' >> beam.ParDo(batched_or_not(
+            _reader_fn(self._config), self._batched, batched_input=False)).with_outputs(
             DEAD_LETTER_TAG, main=ROWS_TAG))
     return FallibleResult(rows=outputs[ROWS_TAG], dead_letters=outputs[DEAD_LETTER_TAG])

@@ -27,7 +27,9 @@ from apache_beam.transforms import userstate
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.utils.timestamp import Timestamp
 
-DEFAULT_DEDUPE_SHARDS = 16
+from beam_pipelines.transforms.core.shards import check_shards, stateful_shards
+
+DEFAULT_DEDUPE_SHARDS = None  # by runner: transforms/core/shards.py
 
 
 def shard_of(message_id, shards):
@@ -119,20 +121,21 @@ class DedupeById(beam.PTransform):
   processing time removed (see the module docstring)."""
 
   def __init__(self, id_attribute, seconds, shards=DEFAULT_DEDUPE_SHARDS, label=None):
+    """``shards``: how many keys the ids are spread over; None (the default): by runner
+    (``beam_pipelines.transforms.core.shards``)."""
     super().__init__(label)
     if not id_attribute:
       raise ValueError('id_attribute must be a non-empty attribute name')
     if not seconds > 0:
       raise ValueError(f'seconds must be positive, got {seconds}')
-    if not isinstance(shards, int) or isinstance(shards, bool) or shards < 1:
-      raise ValueError(f'shards must be a positive integer, got {shards!r}')
     self._id_attribute = id_attribute
     self._seconds = seconds
-    self._shards = shards
+    self._shards = check_shards(shards, 'shards')
 
   def expand(self, messages):
+    shards = stateful_shards(messages.pipeline, self._shards)
     keyed = messages | 'KeyById' >> beam.ParDo(
-        _KeyByShard(self._id_attribute, self._shards)).with_output_types(
+        _KeyByShard(self._id_attribute, shards)).with_output_types(
             tuple[int, Any]).with_outputs('no_id', main='keyed')
     unique = keyed.keyed | 'DedupeById' >> beam.ParDo(
         DedupeShardFn(self._seconds)).with_input_types(tuple[int, Any])

@@ -18,6 +18,7 @@ import os
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
+from beam_pipelines.transforms.core.batches import RowBatch, batched_or_not, check_batched
 from beam_pipelines.transforms.core.dead_letter import (DEAD_LETTER_TAG, ROWS_TAG, format_exception,
                                                         make_dead_letter, pipeline_name_of)
 from beam_pipelines.transforms.core.elements import (RowDict, UnsupportedElement, row_dict,
@@ -109,21 +110,25 @@ class ApplyUserFunction(beam.PTransform):
   Args:
     spec: ``package.module:function`` or ``/path/file.py:function``.
     pipeline_name: recorded in each dead letter (default: the pipeline's options).
+    batched: input and output rows are batches (lists) of rows
+      (``beam_pipelines.transforms.core.batches``); the function still sees one row.
 
   Example::
 
       result = rows | ApplyUserFunction('my_company.udfs:clean_row')
   """
 
-  def __init__(self, spec, *, pipeline_name=None, label=None):
+  def __init__(self, spec, *, pipeline_name=None, batched=False, label=None):
     super().__init__(label)
     load_function(spec)  # fail at construction, naming the problem
     self._spec = spec
     self._pipeline_name = pipeline_name
+    self._batched = check_batched(batched, 'ApplyUserFunction')
 
   def expand(self, rows):
-    outputs = rows | 'ApplyUdf' >> beam.ParDo(
-        _ApplyFn(self._spec, pipeline_name_of(rows.pipeline, self._pipeline_name))
-    ).with_output_types(RowDict).with_outputs(DEAD_LETTER_TAG, main=ROWS_TAG)
+    outputs = rows | 'ApplyUdf' >> beam.ParDo(batched_or_not(
+        _ApplyFn(self._spec, pipeline_name_of(rows.pipeline, self._pipeline_name)),
+        self._batched)).with_output_types(RowBatch if self._batched else RowDict).with_outputs(
+            DEAD_LETTER_TAG, main=ROWS_TAG)
     # The function may change the rows' shape: no schema is known for its output.
     return fallible_result(outputs)

@@ -7,6 +7,7 @@ from typing import Any, Optional
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
+from beam_pipelines.transforms.core.batches import RowBatch, batched_or_not, check_batched
 from beam_pipelines.transforms import beam_patches
 from beam_pipelines.transforms.core.dead_letter import (DEAD_LETTER_TAG, ROWS_TAG,
                                                         dead_letter_from_message, pipeline_name_of)
@@ -176,6 +177,9 @@ class ParseAndValidate(beam.PTransform):
       letters of every later step of the suite (masking, enrichment, user function,
       quality, window, sink) still name the record; the suite's sinks drop the key. Off by
       default: rows are then exactly the table's columns.
+    batched: the input elements are batches (lists) of records and ``rows`` are batches of
+      rows (``beam_pipelines.transforms.core.batches``): the same rows and dead letters, with
+      the runner's per-element cost paid per batch.
 
   Example::
 
@@ -185,7 +189,7 @@ class ParseAndValidate(beam.PTransform):
   """
 
   def __init__(self, schema, config=None, *, pipeline_name=None, with_source_ids=False,
-               label=None):
+               batched=False, label=None):
     super().__init__(label)
     self._schema = load_schema(schema)
     self._config = config or ParseConfig()
@@ -195,6 +199,7 @@ class ParseAndValidate(beam.PTransform):
       check_schema_for_csv(self._schema)  # ValueError: a REQUIRED RECORD cannot come from CSV
     self._pipeline_name = pipeline_name
     self._with_source_ids = bool(with_source_ids)
+    self._batched = check_batched(batched, 'ParseAndValidate')
 
   @property
   def output_schema(self):
@@ -203,8 +208,8 @@ class ParseAndValidate(beam.PTransform):
 
   def expand(self, messages):
     name = pipeline_name_of(messages.pipeline, self._pipeline_name or self._config.pipeline_name)
-    outputs = messages | 'ParseValidate' >> beam.ParDo(
-        ParseAndValidateFn(self._schema, self._config, name,
-                           self._with_source_ids)).with_output_types(
-            RowDict).with_outputs(DEAD_LETTER_TAG, main=ROWS_TAG)
+    outputs = messages | 'ParseValidate' >> beam.ParDo(batched_or_not(
+        ParseAndValidateFn(self._schema, self._config, name, self._with_source_ids),
+        self._batched)).with_output_types(
+            RowBatch if self._batched else RowDict).with_outputs(DEAD_LETTER_TAG, main=ROWS_TAG)
     return fallible_result(outputs, self._schema)

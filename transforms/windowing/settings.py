@@ -19,7 +19,7 @@ DEFAULTS = {
     'window': None, 'window_size': None, 'window_period': None, 'session_gap': None,
     'event_time_field': None, 'allowed_lateness': '0s', 'early_firing_after': None,
     'early_firing_count': None, 'late_firing_count': '1', 'accumulation': 'discarding',
-    'late_capture': 'forever', 'late_gate_shards': '16', 'aggregate_keys': '',
+    'late_capture': 'forever', 'late_gate_shards': 'auto', 'aggregate_keys': '',
     'aggregate_sum': '', 'aggregate_min': '', 'aggregate_max': '', 'aggregate_distinct': '',
 }
 
@@ -52,6 +52,13 @@ def _integer(name, value):
     return int(value)
   except (TypeError, ValueError):
     raise SettingError(name, f'{name}: expected a whole number, got {value!r}') from None
+
+
+def _shards(name, value):
+  """'auto' (or unset): None, the runner's default; else a whole number."""
+  if isinstance(value, str) and value.strip().lower() == 'auto':
+    return None
+  return _integer(name, value)
 
 
 def field_list(value):
@@ -124,7 +131,7 @@ def window_and_aggregate(schema=None, **settings):
                   late_capture_seconds=(DEFAULT_LATE_CAPTURE_SECONDS
                                         if str(capture).strip() == 'forever'
                                         else _duration('late_capture', capture) or 0.0),
-                  gate_shards=_integer('late_gate_shards', s['late_gate_shards']))
+                  gate_shards=_shards('late_gate_shards', s['late_gate_shards']))
   aggregate = _aggregate_step(AggregateConfig,
                      key_fields=field_list(s['aggregate_keys']),
                      sum_fields=field_list(s['aggregate_sum']),

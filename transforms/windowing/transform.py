@@ -17,6 +17,7 @@ it, and fixed/sliding windows without count-based early firings take the single-
 path (``beam_pipelines.transforms.windowing.batch``).
 """
 
+import dataclasses
 from typing import Any
 
 import apache_beam as beam
@@ -28,6 +29,7 @@ from beam_pipelines.transforms.core.dead_letter import (DEAD_LETTER_TAG, ROWS_TA
 from beam_pipelines.transforms.core.elements import RowDict
 from beam_pipelines.transforms.core.outputs import remember_schema, schema_of, typed_dead_letters
 from beam_pipelines.transforms.core.schema import load_schema
+from beam_pipelines.transforms.core.shards import stateful_shards
 from beam_pipelines.transforms.windowing.aggregates import (AggregateConfig, AggregateFn,
                                                             FormatAggregates, aggregate_schema)
 from beam_pipelines.transforms.windowing.batch import FormatBatchAggregatesFn, key_by_window_fn
@@ -174,6 +176,7 @@ class WindowAndAggregate(beam.PTransform):
       aggregates = self._batch_aggregates(keyed[ROWS_TAG], schema)
       return FallibleResult(rows=remember_schema(aggregates, out_schema),
                             dead_letters=typed_dead_letters(keyed[DEAD_LETTER_TAG]))
+    cfg = dataclasses.replace(cfg, gate_shards=stateful_shards(rows.pipeline, cfg.gate_shards))
     timed = rows | 'AssignEventTime' >> beam.ParDo(AssignGateShardFn(
         cfg, self._aggregate, name)).with_output_types(
             tuple[int, Any]).with_outputs(DEAD_LETTER_TAG, main=ROWS_TAG)
