@@ -44,6 +44,8 @@ REGEX_EXAMPLES = {
     'dead_letter_topic': ('projects/my-project/topics/errors', 'errors'),
     'input_topic': ('projects/my-project/topics/events', 'projects/my-project/topics/'),
     'input_subscription': ('projects/my-project/subscriptions/events-sub', 'events-sub'),
+    'input_notifications': ('projects/my-project/subscriptions/landing', 'landing'),
+    'commit_interval': ('1m', 'every minute'),
     'csv_header': ('false', 'no'),
     'output_path': ('gs://my-bucket/lake/events', 'two words'),
     'output_shards': ('4', 'four'),
