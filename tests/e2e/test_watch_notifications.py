@@ -142,13 +142,16 @@ def test_files_at_start_and_notified_are_loaded_once_with_one_aggregate(setup, b
   notify(topic, b, event='OBJECT_DELETE')
   c = write_file(data, 'c.jsonl', range(8, 10), ts=window_start + 3)
   notify(topic, c)
+  notified_at = time.monotonic()
   notify(topic, c)
   wait_until(lambda: counts(bq_client, ds)[3], lambda n: n >= 3)
+  latency = time.monotonic() - notified_at
   aggregates = wait_until(
       lambda: list(bq_client.query(f'SELECT * FROM {ds}.events_aggregates').result())
       if counts(bq_client, ds)[3] >= 3 else [], lambda rows: len(rows) >= 1, timeout=60)
   summary = join()
-  print(f"notifications {summary.get('notifications')}, loads {summary['loads']}")
+  print(f"c visible {latency:.1f} s after its notification; notifications "
+        f"{summary.get('notifications')}, loads {summary['loads']}")
   rows, ids, dead, files, markers = counts(bq_client, ds)
   assert (rows, ids, dead, files) == (10, 10, 1 + 2 + 1 + 1, 3)  # + gone.jsonl
   assert manifest(bq_client, ds) == [('a.jsonl', 5, 1, 'new'), ('b.jsonl', 3, 2, 'new'),

@@ -134,14 +134,13 @@ class _CommitFn(beam.DoFn):
         entries.append(item)
       else:
         files.setdefault(item.role, []).append(item.path)
-    if not entries and not files:
-      return  # a window in which nothing was read nor produced
-    # A window with staged rows but no file (streaming: aggregates, a changed or missing
-    # file's dead letter) commits them with a marker entry instead.
-    outcome = self._commit(_commit_id(self._config.run_id, window),
-                           entries or [commit_marker_entry()], files, offered=len(entries))
-    self._count(outcome)
-    yield outcome
+    if entries or files:  # else nothing was read nor produced in this window
+      # A window with staged rows but no file (streaming: aggregates, a changed or missing
+      # file's dead letter) commits them with a marker entry instead.
+      outcome = self._commit(_commit_id(self._config.run_id, window),
+                             entries or [commit_marker_entry()], files, offered=len(entries))
+      self._count(outcome)
+      yield outcome
 
   def _commit(self, commit_id, entries, files, offered):
     config, project = self._config, self._client.project
