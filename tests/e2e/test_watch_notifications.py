@@ -4,6 +4,7 @@ lacks) exactly once: duplicated notifications, other events, files the pattern d
 match and missing files are each handled; a restart loads only the new files; a job
 SIGKILLed mid-flight and restarted ends with every record exactly once; two files in one
 event-time window make one aggregate (the streaming semantics a loop of batch runs lacks);
+quality scores are committed per window;
 with --watch_interval the process publishes the notifications of a local folder itself.
 Exact counts of rows, dead letters and manifest entries; 1 s commit windows."""
 
@@ -264,3 +265,23 @@ def test_the_dataflow_streaming_job_builds_offline(monkeypatch, tmp_path):
                'ReadNotifications/OncePerWindow', 'SelectFiles', 'ReadEvents',
                'AggregatesToCommitWindows', 'CommitLoads/PerWindow'):
     assert step in names, sorted(n for n in names if '/' not in n)
+
+
+def test_quality_scores_and_dead_letters_are_committed_per_window(setup, bq_client, tmp_path):
+  """--quality_rules in the streaming job: the scores (windowed by their rows' time) are
+  moved into commit windows and committed; a rule's dead letter is committed with its file."""
+  ds, data, topic = setup['dataset'], setup['data'], setup['topic']
+  rules = tmp_path / 'rules.yaml'
+  rules.write_text('window_seconds: 2\nrules:\n'
+                   '  - {id: id_small, kind: range, path: id, max: 3, action: dead_letter}\n')
+  join = stream(setup, 14, '--quality_rules', str(rules))
+  time.sleep(3)
+  notify(topic, write_file(data, 'a.jsonl', range(0, 5)))
+  wait_until(lambda: counts(bq_client, ds)[3], lambda n: n >= 1)
+  scores = wait_until(lambda: list(bq_client.query(
+      f'SELECT `rows`, dead_lettered FROM {ds}.events_quality').result())
+      if counts(bq_client, ds)[3] else [], lambda rows: sum(r['rows'] for r in rows) >= 5)
+  join()
+  assert counts(bq_client, ds)[:4] == (4, 4, 1 + 1, 1)
+  assert (sum(r['rows'] for r in scores), sum(r['dead_lettered'] for r in scores)) == (5, 1)
+  assert manifest(bq_client, ds) == [('a.jsonl', 4, 2, 'new')]
