@@ -42,7 +42,8 @@ WATCH_FLAGS = (
      'Keep watching --input: every DURATION (30s, 5m, or seconds) load the files that appeared '
      'since, each exactly once across restarts (needs --load_mode incremental and '
      '--output_table; a file modified within the last interval waits for the next poll). '
-     'Runs until Ctrl-C, SIGTERM or --duration.'),
+     'Runs until Ctrl-C, SIGTERM or --duration. With --input_notifications: poll and publish '
+     'the notifications of new files for the streaming job instead.'),
     ('duration', 'SECONDS',
      'With --watch_interval: start no poll after this many seconds (a poll in progress '
      'finishes); with --input_notifications: stop the streaming job after this many seconds '

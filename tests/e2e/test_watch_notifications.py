@@ -4,9 +4,9 @@ lacks) exactly once: duplicated notifications, other events, files the pattern d
 match and missing files are each handled; a restart loads only the new files; a job
 SIGKILLed mid-flight and restarted ends with every record exactly once; two files in one
 event-time window make one aggregate (the streaming semantics a loop of batch runs lacks);
-quality scores are committed per window;
-with --watch_interval the process publishes the notifications of a local folder itself.
-Exact counts of rows, dead letters and manifest entries; 1 s commit windows."""
+quality scores are committed per window; with --watch_interval the process publishes the
+notifications of a local folder itself. Exact counts of rows, dead letters and manifest
+entries; 1 s commit windows."""
 
 import json
 import os
