@@ -134,10 +134,24 @@ class Watched(NamedTuple):
   error: Optional[BaseException]
 
 
-def _stop_on_sigterm(stop):
+_SIGNAL_NAMES = {signal.SIGTERM: 'SIGTERM', signal.SIGINT: 'Ctrl-C'}
+
+
+def _stop_on_signals(stop, stopped_by):
+  """SIGTERM and Ctrl-C (SIGINT) ask the watch to stop after the poll in progress: a
+  KeyboardInterrupt raised inside a running pipeline comes out of Beam as another error
+  (the poll would look failed). A second Ctrl-C interrupts at once. Returns the previous
+  handlers (none when not on the main thread, where signals cannot be handled)."""
   if threading.current_thread() is not threading.main_thread():
-    return None
-  return signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    return {}
+
+  def handle(signum, unused_frame):
+    if signum == signal.SIGINT and stop.is_set():
+      raise KeyboardInterrupt
+    stopped_by.append(_SIGNAL_NAMES[signum])
+    stop.set()
+
+  return {signum: signal.signal(signum, handle) for signum in _SIGNAL_NAMES}
 
 
 def watch(run_poll, cfg, plan):
@@ -146,7 +160,8 @@ def watch(run_poll, cfg, plan):
   ``Watched``."""
   stop, counters, extras = threading.Event(), {}, {}
   polls, result, error, stopped_by = 0, None, None, 'duration'
-  previous = _stop_on_sigterm(stop)
+  signalled = []
+  previous = _stop_on_signals(stop, signalled)
   deadline = (None if plan.duration_seconds is None
               else time.monotonic() + plan.duration_seconds)
   try:
@@ -164,7 +179,7 @@ def watch(run_poll, cfg, plan):
           break
         wait = min(wait, deadline - time.monotonic())
       if stop.wait(max(0.0, wait)):
-        stopped_by = 'SIGTERM'
+        stopped_by = signalled[0]
         break
       if deadline is not None and time.monotonic() >= deadline:
         break
@@ -173,8 +188,8 @@ def watch(run_poll, cfg, plan):
   except Exception as e:  # pylint: disable=broad-except
     error, stopped_by = e, f'a failed poll ({type(e).__name__})'
   finally:
-    if previous is not None:
-      signal.signal(signal.SIGTERM, previous)
+    for signum, handler in previous.items():
+      signal.signal(signum, handler)
   summary = finish_summary(build_summary(counters, extras))
   summary['watch'] = {'polls': polls, 'interval_seconds': plan.interval_seconds,
                       'commits': counters.get(('load', 'commits'), 0),
