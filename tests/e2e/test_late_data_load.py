@@ -1,10 +1,11 @@
 """Issue 22 under load: pubsub_to_bigquery with masking, enrichment from a CSV and windowing,
 on the default local runner (BundleBasedDirectRunner) against the Pub/Sub and BigQuery
-emulators, fed bursts of valid events (event time = publish time) at 2,000 msg/s, several
-times what the runner sustains (this pipeline: ~300 rows/s here since the Pub/Sub pull takes
-up to 1,000 messages and de-duplication is sharded; it was ~25-35 rows/s when the test was
-written at 500 msg/s, and the runner then caught up with 200-event bursts in ~0.6 s, no
-longer under load).
+emulators, fed bursts of valid events (event time = publish time) at 2,000 msg/s, faster
+than the runner drains them (this pipeline: ~450 rows/s sustained here since round 4 of
+issue 23, 550-900 rows/s on a burst; it was ~25-35 rows/s when the test was written at 500
+msg/s with 200-event bursts, and ~300 rows/s when the bursts became 1,000 events, which the
+faster runner then wrote only ~2x slower than they were published: the bursts are now 3,000
+events, and the check asks a backlog of at least 1.5x).
 
 The allowed lateness is longer than the test may run, so every event is on time: none may
 become a ``late_data`` dead letter, and every row written must be counted exactly once in the
@@ -32,7 +33,7 @@ from beam_pipelines import pubsub_to_bigquery
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 
 RATE = 2000  # msg/s while a burst is published
-BURSTS, PER_BURST = 3, 1000  # ~0.5 s of publishing each; the runner needs several seconds
+BURSTS, PER_BURST = 3, 3000  # ~1.6 s of publishing each; the runner needs several seconds
 WINDOW = 10  # seconds
 LATENESS = 120  # seconds: longer than the test may run, so every event is on time
 TYPES = ('click', 'view', 'cart', 'buy', 'search')
@@ -148,6 +149,6 @@ def test_on_time_events_above_the_runners_rate_are_never_late_data(
   assert late == 0, [d['errorMessage'] for d in dead][:3]
   assert dead == []
   assert len(rows) == BURSTS * PER_BURST
-  # Under load: each burst came in at least 3 times faster than the runner wrote it.
-  assert all(written > 3 * publishing for publishing, written in bursts), bursts
+  # Under load: each burst came in at least 1.5 times faster than the runner wrote it.
+  assert all(written > 1.5 * publishing for publishing, written in bursts), bursts
   assert aggregates == per_window
