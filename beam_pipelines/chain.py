@@ -27,7 +27,7 @@ from apache_beam.transforms.window import GlobalWindows
 
 from beam_pipelines import chain_loads, chain_steps
 from beam_pipelines.config import PipelineConfig
-from beam_pipelines.transforms.core.batches import Unbatch
+from beam_pipelines.transforms.core.batches import Unbatch, is_timed
 from beam_pipelines.transforms.validate import ParseAndValidate
 from beam_pipelines.transforms.windowing import WindowAndAggregate
 from beam_pipelines.transforms.write import WriteDeadLetters, WriteRowsToBigQuery, WriteRowsToFiles
@@ -59,8 +59,10 @@ def build_chain(p, cfg: PipelineConfig):
   name = cfg.pipeline_name
   # Batched (--batch_size): records travel in batches (lists) from the read through the
   # row-by-row steps (parse, validate, mask, enrich, user function), and one by one from
-  # quality on; outputs are the same (transforms/core/batches.py).
+  # quality on; outputs are the same (transforms/core/batches.py). Pub/Sub's batches are
+  # timed: each record keeps its own timestamp, and gets it back when unbatched.
   batched = cfg.batched
+  timed = is_timed(batched)
   read = chain_loads.read_events(p, cfg, batched=batched)
   commit = read.commit
   parse = chain_steps.drift_aware_parse_config(cfg.parse, cfg.quality)
@@ -73,12 +75,12 @@ def build_chain(p, cfg: PipelineConfig):
                                  batched=batched)
   rows = masked.rows
   if batched and not chain_steps.enrich_takes_batches(cfg.enrichment):
-    rows, batched = rows | 'UnbatchForEnrich' >> Unbatch(), False
+    rows, batched = rows | 'UnbatchForEnrich' >> Unbatch(timed), False
   enriched = chain_steps.enrich(rows, cfg.enrichment, batched=batched)
   applied = chain_steps.apply_udf(enriched.rows, cfg.udf, pipeline_name=name, batched=batched)
   rows = applied.rows
   if batched:
-    rows = rows | 'Unbatch' >> Unbatch()
+    rows = rows | 'Unbatch' >> Unbatch(timed)
   checked = chain_steps.check_quality(
       rows, cfg.quality, name, commit=commit,
       scores_window=lambda scores: chain_loads.in_commit_windows(

@@ -13,6 +13,7 @@ from typing import NamedTuple, Optional, Union
 
 import apache_beam as beam
 
+from beam_pipelines.transforms.core.batches import is_timed
 from beam_pipelines.transforms.core.dead_letter import FallibleResult
 from beam_pipelines.transforms.enrichment import EnrichWithSideInput
 from beam_pipelines.transforms.masking import LoadEraseList, MaskDeadLetters, MaskPII
@@ -98,9 +99,18 @@ def handle_drift(parsed, quality, schema, parse, pipeline_name=None, batched=Fal
     return FallibleResult(rows=parsed.rows, dead_letters=drift.dead_letters)
   evolved = drift.rows
   if batched:  # the evolved rows join the batches of validated rows: batches of one
-    evolved = evolved | 'EvolvedRowsAsBatches' >> beam.Map(lambda row: [row])
+    evolved = evolved | 'EvolvedRowsAsBatches' >> beam.Map(
+        _timed_batch_of_one if is_timed(batched) else _batch_of_one)
   rows = (parsed.rows, evolved) | 'WithEvolvedRows' >> beam.Flatten()
   return FallibleResult(rows=rows, dead_letters=drift.dead_letters)
+
+
+def _batch_of_one(row):
+  return [row]
+
+
+def _timed_batch_of_one(row, timestamp=beam.DoFn.TimestampParam):
+  return [(timestamp.micros, row)]
 
 
 def enrich(rows, enrichment, batched=False):
@@ -111,9 +121,10 @@ def enrich(rows, enrichment, batched=False):
 
 
 def enrich_takes_batches(enrichment):
-  """Whether the Enrich step of a batch run can take batches: the broadcast join (the
-  keyed join takes rows one by one)."""
-  return enrichment is None or enrichment.mode != 'keyed'
+  """Whether the Enrich step can take batches: the broadcast join of a static lookup (the
+  keyed join and the refreshed lookups take rows one by one)."""
+  return enrichment is None or (enrichment.mode != 'keyed'
+                                and enrichment.refresh_seconds is None)
 
 
 def apply_udf(rows, spec, pipeline_name=None, batched=False):

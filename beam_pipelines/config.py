@@ -16,7 +16,9 @@ from apache_beam.options.pipeline_options import StandardOptions
 
 from beam_pipelines.options.common import CommonOptions, common_configs, temp_location_of
 from beam_pipelines.options.enrichment import enrichment_config
-from beam_pipelines.options.files import batch_size, file_source_config, lake_sink_config
+from beam_pipelines.options.batching import batch_size
+from beam_pipelines.transforms.core.batches import TimedBatches
+from beam_pipelines.options.files import file_source_config, lake_sink_config
 from beam_pipelines.options.lake_loads import lake_load_config
 from beam_pipelines.options.layout import TableLayouts, table_layouts
 from beam_pipelines.options.loads import load_config
@@ -63,9 +65,9 @@ class PipelineConfig:
   loads: Optional[LoadConfig] = None  # --load_mode and the manifest (table, or lake files)
   # streaming files_to_bigquery: the files notifications name, committed per window
   notifications: Optional[FileNotificationConfig] = None
-  # Batched execution (files): records travel between the row-by-row steps in batches of at
-  # most this many (False: one by one).
-  batched: Union[bool, int] = False
+  # Batched execution: records travel between the row-by-row steps in batches of at most
+  # this many (False: one by one); Pub/Sub: TimedBatches (each record keeps its timestamp).
+  batched: Union[bool, int, TimedBatches] = False
 
   @property
   def csv_format(self):
@@ -207,5 +209,5 @@ def pubsub_to_bigquery_config(options):
                        sink=common.sink, dead_letters=common.dead_letters,
                        pipeline_name=common.pipeline_name, masking=masking,
                        enrichment=enrichment, windowing=windowing, quality=quality, udf=udf,
-                       monitoring=monitoring)
+                       monitoring=monitoring, batched=batch_size(options, timed=True))
   return with_table_layouts(cfg, options)

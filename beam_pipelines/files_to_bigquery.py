@@ -27,7 +27,7 @@ import apache_beam as beam
 
 from beam_pipelines.chain import PipelineOutputs, build_chain  # noqa: F401  (re-exported)
 from beam_pipelines.config import files_to_bigquery_config
-from beam_pipelines.options import (CommonOptions, EnrichmentOptions, FileInputOptions,
+from beam_pipelines.options import (BatchingOptions, CommonOptions, EnrichmentOptions, FileInputOptions,
                                     FileNotificationOptions, FilesToBigQueryOptions,
                                     LoadOptions, MaskingOptions,
                                     MonitoringOptions, QualityOptions, TableLayoutOptions,
@@ -49,7 +49,7 @@ NAME = 'files_to_bigquery'
 # The options this pipeline reads: its template's metadata.json documents exactly these.
 OPTIONS_CLASSES = (CommonOptions, FileInputOptions, FilesToBigQueryOptions, LoadOptions,
                    FileNotificationOptions, MaskingOptions, EnrichmentOptions, WindowingOptions, QualityOptions,
-                   UdfOptions, TableLayoutOptions, MonitoringOptions)
+                   UdfOptions, TableLayoutOptions, MonitoringOptions, BatchingOptions)
 
 
 def build_pipeline(p, cfg):

@@ -21,7 +21,7 @@ import apache_beam as beam
 
 from beam_pipelines.chain import build_chain
 from beam_pipelines.config import pubsub_to_bigquery_config
-from beam_pipelines.options import (CommonOptions, EnrichmentOptions, MaskingOptions,
+from beam_pipelines.options import (BatchingOptions, CommonOptions, EnrichmentOptions, MaskingOptions,
                                     MonitoringOptions, PubSubToBigQueryOptions, QualityOptions,
                                     TableLayoutOptions, UdfOptions, WindowingOptions)
 from beam_pipelines.options.values import ConfigError
@@ -39,7 +39,7 @@ STREAMING = True
 # The options this pipeline reads: its template's metadata.json documents exactly these.
 OPTIONS_CLASSES = (CommonOptions, PubSubToBigQueryOptions, WindowingOptions, MaskingOptions,
                    EnrichmentOptions, QualityOptions, UdfOptions, TableLayoutOptions,
-                   MonitoringOptions)
+                   MonitoringOptions, BatchingOptions)
 
 
 def build_pipeline(p, cfg):

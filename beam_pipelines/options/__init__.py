@@ -17,6 +17,7 @@ Beam registers only *direct* subclasses of PipelineOptions with its parser, so e
 class subclasses it directly and defines each flag exactly once across the suite.
 """
 
+from beam_pipelines.options.batching import BatchingOptions
 from beam_pipelines.options.common import CommonOptions
 from beam_pipelines.options.enrichment import EnrichmentOptions
 from beam_pipelines.options.files import FileInputOptions, FilesToBigQueryOptions
@@ -31,7 +32,7 @@ from beam_pipelines.options.udf import UdfOptions
 from beam_pipelines.options.values import ConfigError
 from beam_pipelines.options.windowing import WindowingOptions
 
-__all__ = ['CommonOptions', 'ConfigError', 'EnrichmentOptions', 'FileInputOptions', 'FileNotificationOptions',
+__all__ = ['BatchingOptions', 'CommonOptions', 'ConfigError', 'EnrichmentOptions', 'FileInputOptions', 'FileNotificationOptions',
            'FilesToBigQueryOptions', 'LoadOptions',
            'MaskingOptions', 'MonitoringOptions', 'PubSubToBigQueryOptions', 'QualityOptions',
            'TableLayoutOptions', 'UdfOptions', 'WindowingOptions']

@@ -8,7 +8,6 @@ from typing import Optional
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from beam_pipelines.transforms.core.batches import DEFAULT_BATCH_SIZE
 from beam_pipelines.options.values import (convert, convert_by_argument, parse_bool,
                                            parse_non_negative_int, require)
 from beam_pipelines.transforms.read.file_splits import DEFAULT_SPLIT_BYTES
@@ -51,10 +50,6 @@ class FilesToBigQueryOptions(PipelineOptions):
                         help='Read uncompressed JSONL files larger than this many bytes as '
                              'line-aligned ranges shared by the workers (0: every file '
                              'whole).')
-    parser.add_argument('--batch_size', default=str(DEFAULT_BATCH_SIZE),
-                        help='Records per batch between the row-by-row steps (batched '
-                             'execution: the runner\'s per-element cost is paid once per '
-                             'batch; outputs are the same); 0: one record at a time.')
     parser.add_argument('--output_path', default=None,
                         help='Write validated rows as files instead of BigQuery (a lake '
                              'sink). With --load_mode incremental (default) or replace: a '
@@ -99,13 +94,6 @@ def file_source_config(options):
                  csv=csv_format,
                  split_bytes=convert('input_split_bytes', parse_non_negative_int,
                                      opts.input_split_bytes))
-
-
-def batch_size(options):
-  """``--batch_size`` -> the ``batched`` setting of the chain: False or a batch size."""
-  size = convert('batch_size', parse_non_negative_int,
-                 options.view_as(FilesToBigQueryOptions).batch_size)
-  return size or False
 
 
 def lake_sink_config(options) -> Optional[LakeSinkConfig]:

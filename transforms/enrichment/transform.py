@@ -90,7 +90,7 @@ import logging
 import apache_beam as beam
 from apache_beam.transforms import window
 
-from beam_pipelines.transforms.core.batches import RowBatch, batched_or_not, check_batched
+from beam_pipelines.transforms.core.batches import batch_hint, batched_or_not, check_batched
 from beam_pipelines.transforms.core.dead_letter import (DEAD_LETTER_TAG, ROWS_TAG, FallibleResult,
                                                         pipeline_name_of)
 from beam_pipelines.transforms.core.elements import RowDict
@@ -135,7 +135,7 @@ class EnrichWithSideInput(beam.PTransform):
         selects the side-input refresh under ``refresh_strategy='auto'``).
       pipeline_name: recorded in each dead letter (default: the pipeline's options).
       batched: input and output rows are batches (lists) of rows
-        (``beam_pipelines.transforms.core.batches``); for the broadcast join with a static
+        (``beam_pipelines.transforms.core.batches``; ``TimedBatches``: timed batches); for the broadcast join with a static
         lookup or the worker refresh (``mode='keyed'`` and the side-input refresh take rows
         one by one).
     """
@@ -167,7 +167,7 @@ class EnrichWithSideInput(beam.PTransform):
       schema = enriched_schema(schema, config)
     else:
       schema = None
-    result.rows.element_type = RowBatch if self._batched else RowDict
+    result.rows.element_type = batch_hint(self._batched, RowDict)
     return FallibleResult(rows=remember_schema(result.rows, schema),
                           dead_letters=typed_dead_letters(result.dead_letters))
 

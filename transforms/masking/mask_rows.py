@@ -8,7 +8,7 @@ import logging
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from beam_pipelines.transforms.core.batches import RowBatch, batched_or_not, check_batched
+from beam_pipelines.transforms.core.batches import batch_hint, batched_or_not, check_batched
 from beam_pipelines.transforms.core.dead_letter import (DEAD_LETTER_TAG, ROWS_TAG, make_dead_letter,
                                                         pipeline_name_of)
 from beam_pipelines.transforms.core.elements import (RowDict, UnsupportedElement, row_dict,
@@ -91,7 +91,7 @@ class MaskPII(beam.PTransform):
     pipeline_name: recorded in each dead letter (default: the pipeline's ``--pipeline_name``
       or ``--job_name`` option).
     batched: input and output rows are batches (lists) of rows
-      (``beam_pipelines.transforms.core.batches``).
+      (``beam_pipelines.transforms.core.batches``; ``TimedBatches``: timed batches).
 
   Input: rows (dicts or ``beam.Row``s). Outputs a ``FallibleResult``: ``rows`` masked per
   policy (shape: ``output_schema``, which is ``masked_schema(schema, policy)``), and
@@ -134,6 +134,6 @@ class MaskPII(beam.PTransform):
         batched_or_not(_MaskRowsFn(self._bound, self._key, self._subject_field, static,
                                    pipeline_name_of(rows.pipeline, self._pipeline_name)),
                        self._batched),
-        **side).with_output_types(RowBatch if self._batched else RowDict).with_outputs(
+        **side).with_output_types(batch_hint(self._batched, RowDict)).with_outputs(
             DEAD_LETTER_TAG, main=ROWS_TAG)
     return fallible_result(outputs, self.output_schema)

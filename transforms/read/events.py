@@ -7,7 +7,7 @@ the rest of the chain is the same for every source, batch or streaming.
 
 import apache_beam as beam
 
-from beam_pipelines.transforms.core.batches import check_batched
+from beam_pipelines.transforms.core.batches import TimedBatches, check_batched
 from beam_pipelines.transforms.read.files import FILE_FORMATS, FileSourceConfig, ReadFiles
 from beam_pipelines.transforms.read.pubsub import PubSubSourceConfig, ReadPubSub
 
@@ -33,16 +33,19 @@ class ReadEvents(beam.PTransform):
   def __init__(self, config, *, batched=False, label=None):
     """Args:
       config: a ``FileSourceConfig`` or a ``PubSubSourceConfig``.
-      batched: files only: ``rows`` are batches (lists) of RawMessages, one element per
-        batch (``beam_pipelines.transforms.core.batches``); dead letters stay one by one.
+      batched: ``rows`` are batches (lists) of RawMessages, one element per batch
+        (``beam_pipelines.transforms.core.batches``); dead letters stay one by one. Files:
+        True, a batch size or ``TimedBatches(size)``; Pub/Sub: ``TimedBatches(size)`` only
+        (every message has its own timestamp).
     """
     super().__init__(label)
     reader = READERS.get(type(config))
     if reader is None:
       raise ValueError(f'config must be one of {[c.__name__ for c in READERS]}, '
                        f'got {type(config).__name__}')
-    if batched and reader is not ReadFiles:
-      raise ValueError('batched reads are for files (FileSourceConfig)')
+    if batched and reader is ReadPubSub and not isinstance(batched, TimedBatches):
+      raise ValueError('batched Pub/Sub reads are timed (every message has its own '
+                       f'timestamp): batched must be TimedBatches(size), got {batched!r}')
     self._config = config
     self._reader = reader
     self._batched = check_batched(batched, 'ReadEvents')
@@ -50,5 +53,5 @@ class ReadEvents(beam.PTransform):
   def expand(self, pbegin):
     # The reader's steps are nested under this transform's label, so step names stay stable.
     if self._batched:
-      return pbegin | 'Read' >> self._reader(self._config, batched=True)
+      return pbegin | 'Read' >> self._reader(self._config, batched=self._batched)
     return pbegin | 'Read' >> self._reader(self._config)

@@ -44,6 +44,7 @@ from apache_beam.utils.timestamp import Timestamp
 from beam_pipelines.transforms.beam_patches.direct_runner_pubsub_pull import (DEFAULT_PULL_GRACE_SECONDS,
                                                                set_direct_runner_pull_grace,
                                                                set_direct_runner_pull_timeout)
+from beam_pipelines.transforms.core.batches import BatchBundles, TimedBatches, batched_or_not
 from beam_pipelines.transforms.core.dead_letter import DEAD_LETTER_TAG, ROWS_TAG, FallibleResult, make_dead_letter
 from beam_pipelines.transforms.core.lineage import report_pubsub_source
 from beam_pipelines.transforms.core.messages import RawMessage
@@ -208,11 +209,19 @@ class ReadPubSub(beam.PTransform):
           timestamp_attribute='ts'))
   """
 
-  def __init__(self, config, label=None):
+  def __init__(self, config, label=None, *, batched=False):
+    """``batched``: False, or ``TimedBatches(size)``: ``rows`` are timed batches of
+    RawMessages, each with its own timestamp (``beam_pipelines.transforms.core.batches``),
+    formed from the messages of one bundle (one pull on the DirectRunner) right after the
+    read, so the de-duplication and every later row-by-row step run once per batch."""
     super().__init__(label)
     if not isinstance(config, PubSubSourceConfig):
       raise ValueError(f'config must be a PubSubSourceConfig, got {type(config).__name__}')
+    if batched and not isinstance(batched, TimedBatches):
+      raise ValueError('ReadPubSub: messages have a timestamp each, so their batches are '
+                       f'timed: batched must be False or TimedBatches(size), got {batched!r}')
     self._config = config
+    self._batched = batched
 
   def expand(self, pbegin):
     config = self._config
@@ -230,13 +239,16 @@ class ReadPubSub(beam.PTransform):
         topic=config.topic, subscription=config.subscription, with_attributes=True,
         id_label=config.id_attribute if native_dedupe else None,
         timestamp_attribute=config.timestamp_attribute if native_timestamp else None)
+    if self._batched:
+      messages = messages | 'BatchMessages' >> beam.ParDo(BatchBundles(self._batched.size))
     if pipeline_dedupe:
       messages = messages | 'DedupeById' >> DedupeById(config.id_attribute,
                                                        config.dedupe_seconds,
-                                                       config.dedupe_shards)
-    outputs = messages | 'ToRawMessage' >> beam.ParDo(ToRawMessageFn(
+                                                       config.dedupe_shards,
+                                                       batched=self._batched)
+    outputs = messages | 'ToRawMessage' >> beam.ParDo(batched_or_not(ToRawMessageFn(
         config.timestamp_attribute, parse_attribute=not native_timestamp,
         source=config.subscription or config.topic,
-        ordering_key_attribute=config.ordering_key_attribute)).with_outputs(
+        ordering_key_attribute=config.ordering_key_attribute), self._batched)).with_outputs(
             DEAD_LETTER_TAG, main=ROWS_TAG)
     return FallibleResult(rows=outputs[ROWS_TAG], dead_letters=outputs[DEAD_LETTER_TAG])

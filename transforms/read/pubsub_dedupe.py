@@ -14,6 +14,12 @@ and written once per bundle, and a processing-time timer per shard drops expired
 ``seconds / 8`` (at least 1 s). The expiry itself is checked on every message, so the
 cleanup's period never changes what is removed. State lives where the runner keeps state: on
 the DirectRunner in memory, so (as before) a restarted local pipeline forgets the ids.
+
+``batched=TimedBatches(size)``: the messages arrive in timed batches
+(``beam_pipelines.transforms.core.batches``); each batch is split by shard, and a shard's
+part is checked against the state, and its new ids added, in one call: the same messages pass
+and the same counters count as one by one (a test compares both), with one keyed work item
+per shard and batch instead of one per message.
 """
 
 import time
@@ -27,6 +33,7 @@ from apache_beam.transforms import userstate
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.utils.timestamp import Timestamp
 
+from beam_pipelines.transforms.core.batches import TimedBatches, timed_batch
 from beam_pipelines.transforms.core.shards import check_shards, stateful_shards
 
 DEFAULT_DEDUPE_SHARDS = None  # by runner: transforms/core/shards.py
@@ -101,6 +108,34 @@ class DedupeShardFn(beam.DoFn):
       cleanup.set(Timestamp.now() + self._cleanup_every)
 
 
+class DedupeShardBatchFn(DedupeShardFn):
+  """``DedupeShardFn`` for a shard's part of a timed batch: ``(shard, [(micros, (id,
+  message))])`` -> the timed batch of the messages that pass."""
+
+  def process(self, element, seen=beam.DoFn.StateParam(DedupeShardFn.SEEN),
+              cleanup=beam.DoFn.TimerParam(DedupeShardFn.CLEANUP)):
+    _, batch = element
+    ids = seen.read()
+    now = self._clock()
+    added, kept, duplicates = {}, [], 0
+    for micros, (message_id, message) in batch:
+      expiry = added.get(message_id) or ids.get(message_id)
+      if expiry is not None and expiry > now:
+        duplicates += 1
+        continue
+      added[message_id] = now + self._seconds
+      kept.append((micros, message))
+    if duplicates:
+      self._duplicates.inc(duplicates)
+    if added:
+      if not ids:  # as one by one: the shard's first ids arm the cleanup
+        cleanup.set(Timestamp.now() + self._cleanup_every)
+      seen.add(added)
+      self._unique.inc(len(added))
+    if kept:
+      yield timed_batch(kept)
+
+
 class _KeyByShard(beam.DoFn):
   def __init__(self, id_attribute, shards):
     self._id_attribute = id_attribute
@@ -116,13 +151,35 @@ class _KeyByShard(beam.DoFn):
       yield (shard_of(value, self._shards), (value, message))
 
 
+class _KeyBatchByShard(_KeyByShard):
+  """A timed batch of messages -> one ``(shard, timed batch of (id, message))`` per shard,
+  and the messages without the attribute as a timed batch tagged ``no_id``."""
+
+  def process(self, batch):
+    parts, no_id = {}, []
+    for micros, message in batch:
+      value = (message.attributes or {}).get(self._id_attribute)
+      if value is None:
+        no_id.append((micros, message))
+      else:
+        parts.setdefault(shard_of(value, self._shards), []).append((micros, (value, message)))
+    if no_id:
+      self._no_id.inc(len(no_id))
+      yield beam.pvalue.TaggedOutput('no_id', timed_batch(no_id))
+    for shard, part in parts.items():
+      keyed = timed_batch(part)
+      yield beam.window.TimestampedValue((shard, keyed.value), keyed.timestamp)
+
+
 class DedupeById(beam.PTransform):
   """Pub/Sub messages -> the same messages, later copies of an id within ``seconds`` of
   processing time removed (see the module docstring)."""
 
-  def __init__(self, id_attribute, seconds, shards=DEFAULT_DEDUPE_SHARDS, label=None):
+  def __init__(self, id_attribute, seconds, shards=DEFAULT_DEDUPE_SHARDS, *, batched=False,
+               label=None):
     """``shards``: how many keys the ids are spread over; None (the default): by runner
-    (``beam_pipelines.transforms.core.shards``)."""
+    (``beam_pipelines.transforms.core.shards``). ``batched``: False, or ``TimedBatches``
+    when the messages come (and go) in timed batches."""
     super().__init__(label)
     if not id_attribute:
       raise ValueError('id_attribute must be a non-empty attribute name')
@@ -131,12 +188,18 @@ class DedupeById(beam.PTransform):
     self._id_attribute = id_attribute
     self._seconds = seconds
     self._shards = check_shards(shards, 'shards')
+    if batched and not isinstance(batched, TimedBatches):
+      raise ValueError(f'DedupeById: batched must be False or TimedBatches(size), got '
+                       f'{batched!r}')
+    self._batched = batched
 
   def expand(self, messages):
     shards = stateful_shards(messages.pipeline, self._shards)
+    key_fn, dedupe_fn = ((_KeyBatchByShard, DedupeShardBatchFn) if self._batched
+                         else (_KeyByShard, DedupeShardFn))
     keyed = messages | 'KeyById' >> beam.ParDo(
-        _KeyByShard(self._id_attribute, shards)).with_output_types(
+        key_fn(self._id_attribute, shards)).with_output_types(
             tuple[int, Any]).with_outputs('no_id', main='keyed')
     unique = keyed.keyed | 'DedupeById' >> beam.ParDo(
-        DedupeShardFn(self._seconds)).with_input_types(tuple[int, Any])
+        dedupe_fn(self._seconds)).with_input_types(tuple[int, Any])
     return (unique, keyed.no_id) | 'MergeUnique' >> beam.Flatten()

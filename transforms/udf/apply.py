@@ -18,7 +18,7 @@ import os
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from beam_pipelines.transforms.core.batches import RowBatch, batched_or_not, check_batched
+from beam_pipelines.transforms.core.batches import batch_hint, batched_or_not, check_batched
 from beam_pipelines.transforms.core.dead_letter import (DEAD_LETTER_TAG, ROWS_TAG, format_exception,
                                                         make_dead_letter, pipeline_name_of)
 from beam_pipelines.transforms.core.elements import (RowDict, UnsupportedElement, row_dict,
@@ -111,7 +111,8 @@ class ApplyUserFunction(beam.PTransform):
     spec: ``package.module:function`` or ``/path/file.py:function``.
     pipeline_name: recorded in each dead letter (default: the pipeline's options).
     batched: input and output rows are batches (lists) of rows
-      (``beam_pipelines.transforms.core.batches``); the function still sees one row.
+      (``beam_pipelines.transforms.core.batches``; ``TimedBatches``: timed batches); the
+      function still sees one row.
 
   Example::
 
@@ -128,7 +129,7 @@ class ApplyUserFunction(beam.PTransform):
   def expand(self, rows):
     outputs = rows | 'ApplyUdf' >> beam.ParDo(batched_or_not(
         _ApplyFn(self._spec, pipeline_name_of(rows.pipeline, self._pipeline_name)),
-        self._batched)).with_output_types(RowBatch if self._batched else RowDict).with_outputs(
+        self._batched)).with_output_types(batch_hint(self._batched, RowDict)).with_outputs(
             DEAD_LETTER_TAG, main=ROWS_TAG)
     # The function may change the rows' shape: no schema is known for its output.
     return fallible_result(outputs)

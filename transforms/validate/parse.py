@@ -7,7 +7,7 @@ from typing import Any, Optional
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from beam_pipelines.transforms.core.batches import RowBatch, batched_or_not, check_batched
+from beam_pipelines.transforms.core.batches import batch_hint, batched_or_not, check_batched
 from beam_pipelines.transforms import beam_patches
 from beam_pipelines.transforms.core.dead_letter import (DEAD_LETTER_TAG, ROWS_TAG,
                                                         dead_letter_from_message, pipeline_name_of)
@@ -179,7 +179,8 @@ class ParseAndValidate(beam.PTransform):
       default: rows are then exactly the table's columns.
     batched: the input elements are batches (lists) of records and ``rows`` are batches of
       rows (``beam_pipelines.transforms.core.batches``): the same rows and dead letters, with
-      the runner's per-element cost paid per batch.
+      the runner's per-element cost paid per batch. ``TimedBatches(size)``: timed batches,
+      each record with its own timestamp (streaming).
 
   Example::
 
@@ -211,5 +212,5 @@ class ParseAndValidate(beam.PTransform):
     outputs = messages | 'ParseValidate' >> beam.ParDo(batched_or_not(
         ParseAndValidateFn(self._schema, self._config, name, self._with_source_ids),
         self._batched)).with_output_types(
-            RowBatch if self._batched else RowDict).with_outputs(DEAD_LETTER_TAG, main=ROWS_TAG)
+            batch_hint(self._batched, RowDict)).with_outputs(DEAD_LETTER_TAG, main=ROWS_TAG)
     return fallible_result(outputs, self._schema)
