@@ -12,6 +12,9 @@ Programs (--programs, both by default), run one after the other at each rate:
              --chain bare: none of them.
   idiomatic  bench/baseline_beam_streaming.py: the same work as a Beam user would write it
              (no de-duplication), on the same runner.
+  suite_unbatched  the suite with --batch_size 0 (messages one by one through the chain),
+             to measure batched streaming against the element-wise path in the same run:
+             --programs suite,suite_unbatched,idiomatic.
 
 For each program and rate it starts a fresh subscription, table and pipeline process, waits until a warm-up message is visible in BigQuery (so start-up
 is not counted), then publishes valid sample events at the fixed rate for --duration seconds
@@ -123,15 +126,22 @@ def pipeline_command(program, args, subscription, table):
     return [sys.executable, os.path.join(HERE, 'baseline_beam_streaming.py'), '--emulators',
             '--input_subscription', subscription, '--schema', SCHEMA, '--lookup', LOOKUP,
             '--output_table', output, '--project', PROJECT]
+  if program not in ('suite', 'suite_unbatched'):
+    raise ValueError(f'unknown program {program!r}')
   chain = FULL_CHAIN_ARGS if args.chain == 'full' else []
+  unbatched = ['--batch_size', '0'] if program == 'suite_unbatched' else []
   return [sys.executable, '-m', 'beam_pipelines.pubsub_to_bigquery',
           '--input_subscription', subscription, '--schema', SCHEMA,
-          '--output_table', output, '--project', PROJECT, *chain, *args.pipeline_arg]
+          '--output_table', output, '--project', PROJECT, *chain, *unbatched,
+          *args.pipeline_arg]
+
+
+PROGRAM_CODES = {'suite': 's', 'suite_unbatched': 'u', 'idiomatic': 'i'}
 
 
 def run_rate(rate, args, pubsub, bq, log_dir, program='suite'):
   from google.cloud import pubsub_v1
-  run = f'{program[0]}{rate}-{int(time.time())}'
+  run = f'{PROGRAM_CODES[program]}{rate}-{int(time.time())}'
   table = f'events_{run.replace("-", "_")}'
   topic_id, sub_id = f'bench-{run}', f'bench-{run}-sub'
   os.environ.update(pubsub.environment())
@@ -152,7 +162,8 @@ def run_rate(rate, args, pubsub, bq, log_dir, program='suite'):
                                 stderr=subprocess.STDOUT, start_new_session=True)
   poller = Poller(bq.client(), table, args.poll)
   rng = random.Random(rate)
-  result = {'program': program, 'chain': args.chain if program == 'suite' else 'full',
+  result = {'program': program,
+            'chain': args.chain if program.startswith('suite') else 'full',
             'rate': rate, 'duration_s': args.duration, 'drain_s': args.drain,
             'poll_s': args.poll, 'pipeline_args': args.pipeline_arg}
   profiler = None
@@ -257,11 +268,12 @@ def markdown(results, load):
   ratios = []
   for rate in sorted({r['rate'] for r in results}):
     by = {r.get('program'): r for r in results if r['rate'] == rate and 'error' not in r}
-    if 'suite' in by and 'idiomatic' in by and by['idiomatic']['sustained_rows_per_s']:
-      ratios.append(f'{rate} msg/s: suite/idiomatic sustained rows/s '
-                    f'{by["suite"]["sustained_rows_per_s"] / by["idiomatic"]["sustained_rows_per_s"]:.2f}×')
+    for other in ('idiomatic', 'suite_unbatched'):
+      if 'suite' in by and other in by and by[other]['sustained_rows_per_s']:
+        ratios.append(f'{rate} msg/s: suite/{other} sustained rows/s '
+                      f'{by["suite"]["sustained_rows_per_s"] / by[other]["sustained_rows_per_s"]:.2f}×')
   if ratios:
-    lines += ['', '; '.join(ratios) + ' (target ≥ 3×).']
+    lines += ['', '; '.join(ratios) + ' (target vs idiomatic ≥ 3×).']
   return '\n'.join(lines)
 
 
@@ -269,7 +281,7 @@ def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--rates', default='100,300,500')
   parser.add_argument('--programs', default='suite,idiomatic',
-                      help='comma-separated: suite, idiomatic')
+                      help='comma-separated: suite, suite_unbatched, idiomatic')
   parser.add_argument('--chain', choices=('full', 'bare'), default='full',
                       help="the suite's optional stages: all on (full) or all off (bare)")
   parser.add_argument('--duration', type=float, default=30.0,

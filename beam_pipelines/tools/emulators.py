@@ -30,9 +30,22 @@ PUBSUB_JAR_GLOB = ('/usr/lib/google-cloud-sdk/platform/pubsub-emulator/lib/'
 DEFAULT_PROJECT = 'test-project'
 
 
+def _dying_with_parent(command):
+  """(command, preexec_fn) that make Linux SIGTERM the emulator when this process dies, so
+  it never outlives a killed test run or demo (PR_SET_PDEATHSIG). With util-linux's
+  ``setpriv`` the command sets it itself: no Python runs between fork and exec, so
+  ``subprocess`` can use vfork. A ``preexec_fn`` forces a plain fork, whose child runs
+  gRPC's fork handlers; with gRPC threads busy (a streaming pipeline pulling) one aborted the
+  child (SIGABRT, ``Check failed: next_worker->initialized_cv``) in a CI run on 2026-12-05."""
+  setpriv = shutil.which('setpriv')
+  if setpriv is not None:
+    return [setpriv, '--pdeathsig', 'TERM', '--', *command], None
+  return command, _die_with_parent
+
+
 def _die_with_parent():
-  """Runs in the child before exec: ask Linux to SIGTERM it when its parent dies, so an
-  emulator never outlives a killed test run or demo (PR_SET_PDEATHSIG; no-op elsewhere)."""
+  """Runs in the child before exec: ask Linux to SIGTERM it when its parent dies
+  (PR_SET_PDEATHSIG; no-op elsewhere). Used only without ``setpriv``."""
   try:
     import ctypes
     ctypes.CDLL('libc.so.6', use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
@@ -101,11 +114,13 @@ class _Emulator:
   def start(self, timeout=60, detach=False):
     """Starts the emulator and waits for its port. ``detach``: it may outlive this process
     (``emulators start``); otherwise Linux stops it when this process dies."""
-    command = self._command()
+    command, preexec_fn = self._command(), None
+    if not detach:
+      command, preexec_fn = _dying_with_parent(command)
     with open(self.log_path, 'ab') as log:
       self.process = subprocess.Popen(
           command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-          start_new_session=True, preexec_fn=None if detach else _die_with_parent)
+          start_new_session=True, preexec_fn=preexec_fn)
     try:
       wait_for_port(self.port, self.process, timeout, self.log_path)
     except EmulatorError:
