@@ -231,6 +231,8 @@ def run_rate(rate, args, pubsub, bq, log_dir, program='suite'):
         # Not visible by the end: the latency is larger than the time waited for it.
         result[f'p{q}_bound'] = f'> {horizon - t_end:.0f} s after publishing ended'
     result['max_visible_s'] = round(latencies[-1], 3) if latencies else None
+    if args.duration >= 120:  # long runs: does latency drift as state (de-dup ids) grows?
+      result['by_minute'] = _by_minute(published, poller.seen, first, last, t0)
   finally:
     poller.stop.set()
     if profiler is not None:
@@ -244,6 +246,23 @@ def run_rate(rate, args, pubsub, bq, log_dir, program='suite'):
         pipeline.wait()
     result['pipeline_log'] = log_path
   return result
+
+
+def _by_minute(published, seen, first, last, t0):
+  """p50/p99 latency of the messages published in each minute (not visible: infinite)."""
+  minutes = {}
+  for seq in range(first, last):
+    latency = seen[seq] - published[seq] if seq in seen else float('inf')
+    minutes.setdefault(int((published[seq] - t0) // 60), []).append(latency)
+  out = []
+  for minute in sorted(minutes):
+    values = sorted(minutes[minute])
+    row = {'minute': minute, 'published': len(values)}
+    for q in (50, 99):
+      value = _percentile(values, q)
+      row[f'p{q}_s'] = None if value == float('inf') else round(value, 3)
+    out.append(row)
+  return out
 
 
 def _fmt(result, q):
