@@ -13,7 +13,7 @@ from typing import NamedTuple, Optional, Union
 
 import apache_beam as beam
 
-from beam_pipelines.transforms.core.batches import is_timed
+from beam_pipelines.transforms.core.batches import batch_of_one, is_timed, timed_batch_of_one
 from beam_pipelines.transforms.core.dead_letter import FallibleResult
 from beam_pipelines.transforms.enrichment import EnrichWithSideInput
 from beam_pipelines.transforms.masking import LoadEraseList, MaskDeadLetters, MaskPII
@@ -100,17 +100,9 @@ def handle_drift(parsed, quality, schema, parse, pipeline_name=None, batched=Fal
   evolved = drift.rows
   if batched:  # the evolved rows join the batches of validated rows: batches of one
     evolved = evolved | 'EvolvedRowsAsBatches' >> beam.Map(
-        _timed_batch_of_one if is_timed(batched) else _batch_of_one)
+        timed_batch_of_one if is_timed(batched) else batch_of_one)
   rows = (parsed.rows, evolved) | 'WithEvolvedRows' >> beam.Flatten()
   return FallibleResult(rows=rows, dead_letters=drift.dead_letters)
-
-
-def _batch_of_one(row):
-  return [row]
-
-
-def _timed_batch_of_one(row, timestamp=beam.DoFn.TimestampParam):
-  return [(timestamp.micros, row)]
 
 
 def enrich(rows, enrichment, batched=False):

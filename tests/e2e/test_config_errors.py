@@ -282,6 +282,7 @@ SHARED_SURFACE = [
      '--partition_expiration_days'),
     ('dead_letter_retention_days', ['--dead_letter_retention_days', '-3'],
      '--dead_letter_retention_days'),
+    ('batch_size', ['--batch_size', 'many'], '--batch_size'),
 ]
 FILES_SURFACE = [
     ('input', ['--input', ''], '--input'),
@@ -315,7 +316,6 @@ FILES_SURFACE = [
                                            'FnApiRunner'], '--runner'),
     ('commit_interval', ['--input_notifications', SUB, '--commit_interval', 'soon'],
      '--commit_interval'),
-    ('batch_size', ['--batch_size', 'many'], '--batch_size'),
 ]
 PUBSUB_SURFACE = [
     ('input_subscription', ['--input_subscription', 'events'], '--input_subscription'),

@@ -222,11 +222,11 @@ def test_pubsub_to_bigquery_batches_are_timed_and_0_turns_them_off():
 
 def test_evolved_rows_join_timed_batches_at_their_own_time():
   """Schema drift 'evolve' rows join the validated rows' batches as batches of one: timed
-  ones keep the row's timestamp (chain_steps._timed_batch_of_one)."""
-  from beam_pipelines.chain_steps import _timed_batch_of_one
+  ones keep the row's timestamp (what chain_steps.handle_drift maps them with)."""
+  from beam_pipelines.transforms.core.batches import timed_batch_of_one
   p = TestPipeline()
   out = (p | beam.Create([TimestampedValue({'n': n}, 10 * n) for n in range(5)])
-         | beam.Map(_timed_batch_of_one)
+         | beam.Map(timed_batch_of_one)
          | Unbatch(timed=True)
          | beam.ParDo(_Reify())
          | beam.Map(lambda pair: (pair[0]['n'], pair[1] // 1_000_000)))

@@ -186,6 +186,16 @@ def batch_hint(batched, element_hint):
   return beam.typehints.List[element_hint]
 
 
+def batch_of_one(record):
+  """A record as a batch of one (to join batches, e.g. rows a later branch produced)."""
+  return [record]
+
+
+def timed_batch_of_one(record, timestamp=beam.DoFn.TimestampParam):
+  """A record as a timed batch of one, at its own timestamp (use in ``beam.Map``)."""
+  return [(timestamp.micros, record)]
+
+
 def is_timed(batched):
   return isinstance(batched, TimedBatches)
 
@@ -258,5 +268,5 @@ def check_batched(batched, where):
 
 
 __all__ = ['BatchBundles', 'BatchedFn', 'DEFAULT_BATCH_SIZE', 'RowBatch', 'TimedBatches',
-           'TimedRowBatch', 'Unbatch', 'batch_hint', 'batch_type', 'batched_or_not',
-           'check_batched', 'is_timed', 'timed_batch']
+           'TimedRowBatch', 'Unbatch', 'batch_hint', 'batch_of_one', 'batch_type',
+           'batched_or_not', 'check_batched', 'is_timed', 'timed_batch', 'timed_batch_of_one']
